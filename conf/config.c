@@ -1,0 +1,912 @@
+/* The gateway's INI configuration (SPEC §8): parsing with inih, validation of every value,
+ * and the lookups the daemon makes against it (served domains, trusted peers).
+ *
+ * inih is driven through ini_parse_stream() with a reader of our own. The reader
+ *  - counts lines, so every error names the line of the offending key;
+ *  - strips leading blanks, so an indented line is an ordinary line (inih would otherwise
+ *    take it as a continuation of the previous value);
+ *  - checks [section] headers as they pass (unknown sections are errors even when empty);
+ *  - refuses lines longer than inih's line buffer instead of letting them be split. */
+#include "conf/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#define DEFAULT_STORE "/var/lib/sipxmpp/sipxmpp.db"
+#define DEFAULT_LISTEN "sip:127.0.0.1:5070;transport=udp, sip:127.0.0.1:5070;transport=tcp"
+#define DEFAULT_TRUSTED "127.0.0.1/32, ::1/128"
+
+/* ---- the keys ---------------------------------------------------------------------- */
+
+enum {
+  SEC_GATEWAY,
+  SEC_SIP,
+  SEC_EDGE,
+  SEC_HTTP,
+  SEC_COUNT,
+};
+static const char *const section_names[SEC_COUNT] = {"gateway", "sip", "edge", "http"};
+
+typedef enum {
+  K_DOMAINS,
+  K_STORE,
+  K_LOG_LEVEL,
+  K_MESSAGE_TYPE,
+  K_SIP_LISTEN,
+  K_OUTBOUND_PROXY,
+  K_TRUSTED_PEERS,
+  K_MAX_MESSAGE_BYTES,
+  K_MAX_IN_FLIGHT,
+  K_MAX_QUEUED,
+  K_SERVICE_USER,
+  K_EDGE_HOST,
+  K_EDGE_PORT,
+  K_SECRET,
+  K_SECRET_FILE,
+  K_BACKOFF_MIN,
+  K_BACKOFF_MAX,
+  K_KEEPALIVE,
+  K_DEAD_AFTER,
+  K_HTTP_LISTEN,
+  K_COUNT,
+} key_id;
+
+static const struct {
+  int section;
+  const char *name;
+  const char *label; /* section.key, as used in messages */
+} keys[K_COUNT] = {
+    [K_DOMAINS] = {SEC_GATEWAY, "domains", "gateway.domains"},
+    [K_STORE] = {SEC_GATEWAY, "store", "gateway.store"},
+    [K_LOG_LEVEL] = {SEC_GATEWAY, "log_level", "gateway.log_level"},
+    [K_MESSAGE_TYPE] = {SEC_GATEWAY, "message_type", "gateway.message_type"},
+    [K_SIP_LISTEN] = {SEC_SIP, "listen", "sip.listen"},
+    [K_OUTBOUND_PROXY] = {SEC_SIP, "outbound_proxy", "sip.outbound_proxy"},
+    [K_TRUSTED_PEERS] = {SEC_SIP, "trusted_peers", "sip.trusted_peers"},
+    [K_MAX_MESSAGE_BYTES] = {SEC_SIP, "max_message_bytes", "sip.max_message_bytes"},
+    [K_MAX_IN_FLIGHT] = {SEC_SIP, "max_in_flight", "sip.max_in_flight"},
+    [K_MAX_QUEUED] = {SEC_SIP, "max_queued", "sip.max_queued"},
+    [K_SERVICE_USER] = {SEC_SIP, "service_user", "sip.service_user"},
+    [K_EDGE_HOST] = {SEC_EDGE, "host", "edge.host"},
+    [K_EDGE_PORT] = {SEC_EDGE, "port", "edge.port"},
+    [K_SECRET] = {SEC_EDGE, "secret", "edge.secret"},
+    [K_SECRET_FILE] = {SEC_EDGE, "secret_file", "edge.secret_file"},
+    [K_BACKOFF_MIN] = {SEC_EDGE, "backoff_min_ms", "edge.backoff_min_ms"},
+    [K_BACKOFF_MAX] = {SEC_EDGE, "backoff_max_ms", "edge.backoff_max_ms"},
+    [K_KEEPALIVE] = {SEC_EDGE, "keepalive_s", "edge.keepalive_s"},
+    [K_DEAD_AFTER] = {SEC_EDGE, "dead_after_s", "edge.dead_after_s"},
+    [K_HTTP_LISTEN] = {SEC_HTTP, "listen", "http.listen"},
+};
+
+/* ---- parser state ------------------------------------------------------------------ */
+
+typedef struct {
+  sx_config *cfg;
+  const char *path;
+  FILE *f;
+  char *line; /* getline buffer */
+  size_t line_cap;
+  int lineno;           /* line most recently handed to inih */
+  int key_line[K_COUNT]; /* line where each key was set, 0 = not set */
+  int failed;           /* line of the first error, or -1 for a reader/system failure */
+  char *err;
+  size_t errlen;
+} parse_state;
+
+static void fail(parse_state *st, int line, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void fail(parse_state *st, int line, const char *key, const char *fmt, ...) {
+  if (st->failed) return; /* the first error is the one reported */
+  st->failed = line > 0 ? line : -1;
+  if (!st->err || !st->errlen) return;
+  int n = key ? snprintf(st->err, st->errlen, "%s:%d: %s: ", st->path, line, key)
+              : snprintf(st->err, st->errlen, "%s:%d: ", st->path, line);
+  if (n < 0 || (size_t)n >= st->errlen) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(st->err + n, st->errlen - (size_t)n, fmt, ap);
+  va_end(ap);
+}
+
+/* ---- small helpers ----------------------------------------------------------------- */
+
+static void free_list(char **v, size_t n) {
+  if (!v) return;
+  for (size_t i = 0; i < n; i++) free(v[i]);
+  free(v);
+}
+
+static int is_blank(int c) { return c == ' ' || c == '\t'; }
+
+/* Splits a comma-separated list into trimmed, non-empty items (malloc'd). Returns 0, or -1
+ * with *why set ("empty item" or allocation failure). */
+static int split_list(const char *value, char ***out, size_t *n_out, const char **why) {
+  char **v = NULL;
+  size_t n = 0;
+  const char *p = value;
+  *why = NULL;
+  if (!*value) {
+    *why = "must not be empty";
+    return -1;
+  }
+  for (;;) {
+    const char *end = strchr(p, ',');
+    if (!end) end = p + strlen(p);
+    const char *a = p, *b = end;
+    while (a < b && is_blank((unsigned char)*a)) a++;
+    while (b > a && is_blank((unsigned char)b[-1])) b--;
+    if (a == b) {
+      *why = "the list has an empty item";
+      goto fail;
+    }
+    char **nv = realloc(v, (n + 1) * sizeof *v);
+    if (!nv) goto oom;
+    v = nv;
+    v[n] = strndup(a, (size_t)(b - a));
+    if (!v[n]) goto oom;
+    n++;
+    if (!*end) break;
+    p = end + 1;
+  }
+  *out = v;
+  *n_out = n;
+  return 0;
+oom:
+  *why = "out of memory";
+fail:
+  free_list(v, n);
+  return -1;
+}
+
+/* Strict unsigned integer: digits only, no sign, no blanks, no trailing junk. */
+static int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+                      unsigned long long *out) {
+  if (!*s) return -1;
+  unsigned long long v = 0;
+  for (const char *p = s; *p; p++) {
+    if (*p < '0' || *p > '9') return -1;
+    v = v * 10 + (unsigned)(*p - '0');
+    if (v > max) return -1;
+  }
+  if (v < min) return -1;
+  *out = v;
+  return 0;
+}
+
+/* A DNS name: dot-separated labels of 1..63 letters, digits and hyphens, not starting or
+ * ending with a hyphen; at most 253 bytes; an optional trailing dot is not counted. */
+static int valid_dns_name(const char *s, size_t n) {
+  if (n && s[n - 1] == '.') n--;
+  if (n == 0 || n > 253) return 0;
+  size_t label = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '.') {
+      if (label == 0 || s[i - 1] == '-') return 0;
+      label = 0;
+      continue;
+    }
+    if (!(isalnum(c) && c < 0x80) && c != '-') return 0;
+    if (c == '-' && label == 0) return 0;
+    if (++label > 63) return 0;
+  }
+  return label > 0 && s[n - 1] != '-';
+}
+
+static int valid_ipv4(const char *s, size_t n) {
+  char buf[INET_ADDRSTRLEN];
+  struct in_addr a;
+  if (n >= sizeof buf) return 0;
+  memcpy(buf, s, n);
+  buf[n] = 0;
+  return inet_pton(AF_INET, buf, &a) == 1;
+}
+
+static int valid_ipv6(const char *s, size_t n) {
+  char buf[INET6_ADDRSTRLEN];
+  struct in6_addr a;
+  if (n >= sizeof buf) return 0;
+  memcpy(buf, s, n);
+  buf[n] = 0;
+  return inet_pton(AF_INET6, buf, &a) == 1;
+}
+
+/* Host and port "HOST:PORT", "[V6]:PORT" (or without ":PORT" when port_required is 0).
+ * On success *host_start and *host_len delimit the host without brackets and *port is the port
+ * (0 when absent). Returns NULL or the reason it is invalid. */
+static const char *parse_hostport(const char *s, size_t n, int port_required, int allow_star,
+                                  const char **host_start, size_t *host_len, unsigned *port) {
+  const char *h, *rest;
+  size_t hl;
+  *port = 0;
+  if (n == 0) return "the host is missing";
+  if (s[0] == '[') {
+    const char *close = memchr(s, ']', n);
+    if (!close) return "'[' without ']'";
+    h = s + 1;
+    hl = (size_t)(close - h);
+    if (!valid_ipv6(h, hl)) return "the bracketed host is not an IPv6 address";
+    rest = close + 1;
+  } else {
+    const char *colon = memchr(s, ':', n);
+    h = s;
+    hl = colon ? (size_t)(colon - s) : n;
+    if (colon && memchr(colon + 1, ':', n - (size_t)(colon + 1 - s)))
+      return "an IPv6 address needs brackets, e.g. [::1]:PORT";
+    if (hl == 0) return "the host is missing";
+    if (!(allow_star && hl == 1 && h[0] == '*') && !valid_ipv4(h, hl) && !valid_dns_name(h, hl))
+      return "the host is not an IPv4 address, [IPv6] address or DNS name";
+    rest = h + hl;
+  }
+  size_t rl = n - (size_t)(rest - s);
+  if (rl == 0) {
+    if (port_required) return "the port is missing (HOST:PORT)";
+  } else {
+    if (rest[0] != ':') return "unexpected text after the host";
+    char pbuf[8];
+    unsigned long long v;
+    if (rl - 1 == 0 || rl - 1 >= sizeof pbuf) return "the port must be an integer 1..65535";
+    memcpy(pbuf, rest + 1, rl - 1);
+    pbuf[rl - 1] = 0;
+    if (parse_uint(pbuf, 1, 65535, &v)) return "the port must be an integer 1..65535";
+    *port = (unsigned)v;
+  }
+  *host_start = h;
+  *host_len = hl;
+  return NULL;
+}
+
+/* A SIP URI "sip:" / "sips:" [user@] host[:port] [;params]. For listen addresses no user
+ * part is allowed and the port is required. Returns NULL or the reason. */
+static const char *check_sip_uri(const char *uri, int listen) {
+  const char *p;
+  int sips = 0;
+  if (!strncasecmp(uri, "sip:", 4)) {
+    p = uri + 4;
+  } else if (!strncasecmp(uri, "sips:", 5)) {
+    p = uri + 5;
+    sips = 1;
+  } else {
+    return "must start with sip: or sips:";
+  }
+  const char *params = strchr(p, ';');
+  size_t hp_len = params ? (size_t)(params - p) : strlen(p);
+  const char *at = memchr(p, '@', hp_len);
+  if (at) {
+    if (listen) return "a listen URI has no user part";
+    if (at == p) return "the user part before '@' is empty";
+    hp_len -= (size_t)(at + 1 - p);
+    p = at + 1;
+  }
+  for (size_t i = 0; i < hp_len; i++)
+    if (is_blank((unsigned char)p[i]) || p[i] == '?' || p[i] == '>' || p[i] == '<')
+      return "unexpected character in the host part";
+  const char *h;
+  size_t hl;
+  unsigned port;
+  const char *why = parse_hostport(p, hp_len, listen, listen, &h, &hl, &port);
+  if (why) return why;
+  /* Parameters: name[=value] separated by ';'; transport must be one we can listen on. */
+  while (params) {
+    const char *q = params + 1;
+    const char *next = strchr(q, ';');
+    size_t len = next ? (size_t)(next - q) : strlen(q);
+    if (len == 0) return "empty URI parameter";
+    for (size_t i = 0; i < len; i++)
+      if (is_blank((unsigned char)q[i])) return "blank inside a URI parameter";
+    if (len > 10 && !strncasecmp(q, "transport=", 10)) {
+      const char *t = q + 10;
+      size_t tl = len - 10;
+      int udp = tl == 3 && !strncasecmp(t, "udp", 3);
+      int tcp = tl == 3 && !strncasecmp(t, "tcp", 3);
+      int tls = tl == 3 && !strncasecmp(t, "tls", 3);
+      if (!udp && !tcp && !tls) return "transport must be udp, tcp or tls";
+      if (sips && udp) return "sips: cannot use transport=udp";
+    }
+    params = next;
+  }
+  return NULL;
+}
+
+/* "ADDR" or "ADDR/PREFIX", IPv4 or IPv6. Host bits beyond the prefix are cleared.
+ * An IPv4-mapped IPv6 block (::ffff:a.b.c.d/96+) is stored as the IPv4 block. */
+static int parse_cidr(const char *s, sx_cidr *out) {
+  char buf[INET6_ADDRSTRLEN + 8];
+  size_t n = strlen(s);
+  if (n >= sizeof buf) return -1;
+  memcpy(buf, s, n + 1);
+  char *slash = strchr(buf, '/');
+  unsigned long long prefix = 0;
+  int has_prefix = 0;
+  if (slash) {
+    *slash = 0;
+    has_prefix = 1;
+  }
+  memset(out, 0, sizeof *out);
+  if (strchr(buf, ':')) {
+    if (inet_pton(AF_INET6, buf, out->addr) != 1) return -1;
+    out->family = AF_INET6;
+    if (has_prefix && parse_uint(slash + 1, 0, 128, &prefix)) return -1;
+    out->prefix = has_prefix ? (unsigned)prefix : 128;
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (out->prefix >= 96 && !memcmp(out->addr, mapped, 12)) {
+      memmove(out->addr, out->addr + 12, 4);
+      memset(out->addr + 4, 0, 12);
+      out->family = AF_INET;
+      out->prefix -= 96;
+    }
+  } else {
+    if (inet_pton(AF_INET, buf, out->addr) != 1) return -1;
+    out->family = AF_INET;
+    if (has_prefix && parse_uint(slash + 1, 0, 32, &prefix)) return -1;
+    out->prefix = has_prefix ? (unsigned)prefix : 32;
+  }
+  unsigned bits = out->family == AF_INET ? 32 : 128;
+  for (unsigned i = out->prefix; i < bits; i++) out->addr[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+  return 0;
+}
+
+static int set_trusted(sx_config *cfg, const char *value, const char **why, char **bad) {
+  char **items;
+  size_t n;
+  *bad = NULL;
+  if (split_list(value, &items, &n, why)) return -1;
+  sx_cidr *v = calloc(n, sizeof *v);
+  if (!v) {
+    free_list(items, n);
+    *why = "out of memory";
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (parse_cidr(items[i], &v[i])) {
+      *why = "is not an IPv4/IPv6 address or CIDR block";
+      *bad = items[i];
+      items[i] = NULL;
+      free(v);
+      free_list(items, n);
+      return -1;
+    }
+  }
+  free_list(items, n);
+  free(cfg->trusted);
+  cfg->trusted = v;
+  cfg->n_trusted = n;
+  return 0;
+}
+
+static int set_listen(sx_config *cfg, const char *value, const char **why, char **bad) {
+  char **items;
+  size_t n;
+  *bad = NULL;
+  if (split_list(value, &items, &n, why)) return -1;
+  for (size_t i = 0; i < n; i++) {
+    const char *w = check_sip_uri(items[i], 1);
+    if (w) {
+      *why = w;
+      *bad = items[i];
+      items[i] = NULL;
+      free_list(items, n);
+      return -1;
+    }
+  }
+  free_list(cfg->listen, cfg->n_listen);
+  cfg->listen = items;
+  cfg->n_listen = n;
+  return 0;
+}
+
+static int set_str(char **dst, const char *value) {
+  char *s = strdup(value);
+  if (!s) return -1;
+  free(*dst);
+  *dst = s;
+  return 0;
+}
+
+/* First line of a file, trailing newline (and CR) removed. Returns a malloc'd string, or
+ * NULL with errno set (0 when the line is empty). */
+static char *read_first_line(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return NULL;
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n = getline(&line, &cap, f);
+  int e = errno;
+  int eof = feof(f);
+  fclose(f);
+  if (n < 0) {
+    free(line);
+    errno = eof ? 0 : e;
+    return NULL;
+  }
+  if (n > 0 && line[n - 1] == '\n') line[--n] = 0;
+  if (n > 0 && line[n - 1] == '\r') line[--n] = 0;
+  if (n == 0 || strlen(line) != (size_t)n) {
+    free(line);
+    errno = 0;
+    return NULL;
+  }
+  return line;
+}
+
+/* ---- one key ------------------------------------------------------------------------ */
+
+#define OOM(st, line, label) fail((st), (line), (label), "out of memory")
+
+static int set_uint_key(parse_state *st, int line, const char *label, const char *value,
+                        unsigned long long min, unsigned long long max,
+                        unsigned long long *out) {
+  if (parse_uint(value, min, max, out)) {
+    fail(st, line, label, "must be an integer %llu..%llu, got '%s'", min, max, value);
+    return -1;
+  }
+  return 0;
+}
+
+static void apply_key(parse_state *st, key_id k, const char *value, int line) {
+  sx_config *cfg = st->cfg;
+  const char *label = keys[k].label;
+  const char *why = NULL;
+  char *bad = NULL;
+  unsigned long long u;
+
+  switch (k) {
+  case K_DOMAINS: {
+    char **items;
+    size_t n;
+    if (split_list(value, &items, &n, &why)) {
+      fail(st, line, label, "%s", why);
+      return;
+    }
+    for (size_t i = 0; i < n; i++) {
+      size_t len = strlen(items[i]);
+      if (!valid_dns_name(items[i], len)) {
+        fail(st, line, label, "'%s' is not a valid DNS name", items[i]);
+        free_list(items, n);
+        return;
+      }
+      if (items[i][len - 1] == '.') items[i][len - 1] = 0;
+      for (char *p = items[i]; *p; p++) *p = (char)tolower((unsigned char)*p);
+      for (size_t j = 0; j < i; j++) {
+        if (!strcmp(items[i], items[j])) {
+          fail(st, line, label, "'%s' is listed twice", items[i]);
+          free_list(items, n);
+          return;
+        }
+      }
+    }
+    free_list(cfg->domains, cfg->n_domains);
+    cfg->domains = items;
+    cfg->n_domains = n;
+    return;
+  }
+  case K_STORE:
+    if (!*value) {
+      fail(st, line, label, "must not be empty");
+      return;
+    }
+    if (set_str(&cfg->store, value)) OOM(st, line, label);
+    return;
+  case K_LOG_LEVEL: {
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++) {
+      if (!strcasecmp(value, levels[i])) {
+        cfg->log_level = i;
+        return;
+      }
+    }
+    fail(st, line, label, "must be error, warn, info or debug, got '%s'", value);
+    return;
+  }
+  case K_MESSAGE_TYPE:
+    if (strcasecmp(value, "chat") && strcasecmp(value, "normal")) {
+      fail(st, line, label, "must be chat or normal, got '%s'", value);
+      return;
+    }
+    if (set_str(&cfg->message_type, strcasecmp(value, "chat") ? "normal" : "chat"))
+      OOM(st, line, label);
+    return;
+  case K_SIP_LISTEN:
+    if (set_listen(cfg, value, &why, &bad)) {
+      if (bad)
+        fail(st, line, label, "'%s': %s", bad, why);
+      else
+        fail(st, line, label, "%s", why);
+      free(bad);
+    }
+    return;
+  case K_OUTBOUND_PROXY:
+    if (strchr(value, ',')) {
+      fail(st, line, label, "must be a single SIP URI, got '%s'", value);
+      return;
+    }
+    why = check_sip_uri(value, 0);
+    if (why) {
+      fail(st, line, label, "'%s': %s", value, why);
+      return;
+    }
+    if (set_str(&cfg->outbound_proxy, value)) OOM(st, line, label);
+    return;
+  case K_TRUSTED_PEERS:
+    if (set_trusted(cfg, value, &why, &bad)) {
+      if (bad)
+        fail(st, line, label, "'%s' %s", bad, why);
+      else
+        fail(st, line, label, "%s", why);
+      free(bad);
+    }
+    return;
+  case K_MAX_MESSAGE_BYTES:
+    if (!set_uint_key(st, line, label, value, 1, 16777216, &u)) cfg->max_message_bytes = (size_t)u;
+    return;
+  case K_MAX_IN_FLIGHT:
+    if (!set_uint_key(st, line, label, value, 1, 100000, &u)) cfg->max_in_flight = (unsigned)u;
+    return;
+  case K_MAX_QUEUED:
+    if (!set_uint_key(st, line, label, value, 0, 1000000, &u)) cfg->max_queued = (unsigned)u;
+    return;
+  case K_SERVICE_USER: {
+    size_t n = strlen(value);
+    if (n == 0 || n > 64) {
+      fail(st, line, label, "must be 1..64 characters, got '%s'", value);
+      return;
+    }
+    for (size_t i = 0; i < n; i++) {
+      unsigned char c = (unsigned char)value[i];
+      if (!(c < 0x80 && (isalnum(c) || c == '.' || c == '_' || c == '-'))) {
+        fail(st, line, label, "may contain only letters, digits, '.', '_' and '-', got '%s'",
+             value);
+        return;
+      }
+    }
+    if (set_str(&cfg->service_user, value)) {
+      OOM(st, line, label);
+      return;
+    }
+    for (char *p = cfg->service_user; *p; p++) *p = (char)tolower((unsigned char)*p);
+    return;
+  }
+  case K_EDGE_HOST: {
+    size_t n = strlen(value);
+    if (!valid_ipv4(value, n) && !valid_ipv6(value, n) && !valid_dns_name(value, n)) {
+      fail(st, line, label, "must be an IPv4 address, IPv6 address or DNS name, got '%s'",
+           value);
+      return;
+    }
+    if (set_str(&cfg->edge_host, value)) OOM(st, line, label);
+    return;
+  }
+  case K_EDGE_PORT:
+    if (!set_uint_key(st, line, label, value, 1, 65535, &u)) cfg->edge_port = (unsigned)u;
+    return;
+  case K_SECRET:
+  case K_SECRET_FILE: {
+    key_id other = k == K_SECRET ? K_SECRET_FILE : K_SECRET;
+    if (st->key_line[other]) {
+      fail(st, line, label, "%s is already set on line %d; set only one of them",
+           keys[other].label, st->key_line[other]);
+      return;
+    }
+    if (!*value) {
+      fail(st, line, label, "must not be empty");
+      return;
+    }
+    if (k == K_SECRET) {
+      if (set_str(&cfg->edge_secret, value)) OOM(st, line, label);
+      return;
+    }
+    errno = 0;
+    char *secret = read_first_line(value);
+    if (!secret) {
+      if (errno)
+        fail(st, line, label, "cannot read '%s': %s", value, strerror(errno));
+      else
+        fail(st, line, label, "the first line of '%s' is empty", value);
+      return;
+    }
+    free(cfg->edge_secret);
+    cfg->edge_secret = secret;
+    return;
+  }
+  case K_BACKOFF_MIN:
+    if (!set_uint_key(st, line, label, value, 1, 3600000, &u)) cfg->backoff_min_ms = (unsigned)u;
+    return;
+  case K_BACKOFF_MAX:
+    if (!set_uint_key(st, line, label, value, 1, 3600000, &u)) cfg->backoff_max_ms = (unsigned)u;
+    return;
+  case K_KEEPALIVE:
+    if (!set_uint_key(st, line, label, value, 1, 3600, &u)) cfg->keepalive_s = (unsigned)u;
+    return;
+  case K_DEAD_AFTER:
+    if (!set_uint_key(st, line, label, value, 2, 86400, &u)) cfg->dead_after_s = (unsigned)u;
+    return;
+  case K_HTTP_LISTEN: {
+    const char *h;
+    size_t hl;
+    unsigned port;
+    why = parse_hostport(value, strlen(value), 1, 0, &h, &hl, &port);
+    if (why) {
+      fail(st, line, label, "must be HOST:PORT or [IPV6]:PORT (%s), got '%s'", why, value);
+      return;
+    }
+    char *host = strndup(h, hl);
+    char *listen = strdup(value);
+    if (!host || !listen) {
+      free(host);
+      free(listen);
+      OOM(st, line, label);
+      return;
+    }
+    free(cfg->http_host);
+    free(cfg->http_listen);
+    cfg->http_host = host;
+    cfg->http_listen = listen;
+    cfg->http_port = port;
+    return;
+  }
+  case K_COUNT:
+    break;
+  }
+}
+
+/* ---- inih callbacks ----------------------------------------------------------------- */
+
+static int find_section(const char *name) {
+  for (int i = 0; i < SEC_COUNT; i++)
+    if (!strcasecmp(name, section_names[i])) return i;
+  return -1;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value) {
+  parse_state *st = user;
+  int line = st->lineno;
+  if (st->failed) return 0;
+  if (!name || !value) return 1;
+  if (!*section) {
+    fail(st, line, name, "key outside any section; put it under [gateway], [sip], [edge] or "
+                         "[http]");
+    return 0;
+  }
+  int sec = find_section(section);
+  if (sec < 0) { /* the reader reports these first; kept as a guard */
+    fail(st, line, section, "unknown section");
+    return 0;
+  }
+  if (!*name) {
+    fail(st, line, section_names[sec], "a key name is missing before '='");
+    return 0;
+  }
+  key_id k = K_COUNT;
+  for (int i = 0; i < K_COUNT; i++) {
+    if (keys[i].section == sec && !strcasecmp(keys[i].name, name)) {
+      k = (key_id)i;
+      break;
+    }
+  }
+  if (k == K_COUNT) {
+    char label[160];
+    snprintf(label, sizeof label, "%s.%s", section_names[sec], name);
+    fail(st, line, label, "unknown key");
+    return 0;
+  }
+  if (st->key_line[k]) {
+    fail(st, line, keys[k].label, "duplicate key (first set on line %d)", st->key_line[k]);
+    return 0;
+  }
+  apply_key(st, k, value, line);
+  st->key_line[k] = line;
+  return st->failed ? 0 : 1;
+}
+
+static char *reader(char *buf, int num, void *stream) {
+  parse_state *st = stream;
+  if (st->failed) return NULL;
+  errno = 0;
+  ssize_t n = getline(&st->line, &st->line_cap, st->f);
+  if (n < 0) {
+    if (errno && !feof(st->f)) {
+      int e = errno;
+      fail(st, 0, NULL, "cannot read: %s", strerror(e));
+    }
+    return NULL;
+  }
+  st->lineno++;
+  if (strlen(st->line) != (size_t)n) {
+    fail(st, st->lineno, "(line)", "contains a NUL byte");
+    return NULL;
+  }
+  char *p = st->line;
+  /* Leading blanks go: inih would read an indented line as a continuation value. The UTF-8
+   * byte order mark is left for inih to skip. */
+  while (is_blank((unsigned char)*p)) p++;
+  size_t len = (size_t)n - (size_t)(p - st->line);
+  size_t content = len;
+  while (content && (p[content - 1] == '\n' || p[content - 1] == '\r')) content--;
+  if (num < 3 || content > (size_t)num - 3 || len + 1 > (size_t)num) {
+    fail(st, st->lineno, "(line)", "longer than %d bytes", num < 3 ? 0 : num - 3);
+    return NULL;
+  }
+  if (*p == '[') {
+    /* The section name as inih takes it: up to the first ']'. */
+    char *close = strchr(p, ']');
+    if (close) {
+      char name[64];
+      size_t nl = (size_t)(close - p - 1);
+      int known = 0;
+      if (nl < sizeof name) {
+        memcpy(name, p + 1, nl);
+        name[nl] = 0;
+        known = find_section(name) >= 0;
+      }
+      if (!known) {
+        char shown[80];
+        snprintf(shown, sizeof shown, "[%.*s]", (int)(nl < 64 ? nl : 64), p + 1);
+        fail(st, st->lineno, shown, "unknown section (known: gateway, sip, edge, http)");
+        return NULL;
+      }
+    }
+  }
+  memcpy(buf, p, len + 1);
+  return buf;
+}
+
+/* ---- load / free -------------------------------------------------------------------- */
+
+static int set_defaults(sx_config *cfg) {
+  const char *why;
+  char *bad;
+  if (!cfg->store && set_str(&cfg->store, DEFAULT_STORE)) return -1;
+  if (!cfg->message_type && set_str(&cfg->message_type, "chat")) return -1;
+  if (!cfg->service_user && set_str(&cfg->service_user, "gateway")) return -1;
+  if (!cfg->edge_host && set_str(&cfg->edge_host, "127.0.0.1")) return -1;
+  if (!cfg->listen && set_listen(cfg, DEFAULT_LISTEN, &why, &bad)) {
+    free(bad);
+    return -1;
+  }
+  if (!cfg->trusted && set_trusted(cfg, DEFAULT_TRUSTED, &why, &bad)) {
+    free(bad);
+    return -1;
+  }
+  return 0;
+}
+
+int sx_config_load(const char *path, sx_config *cfg, char *err, size_t errlen) {
+  parse_state st;
+  memset(&st, 0, sizeof st);
+  memset(cfg, 0, sizeof *cfg);
+  if (err && errlen) err[0] = 0;
+  st.cfg = cfg;
+  st.path = path;
+  st.err = err;
+  st.errlen = errlen;
+
+  cfg->log_level = 2;
+  cfg->max_message_bytes = 65536;
+  cfg->max_in_flight = 256;
+  cfg->max_queued = 4096;
+  cfg->edge_port = 23456;
+  cfg->backoff_min_ms = 500;
+  cfg->backoff_max_ms = 30000;
+  cfg->keepalive_s = 30;
+  cfg->dead_after_s = 90;
+
+  st.f = fopen(path, "r");
+  struct stat sb;
+  if (st.f && fstat(fileno(st.f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    fclose(st.f);
+    st.f = NULL;
+    errno = EISDIR;
+  }
+  if (!st.f) {
+    if (err && errlen) snprintf(err, errlen, "%s:0: cannot open: %s", path, strerror(errno));
+    return -1;
+  }
+  int rc = ini_parse_stream(reader, &st, handler, &st);
+  fclose(st.f);
+  free(st.line);
+
+  if (rc > 0 && (!st.failed || (st.failed > 0 && rc < st.failed))) {
+    st.failed = 0;
+    fail(&st, rc, "(syntax)", "expected '[section]' or 'key = value'");
+  } else if (rc < 0 && !st.failed) {
+    fail(&st, 0, NULL, "cannot parse: out of memory");
+  }
+
+  if (!st.failed) {
+    if (!st.key_line[K_DOMAINS]) fail(&st, 0, keys[K_DOMAINS].label, "required key is missing");
+    if (!st.key_line[K_OUTBOUND_PROXY])
+      fail(&st, 0, keys[K_OUTBOUND_PROXY].label, "required key is missing");
+    if (!st.key_line[K_SECRET] && !st.key_line[K_SECRET_FILE])
+      fail(&st, 0, keys[K_SECRET].label,
+           "required key is missing (set edge.secret or edge.secret_file)");
+  }
+  if (!st.failed && cfg->backoff_max_ms < cfg->backoff_min_ms) {
+    key_id k = st.key_line[K_BACKOFF_MAX] ? K_BACKOFF_MAX : K_BACKOFF_MIN;
+    fail(&st, st.key_line[k], keys[k].label,
+         "edge.backoff_max_ms (%u) must be at least edge.backoff_min_ms (%u)",
+         cfg->backoff_max_ms, cfg->backoff_min_ms);
+  }
+  if (!st.failed && cfg->dead_after_s <= cfg->keepalive_s) {
+    key_id k = st.key_line[K_DEAD_AFTER] ? K_DEAD_AFTER : K_KEEPALIVE;
+    fail(&st, st.key_line[k], keys[k].label,
+         "edge.dead_after_s (%u) must be greater than edge.keepalive_s (%u)",
+         cfg->dead_after_s, cfg->keepalive_s);
+  }
+  if (!st.failed && (set_defaults(cfg) || !(cfg->path = strdup(path))))
+    fail(&st, 0, NULL, "out of memory");
+
+  if (st.failed) {
+    sx_config_free(cfg);
+    return -1;
+  }
+  return 0;
+}
+
+void sx_config_free(sx_config *cfg) {
+  if (!cfg) return;
+  free(cfg->path);
+  free_list(cfg->domains, cfg->n_domains);
+  free(cfg->store);
+  free(cfg->message_type);
+  free_list(cfg->listen, cfg->n_listen);
+  free(cfg->outbound_proxy);
+  free(cfg->trusted);
+  free(cfg->service_user);
+  free(cfg->edge_host);
+  if (cfg->edge_secret) {
+    /* explicit_bzero is not optimised away, unlike a plain memset before free. */
+    explicit_bzero(cfg->edge_secret, strlen(cfg->edge_secret));
+    free(cfg->edge_secret);
+  }
+  free(cfg->http_listen);
+  free(cfg->http_host);
+  memset(cfg, 0, sizeof *cfg);
+}
+
+/* ---- lookups ------------------------------------------------------------------------ */
+
+static int prefix_match(const uint8_t *a, const uint8_t *net, unsigned prefix) {
+  unsigned full = prefix / 8, rest = prefix % 8;
+  if (memcmp(a, net, full)) return 0;
+  if (!rest) return 1;
+  uint8_t mask = (uint8_t)(0xffu << (8 - rest));
+  return (a[full] & mask) == net[full];
+}
+
+int sx_config_trusted(const sx_config *cfg, int family, const void *addr) {
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  const uint8_t *a = addr;
+  if (!cfg || !addr) return 0;
+  if (family == AF_INET6 && !memcmp(a, mapped, 12)) {
+    family = AF_INET;
+    a += 12;
+  }
+  if (family != AF_INET && family != AF_INET6) return 0;
+  for (size_t i = 0; i < cfg->n_trusted; i++) {
+    const sx_cidr *c = &cfg->trusted[i];
+    if (c->family == family && prefix_match(a, c->addr, c->prefix)) return 1;
+  }
+  return 0;
+}
+
+int sx_config_serves(const sx_config *cfg, const char *domain) {
+  if (!cfg || !domain) return 0;
+  size_t n = strlen(domain);
+  if (n && domain[n - 1] == '.') n--;
+  if (!n) return 0;
+  for (size_t i = 0; i < cfg->n_domains; i++) {
+    if (strlen(cfg->domains[i]) == n && !strncasecmp(cfg->domains[i], domain, n)) return 1;
+  }
+  return 0;
+}

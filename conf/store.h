@@ -1,0 +1,204 @@
+/* The SQLite store (SPEC §5, §8): external access policies, users, XMPP partners and the
+ * per-user contact entries, shared by sipxmppd and sipxmppctl.
+ *
+ * One file in WAL mode; numbered schema migrations (table schema_version) are applied by
+ * sx_store_open(); a file whose schema is newer than this build knows is refused. Every
+ * write runs in a transaction and bumps a generation counter, so the daemon can poll
+ * sx_store_generation() cheaply and rebuild its in-memory snapshot
+ * (sx_store_snapshot()) only when something changed.
+ *
+ * Keys: users and contacts are stored by their canonical bare key ("bob@contoso.com", see
+ * sx_canon_key() in translate/policy.h); the store does not canonicalise, callers do.
+ * Partner domains are normalised by the store (sx_domain_normalize()). Policy names are
+ * compared case-insensitively.
+ *
+ * Errors: functions return sx_st; on anything but SX_ST_OK they write one line saying what
+ * went wrong and how to fix it into err (when err is not NULL and n > 0).
+ *
+ * Ownership: records filled by the store hold malloc'd strings released by the matching
+ * *_free() function; lists are arrays released by the matching *_list_free().
+ *
+ * A sx_store handle is used by one thread at a time. */
+#ifndef SX_CONF_STORE_H
+#define SX_CONF_STORE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "translate/policy.h"
+
+/* The schema version this build creates and understands. */
+#define SX_STORE_SCHEMA_VERSION 2
+
+typedef struct sx_store sx_store;
+
+typedef enum {
+  SX_ST_OK = 0,
+  SX_ST_INVALID,  /* a value breaks a rule (bad name, invalid partner settings, ...) */
+  SX_ST_NOTFOUND, /* no such policy / user / partner / contact */
+  SX_ST_EXISTS,   /* already exists */
+  SX_ST_INUSE,    /* refused because something still refers to it */
+  SX_ST_ERROR,    /* SQLite or I/O failure, busy beyond the timeout, newer schema */
+} sx_st;
+
+/* Opens (creating the file if needed, not its directory) and migrates the store. WAL mode,
+ * foreign keys on, a busy timeout of 5 s. Returns SX_ST_OK and *out, or SX_ST_ERROR with a
+ * message naming the path (and, for a newer schema, both version numbers). */
+sx_st sx_store_open(const char *path, sx_store **out, char *err, size_t n);
+void sx_store_close(sx_store *s);
+
+/* The schema version of the open file (== SX_STORE_SCHEMA_VERSION after a successful open). */
+int sx_store_schema_version(sx_store *s);
+
+/* The change counter: bumped by every committed write made through this API (by any
+ * process). Cheap (one indexed read); -1 on error. */
+int64_t sx_store_generation(sx_store *s);
+
+/* Builds a snapshot of policies, users, partners (with additional domains) and contact
+ * entries from one consistent read; its generation is set. NULL on failure (err says why).
+ * The caller frees it with sx_snap_free(). */
+sx_policy_snap *sx_store_snapshot(sx_store *s, char *err, size_t n);
+
+/* Explicit transactions, for several changes that must land together (e.g. a CSV import).
+ * Every write function also works inside one (it then uses a savepoint, so a failed call
+ * undoes only its own changes). begin takes the write lock at once (BEGIN IMMEDIATE). */
+sx_st sx_store_begin(sx_store *s, char *err, size_t n);
+sx_st sx_store_commit(sx_store *s, char *err, size_t n);
+void sx_store_rollback(sx_store *s);
+
+/* ---- policies ------------------------------------------------------------------------ */
+
+typedef struct {
+  char *name;        /* "global", "site:redmond", or the tag */
+  sx_scope scope;
+  unsigned flags;    /* SX_POL_* */
+  char *description; /* never NULL ("" when none) */
+  long users;        /* users it is granted to (tags), users of the site (site policies),
+                        0 for global */
+} sx_policy_rec;
+
+void sx_policy_rec_free(sx_policy_rec *p);
+void sx_policy_list_free(sx_policy_rec *v, size_t count);
+
+/* name as accepted by sx_policy_name_check(); "global" always exists (EXISTS). */
+sx_st sx_store_policy_new(sx_store *s, const char *name, unsigned flags,
+                          const char *description, char *err, size_t n);
+/* Sets the flags in mask to the values in flags; description NULL leaves it unchanged. */
+sx_st sx_store_policy_set(sx_store *s, const char *name, unsigned mask, unsigned flags,
+                          const char *description, char *err, size_t n);
+sx_st sx_store_policy_get(sx_store *s, const char *name, sx_policy_rec *out, char *err,
+                          size_t n);
+/* global first, then site policies, then tags, each by name. */
+sx_st sx_store_policy_list(sx_store *s, sx_policy_rec **out, size_t *count, char *err,
+                           size_t n);
+/* global is refused (INVALID). A tag still granted to users is refused (INUSE) unless
+ * force, which first removes the grants (those users fall back to site/global). */
+sx_st sx_store_policy_remove(sx_store *s, const char *name, int force, char *err, size_t n);
+/* Grants tag (NULL: removes the grant) to user_key, or to every user in the store when
+ * user_key is NULL. A user not yet in the store is added (no site) when granting. Only tag
+ * policies can be granted (INVALID otherwise). *changed (may be NULL) gets the number of
+ * users whose grant changed. */
+sx_st sx_store_policy_grant(sx_store *s, const char *tag, const char *user_key, long *changed,
+                            char *err, size_t n);
+
+/* ---- users --------------------------------------------------------------------------- */
+
+typedef struct {
+  char *key;    /* canonical bare key */
+  char *site;   /* NULL when none */
+  char *policy; /* granted tag, NULL when none */
+} sx_user_rec;
+
+void sx_user_rec_free(sx_user_rec *u);
+void sx_user_list_free(sx_user_rec *v, size_t count);
+
+/* site/policy may be NULL or "" (none). policy must be an existing tag (INVALID otherwise). */
+sx_st sx_store_user_add(sx_store *s, const char *key, const char *site, const char *policy,
+                        char *err, size_t n);
+/* NULL leaves a field unchanged, "" clears it. */
+sx_st sx_store_user_set(sx_store *s, const char *key, const char *site, const char *policy,
+                        char *err, size_t n);
+/* Adds or replaces both fields; *added (may be NULL) is 1 when the user was new. */
+sx_st sx_store_user_put(sx_store *s, const char *key, const char *site, const char *policy,
+                        int *added, char *err, size_t n);
+sx_st sx_store_user_remove(sx_store *s, const char *key, char *err, size_t n);
+sx_st sx_store_user_get(sx_store *s, const char *key, sx_user_rec *out, char *err, size_t n);
+/* Sorted by key; site / policy filters (case-insensitive) may be NULL. */
+sx_st sx_store_user_list(sx_store *s, const char *site, const char *policy, sx_user_rec **out,
+                         size_t *count, char *err, size_t n);
+
+/* ---- partners ------------------------------------------------------------------------ */
+
+typedef struct {
+  char *domain;            /* primary domain, normalised */
+  char **additional;       /* additional domains, normalised, sorted */
+  size_t n_additional;
+  char *description;       /* never NULL in records the store fills */
+  sx_ptype type;           /* default SX_PT_PUBLIC_UNVERIFIED */
+  sx_nego tls, sasl;       /* default SX_NEGO_REQUIRED */
+  int dialback;            /* SupportDialbackNegotiation, default 1 */
+  int keepalive;           /* EnableKeepAlive, default 1 */
+  long connection_limit;   /* ConnectionLimit, default 0 (no limit set) */
+  char *proxy_fqdn;        /* ProxyFqdn, NULL when none */
+} sx_partner_rec;
+
+/* Fills p with SPEC §5's defaults for `domain` (copied; not validated here). -1 on ENOMEM. */
+int sx_partner_rec_init(sx_partner_rec *p, const char *domain);
+void sx_partner_rec_free(sx_partner_rec *p);
+void sx_partner_list_free(sx_partner_rec *v, size_t count);
+
+/* Creates (new) or replaces every field of an existing partner (update). Validates first
+ * with sx_partner_validate() and the domain rules (every domain, primary or additional,
+ * belongs to one partner only); nothing is saved on failure (INVALID, EXISTS, NOTFOUND).
+ * A warning (valid but questionable settings) is written into warn (empty otherwise). */
+sx_st sx_store_partner_new(sx_store *s, const sx_partner_rec *p, char *warn, size_t wn,
+                           char *err, size_t n);
+sx_st sx_store_partner_update(sx_store *s, const sx_partner_rec *p, char *warn, size_t wn,
+                              char *err, size_t n);
+/* domain: the primary or any additional domain. */
+sx_st sx_store_partner_get(sx_store *s, const char *domain, sx_partner_rec *out, char *err,
+                           size_t n);
+/* Sorted by primary domain. */
+sx_st sx_store_partner_list(sx_store *s, sx_partner_rec **out, size_t *count, char *err,
+                            size_t n);
+/* domain: the primary domain (an additional domain is refused with a hint). */
+sx_st sx_store_partner_remove(sx_store *s, const char *domain, char *err, size_t n);
+
+/* ---- contacts ------------------------------------------------------------------------ */
+
+typedef enum { SX_SUB_NONE = 0, SX_SUB_PENDING, SX_SUB_YES } sx_sub;
+
+typedef struct {
+  char *user;     /* canonical key of the internal user */
+  char *contact;  /* canonical bare key of the external contact */
+  int added;      /* the user added the contact (the contact list SPEC §5 consults) */
+  sx_sub sub_out; /* the user's XMPP subscription to the contact: none / pending / subscribed */
+  sx_sub sub_in;  /* the contact's subscription to the user: none / pending / approved */
+  int64_t updated; /* unix time of the last change */
+} sx_contact_rec;
+
+void sx_contact_rec_free(sx_contact_rec *c);
+void sx_contact_list_free(sx_contact_rec *v, size_t count);
+
+/* "added", "pending_in" (a request from the contact waits), "approved_in" (the contact sees
+ * the user, not added), "none" (static). */
+const char *sx_contact_rec_state(const sx_contact_rec *c);
+
+/* The user adds the contact (idempotent). A pending request from the contact is approved
+ * with it (sub_in pending → approved) and *approved_pending (may be NULL) set to 1, so the
+ * caller can send XMPP `subscribed`. */
+sx_st sx_store_contact_add(sx_store *s, const char *user, const char *contact,
+                           int *approved_pending, char *err, size_t n);
+/* Forgets the entry and its subscription state (NOTFOUND when absent). */
+sx_st sx_store_contact_remove(sx_store *s, const char *user, const char *contact, char *err,
+                              size_t n);
+/* Records XMPP subscription state; creates the entry (not added) when absent. An entry left
+ * with nothing (not added, both none) is deleted. */
+sx_st sx_store_contact_set_sub(sx_store *s, const char *user, const char *contact,
+                               int outbound, sx_sub state, char *err, size_t n);
+sx_st sx_store_contact_get(sx_store *s, const char *user, const char *contact,
+                           sx_contact_rec *out, char *err, size_t n);
+/* user NULL: every entry. Sorted by user, contact. */
+sx_st sx_store_contact_list(sx_store *s, const char *user, sx_contact_rec **out,
+                            size_t *count, char *err, size_t n);
+
+#endif

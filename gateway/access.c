@@ -1,0 +1,118 @@
+#include "gateway/access.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/store.h"
+#include "translate/log.h"
+
+struct sx_access {
+  uv_loop_t *loop;
+  uv_timer_t poll;
+  uv_work_t work;
+  sx_store *store;       /* used only by the work thread while work is queued */
+  sx_policy_snap *snap;  /* current, owned */
+  sx_policy_snap *built; /* result of the work thread */
+  int64_t generation;
+  int busy, force, want_force, closing, poll_closed;
+  char err[256];
+};
+
+static void start_build(sx_access *a);
+
+static void build_work(uv_work_t *w) {
+  sx_access *a = w->data;
+  int64_t gen = sx_store_generation(a->store);
+  a->built = NULL;
+  a->err[0] = '\0';
+  if (gen < 0) {
+    snprintf(a->err, sizeof a->err, "cannot read the store's change counter");
+    return;
+  }
+  if (gen == a->generation && !a->force) return;
+  a->built = sx_store_snapshot(a->store, a->err, sizeof a->err);
+}
+
+static void maybe_free(sx_access *a) {
+  if (a->closing && !a->busy && a->poll_closed) {
+    sx_store_close(a->store);
+    sx_snap_free(a->snap);
+    free(a);
+  }
+}
+
+static void build_done(uv_work_t *w, int status) {
+  sx_access *a = w->data;
+  a->busy = 0;
+  if (status == 0 && a->built) {
+    sx_snap_counts c;
+    sx_snap_free(a->snap);
+    a->snap = a->built;
+    a->generation = sx_snap_generation(a->snap);
+    sx_snap_get_counts(a->snap, &c);
+    sx_info("policy", "snapshot generation %lld loaded: %zu policies, %zu users, %zu partners",
+            (long long)a->generation, c.policies, c.users, c.partners);
+  } else if (a->err[0]) {
+    sx_err("policy", "snapshot not rebuilt, keeping generation %lld: %s",
+           (long long)a->generation, a->err);
+  }
+  a->built = NULL;
+  a->force = 0;
+  if (a->want_force) start_build(a);
+  maybe_free(a);
+}
+
+static void start_build(sx_access *a) {
+  if (a->busy || a->closing) return;
+  a->force = a->want_force;
+  a->want_force = 0;
+  a->busy = 1;
+  a->work.data = a;
+  if (uv_queue_work(a->loop, &a->work, build_work, build_done) != 0) a->busy = 0;
+}
+
+static void on_poll(uv_timer_t *t) { start_build(t->data); }
+
+sx_access *sx_access_new(uv_loop_t *loop, const char *store_path, char *err, size_t n) {
+  sx_access *a = calloc(1, sizeof *a);
+  if (!a) {
+    snprintf(err, n, "out of memory");
+    return NULL;
+  }
+  a->loop = loop;
+  if (sx_store_open(store_path, &a->store, err, n) != SX_ST_OK) {
+    free(a);
+    return NULL;
+  }
+  a->snap = sx_store_snapshot(a->store, err, n);
+  if (!a->snap) {
+    sx_store_close(a->store);
+    free(a);
+    return NULL;
+  }
+  a->generation = sx_snap_generation(a->snap);
+  uv_timer_init(loop, &a->poll);
+  a->poll.data = a;
+  uv_timer_start(&a->poll, on_poll, 250, 250);
+  return a;
+}
+
+void sx_access_reload(sx_access *a) {
+  a->want_force = 1;
+  start_build(a);
+}
+
+const sx_policy_snap *sx_access_snap(const sx_access *a) { return a->snap; }
+
+static void poll_closed(uv_handle_t *h) {
+  sx_access *a = h->data;
+  a->poll_closed = 1;
+  maybe_free(a);
+}
+
+void sx_access_close(sx_access *a) {
+  if (!a) return;
+  a->closing = 1;
+  uv_close((uv_handle_t *)&a->poll, poll_closed);
+}

@@ -1,0 +1,22 @@
+/* The policy snapshot the hot path decides against (SPEC §5, §8): built from the store off the
+ * loop thread (libuv's thread pool, with the work thread's own store handle) and swapped in
+ * on the loop. The store's change counter is polled every 250 ms, SIGHUP forces a rebuild.
+ * Deciding never touches SQLite. */
+#ifndef SX_GATEWAY_ACCESS_H
+#define SX_GATEWAY_ACCESS_H
+#include <uv.h>
+
+#include "translate/policy.h"
+
+typedef struct sx_access sx_access;
+
+/* Opens the store (creating and migrating it) and builds the first snapshot synchronously.
+ * NULL with err set on failure. */
+sx_access *sx_access_new(uv_loop_t *loop, const char *store_path, char *err, size_t n);
+void sx_access_reload(sx_access *a);
+/* The current snapshot; valid until control returns to the loop. */
+const sx_policy_snap *sx_access_snap(const sx_access *a);
+/* Stops polling; frees once pending work finished (call before the loop drains). */
+void sx_access_close(sx_access *a);
+
+#endif

@@ -1,0 +1,55 @@
+#include "gateway/loop.h"
+
+#include <string.h>
+
+#include <sofia-sip/su.h>
+
+#include "translate/log.h"
+
+/* Sofia only needs to wake up; the work happens in uv_run() after the step returns. */
+static int uv_ready(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg) {
+  (void)magic;
+  (void)w;
+  (void)arg;
+  return 0;
+}
+
+int sx_loop_init(sx_loop *l) {
+  memset(l, 0, sizeof *l);
+  if (su_init() != 0) return -1;
+  if (uv_loop_init(&l->uv) != 0) return -1;
+  l->root = su_root_create(NULL);
+  if (!l->root) return -1;
+  su_root_threading(l->root, 0);
+  if (su_wait_create(&l->uv_wait, uv_backend_fd(&l->uv), SU_WAIT_IN) != 0) return -1;
+  l->uv_wait_index = su_root_register(l->root, &l->uv_wait, uv_ready, NULL, 0);
+  if (l->uv_wait_index < 0) return -1;
+  return 0;
+}
+
+void sx_loop_turn(sx_loop *l, long max_wait_ms) {
+  long t;
+  uv_run(&l->uv, UV_RUN_NOWAIT);
+  t = uv_backend_timeout(&l->uv);
+  if (t < 0 || t > max_wait_ms) t = max_wait_ms;
+  su_root_step(l->root, t);
+}
+
+void sx_loop_run(sx_loop *l) {
+  while (!l->stopping) sx_loop_turn(l, 1000);
+}
+
+void sx_loop_stop(sx_loop *l) { l->stopping = 1; }
+
+void sx_loop_close(sx_loop *l) {
+  int i;
+  /* Let libuv finish close callbacks. */
+  for (i = 0; i < 100 && uv_loop_alive(&l->uv); i++) uv_run(&l->uv, UV_RUN_NOWAIT);
+  if (l->root) {
+    su_root_deregister(l->root, l->uv_wait_index);
+    su_root_destroy(l->root);
+    l->root = NULL;
+  }
+  if (uv_loop_close(&l->uv) != 0) sx_warn("loop", "libuv handles still open at exit");
+  su_deinit();
+}

@@ -1,0 +1,32 @@
+/* The daemon's single thread: libuv is the event loop every part of the gateway schedules on
+ * (timers, the edge sockets, HTTP, signals), and Sofia-SIP's su_root is driven from it.
+ *
+ * Integration, with public APIs only: libuv's backend fd (uv_backend_fd(), an epoll fd that
+ * is readable whenever any libuv watcher has work) is registered as a wait object in the
+ * su_root. Each turn runs libuv without blocking (UV_RUN_NOWAIT), then lets Sofia wait with
+ * su_root_step() for at most uv_backend_timeout(): Sofia's own sockets and timers and every
+ * libuv watcher wake that single wait. Sofia processes its queued messages before it waits,
+ * so a reply made from a libuv callback is sent in the very next step. */
+#ifndef SX_GATEWAY_LOOP_H
+#define SX_GATEWAY_LOOP_H
+#include <sofia-sip/su_wait.h>
+#include <uv.h>
+
+typedef struct sx_loop {
+  uv_loop_t uv;
+  su_root_t *root;
+  su_wait_t uv_wait;
+  int uv_wait_index;
+  int stopping;
+} sx_loop;
+
+int sx_loop_init(sx_loop *l);
+/* Runs until sx_loop_stop(); then keeps turning until nothing is pending in libuv
+ * (handles closed) or `drain_ms` passed. */
+void sx_loop_run(sx_loop *l);
+void sx_loop_stop(sx_loop *l);
+/* One turn with a bounded wait (used while draining at shutdown). */
+void sx_loop_turn(sx_loop *l, long max_wait_ms);
+void sx_loop_close(sx_loop *l);
+
+#endif

@@ -1,0 +1,219 @@
+/* sipxmppd: the SIP/XMPP federation gateway daemon. Runs in the foreground, logs to stderr. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gateway/access.h"
+#include "gateway/gateway.h"
+#include "gateway/http.h"
+#include "gateway/metrics.h"
+#include "translate/log.h"
+
+#define DEFAULT_CONFIG "/etc/sipxmpp/sipxmppd.conf"
+#define IDMAP_CAPACITY 65536
+#define IDMAP_TTL_MS (10 * 60 * 1000)
+
+uint64_t sx_gw_now(sx_gw *gw) { return uv_now(&gw->loop.uv); }
+
+sx_edge *sx_gw_edge(sx_gw *gw, const char *domain) {
+  size_t i;
+  for (i = 0; i < gw->n_edges; i++)
+    if (gw->edges[i] && sx_domain_eq(sx_edge_domain(gw->edges[i]), domain)) return gw->edges[i];
+  return NULL;
+}
+
+static void on_edge_state(void *ud, sx_edge *edge, int up) {
+  (void)ud;
+  sx_metric_link(sx_edge_domain(edge), up);
+}
+
+static int health(void *ud, char *detail, size_t n) {
+  sx_gw *gw = ud;
+  size_t i;
+  if (!gw->sip) {
+    snprintf(detail, n, "SIP is not listening");
+    return 0;
+  }
+  for (i = 0; i < gw->n_edges; i++) {
+    if (!sx_edge_is_up(gw->edges[i])) {
+      snprintf(detail, n, "edge link for %s is down", sx_edge_domain(gw->edges[i]));
+      return 0;
+    }
+  }
+  snprintf(detail, n, "ok");
+  return 1;
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+  sx_gw *gw = s->data;
+  if (signum == SIGHUP) {
+    sx_info("gateway", "SIGHUP: reloading policy snapshot");
+    sx_access_reload(gw->access);
+    return;
+  }
+  sx_info("gateway", "%s: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  sx_loop_stop(&gw->loop);
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: sipxmppd [--config FILE] [--check]\n"
+          "  --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
+          "  --check        load and check the configuration, then exit\n");
+}
+
+static int start(sx_gw *gw) {
+  char err[512];
+  size_t i;
+  sx_sip_params sp = {.listen = gw->cfg.listen,
+                      .n_listen = gw->cfg.n_listen,
+                      .outbound_proxy = gw->cfg.outbound_proxy,
+                      .max_message_bytes = gw->cfg.max_message_bytes,
+                      .debug = gw->cfg.log_level >= SX_LOG_DEBUG};
+  sx_sip_cbs scb = {.on_request = sx_relay_sip_request, .on_response = sx_relay_sip_response};
+  sx_edge_cbs ecb = {.on_state = on_edge_state, .on_message = sx_relay_xmpp_message};
+
+  gw->warn_agent = strdup(gw->cfg.domains[0]);
+  gw->ids = sx_idmap_new(IDMAP_CAPACITY, IDMAP_TTL_MS);
+  if (!gw->warn_agent || !gw->ids) {
+    sx_err("gateway", "out of memory");
+    return -1;
+  }
+  gw->access = sx_access_new(&gw->loop.uv, gw->cfg.store, err, sizeof err);
+  if (!gw->access) {
+    sx_err("gateway", "store: %s", err);
+    return -1;
+  }
+  gw->sip = sx_sip_new(gw->loop.root, &sp, &scb, gw, err, sizeof err);
+  if (!gw->sip) {
+    sx_err("gateway", "%s", err);
+    return -1;
+  }
+  for (i = 0; i < gw->cfg.n_listen; i++) sx_info("sip", "listening on %s", gw->cfg.listen[i]);
+
+  gw->edges = calloc(gw->cfg.n_domains, sizeof *gw->edges);
+  if (!gw->edges) return -1;
+  for (i = 0; i < gw->cfg.n_domains; i++) {
+    sx_edge_params ep = {.domain = gw->cfg.domains[i],
+                         .host = gw->cfg.edge_host,
+                         .port = gw->cfg.edge_port,
+                         .secret = gw->cfg.edge_secret,
+                         .backoff_min_ms = gw->cfg.backoff_min_ms,
+                         .backoff_max_ms = gw->cfg.backoff_max_ms,
+                         .keepalive_s = gw->cfg.keepalive_s,
+                         .dead_after_s = gw->cfg.dead_after_s,
+                         .served = gw->cfg.domains,
+                         .n_served = gw->cfg.n_domains};
+    gw->edges[i] = sx_edge_new(&gw->loop.uv, &ep, &ecb, gw);
+    if (!gw->edges[i]) {
+      sx_err("edge", "cannot create the link for %s", gw->cfg.domains[i]);
+      return -1;
+    }
+    gw->n_edges++;
+    sx_metric_link(gw->cfg.domains[i], 0);
+  }
+  if (gw->cfg.http_listen) {
+    if (sx_http_start(&gw->loop.uv, gw->cfg.http_host, gw->cfg.http_port, health, gw, &gw->http,
+                      err, sizeof err) != 0) {
+      sx_err("http", "%s", err);
+      return -1;
+    }
+    sx_info("http", "serving /healthz and /metrics on %s", gw->cfg.http_listen);
+  }
+  uv_signal_init(&gw->loop.uv, &gw->sig_term);
+  uv_signal_init(&gw->loop.uv, &gw->sig_int);
+  uv_signal_init(&gw->loop.uv, &gw->sig_hup);
+  gw->sig_term.data = gw->sig_int.data = gw->sig_hup.data = gw;
+  uv_signal_start(&gw->sig_term, on_signal, SIGTERM);
+  uv_signal_start(&gw->sig_int, on_signal, SIGINT);
+  uv_signal_start(&gw->sig_hup, on_signal, SIGHUP);
+  return 0;
+}
+
+/* Clean stop: answer what waits, close the links (</stream:stream>), stop SIP, let libuv
+ * close every handle, release everything. */
+static void stop(sx_gw *gw) {
+  size_t i;
+  uint64_t until;
+
+  if (gw->sip) sx_relay_xmpp_drain(gw);
+  for (i = 0; i < gw->n_edges; i++) sx_edge_stop(gw->edges[i]);
+  /* Give the stream ends a moment to leave. */
+  until = sx_gw_now(gw) + 300;
+  while (sx_gw_now(gw) < until) sx_loop_turn(&gw->loop, 50);
+  if (gw->sip) sx_sip_free(gw->sip);
+  gw->sip = NULL;
+  if (gw->http) sx_http_stop(gw->http);
+  gw->http = NULL;
+  if (gw->access) sx_access_close(gw->access);
+  gw->access = NULL;
+  if (uv_is_active((uv_handle_t *)&gw->sig_term)) {
+    uv_close((uv_handle_t *)&gw->sig_term, NULL);
+    uv_close((uv_handle_t *)&gw->sig_int, NULL);
+    uv_close((uv_handle_t *)&gw->sig_hup, NULL);
+  }
+  for (i = 0; i < 50 && uv_loop_alive(&gw->loop.uv); i++) sx_loop_turn(&gw->loop, 20);
+  for (i = 0; i < gw->n_edges; i++) sx_edge_free(gw->edges[i]);
+  free(gw->edges);
+  gw->edges = NULL;
+  sx_idmap_free(gw->ids);
+  free(gw->warn_agent);
+}
+
+int main(int argc, char **argv) {
+  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                       {"check", no_argument, NULL, 'k'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *config = DEFAULT_CONFIG;
+  char err[1024];
+  int c, check = 0, rc = 0;
+  sx_gw gw;
+
+  while ((c = getopt_long(argc, argv, "c:kh", opts, NULL)) != -1) {
+    switch (c) {
+    case 'c': config = optarg; break;
+    case 'k': check = 1; break;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (optind != argc) {
+    usage(stderr);
+    return 2;
+  }
+  memset(&gw, 0, sizeof gw);
+  if (sx_config_load(config, &gw.cfg, err, sizeof err) != 0) {
+    fprintf(stderr, "sipxmppd: %s\n", err);
+    return 1;
+  }
+  if (check) {
+    printf("%s: ok\n", config);
+    sx_config_free(&gw.cfg);
+    return 0;
+  }
+  sx_log_set_level(gw.cfg.log_level);
+  signal(SIGPIPE, SIG_IGN);
+  srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+  if (sx_loop_init(&gw.loop) != 0) {
+    fprintf(stderr, "sipxmppd: cannot initialise the event loop\n");
+    return 1;
+  }
+  sx_info("gateway", "starting: %zu domain(s), config %s", gw.cfg.n_domains, config);
+  if (start(&gw) == 0) {
+    sx_loop_run(&gw.loop);
+  } else {
+    rc = 1;
+  }
+  stop(&gw);
+  sx_loop_close(&gw.loop);
+  sx_config_free(&gw.cfg);
+  sx_info("gateway", "stopped");
+  return rc;
+}

@@ -1,0 +1,133 @@
+/* SIP → XMPP: a MESSAGE from an internal user becomes a <message/> on the edge link. Every
+ * request gets one honest final answer: 202 once the stanza is handed to the link, or the
+ * refusal with its reason (SPEC §3, §5, §6). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/access.h"
+#include "gateway/gateway.h"
+#include "gateway/metrics.h"
+#include "translate/log.h"
+
+#define RETRY_AFTER_S "5"
+
+static void refuse(sx_gw *gw, sx_sip_txn *txn, const sx_sip_request *rq, int status,
+                   const char *reason, const char *code, int with_warning, int with_accept) {
+  char warning[1200];
+  sx_sip_reply_hdrs h = {0};
+  if (with_warning) {
+    /* A Warning's text is a quoted-string: no quotes or backslashes inside. */
+    char text[1024];
+    size_t i, j = 0;
+    for (i = 0; reason[i] && j + 1 < sizeof text; i++)
+      text[j++] = (reason[i] == '"' || reason[i] == '\\') ? '\'' : reason[i];
+    text[j] = '\0';
+    snprintf(warning, sizeof warning, "399 %s \"%s\"", gw->warn_agent, text);
+    h.warning = warning;
+  }
+  if (with_accept) h.accept = SX_IM_ACCEPT;
+  sx_sip_reply(gw->sip, txn, status, NULL, &h);
+  sx_metric_msg(SX_DIR_SIP_TO_XMPP, status == 503 ? SX_RES_REJECTED_BUSY : SX_RES_REFUSED);
+  sx_metric_refusal(SX_DIR_SIP_TO_XMPP, code);
+  sx_info("im", "sip->xmpp refused %d (%s): Call-ID %s from %s to %s via %s: %s", status, code,
+          rq->call_id, rq->from_uri, rq->request_uri, rq->src_text, reason);
+}
+
+void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
+  sx_gw *gw = ud;
+  sx_im_sip_in in;
+  sx_im_opts opts;
+  sx_im_fail fail;
+  sx_xmsg x;
+  sx_jid sender, target;
+  sx_decision d;
+  sx_edge *edge;
+  char id[48], *xml, *user_key = NULL, *ext_key = NULL;
+  size_t len;
+
+  if (strcmp(rq->method, "MESSAGE") != 0) {
+    sx_sip_reply_hdrs h = {.allow = "MESSAGE, OPTIONS"};
+    sx_sip_reply(gw->sip, txn, 405, NULL, &h);
+    sx_debug("sip", "%s from %s answered 405", rq->method, rq->src_text);
+    return;
+  }
+  if (!sx_config_trusted(&gw->cfg, rq->src_family, rq->src_addr)) {
+    refuse(gw, txn, rq, 403, "requests are accepted from trusted peers only", "untrusted_peer",
+           1, 0);
+    return;
+  }
+
+  in = (sx_im_sip_in){.from_uri = rq->from_uri,
+                      .request_uri = rq->request_uri,
+                      .call_id = rq->call_id,
+                      .subject = rq->subject,
+                      .content_type = rq->content_type,
+                      .charset = rq->charset,
+                      .content_language = rq->content_language,
+                      .body = rq->body,
+                      .body_len = rq->body_len};
+  opts = (sx_im_opts){.max_body = gw->cfg.max_message_bytes, .msg_type = gw->cfg.message_type};
+  if (sx_im_from_sip(&in, &opts, &x, &sender, &target, &fail) != 0) {
+    refuse(gw, txn, rq, fail.status, fail.reason, fail.code, fail.warn, fail.accept);
+    return;
+  }
+  if (!sx_config_serves(&gw->cfg, sender.domain)) {
+    refuse(gw, txn, rq, 403, "the sender is not in a domain this gateway serves",
+           "from_not_served", 1, 0);
+    goto out;
+  }
+  if (sx_config_serves(&gw->cfg, target.domain)) {
+    refuse(gw, txn, rq, 404, "the target is an internal user, not an XMPP contact",
+           "internal_target", 1, 0);
+    goto out;
+  }
+
+  user_key = sx_jid_key(&sender);
+  ext_key = sx_jid_key(&target);
+  if (!user_key || !ext_key) {
+    refuse(gw, txn, rq, 500, "out of memory", "internal", 0, 0);
+    goto out;
+  }
+  sx_decide(sx_access_snap(gw->access), user_key, target.domain, ext_key, SX_DIR_OUT,
+            SX_KIND_MESSAGE, &d);
+  if (d.verdict != SX_ALLOW) {
+    refuse(gw, txn, rq, d.sip_status ? d.sip_status : 403, d.reason, d.reason_code, 1, 0);
+    goto out;
+  }
+
+  edge = sx_gw_edge(gw, sender.domain);
+  if (!edge || !sx_edge_is_up(edge)) {
+    sx_sip_reply_hdrs h = {.retry_after = RETRY_AFTER_S};
+    sx_sip_reply(gw->sip, txn, 503, "XMPP Edge Link Down", &h);
+    sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_REJECTED_BUSY);
+    sx_metric_refusal(SX_DIR_SIP_TO_XMPP, "link_down");
+    sx_info("im", "sip->xmpp 503: edge link for %s is down (Call-ID %s)", sender.domain,
+            rq->call_id);
+    goto out;
+  }
+  if (sx_idmap_put(gw->ids, sx_gw_now(gw), rq->from_uri, x.to, rq->call_id, id, sizeof id) !=
+          0 ||
+      !(x.id = strdup(id)) || !(xml = sx_xmsg_serialize(&x, &len))) {
+    refuse(gw, txn, rq, 500, "out of memory", "internal", 0, 0);
+    goto out;
+  }
+  if (sx_edge_send(edge, xml, len) != 0) {
+    sx_sip_reply_hdrs h = {.retry_after = RETRY_AFTER_S};
+    sx_sip_reply(gw->sip, txn, 503, "XMPP Edge Link Down", &h);
+    sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_REJECTED_BUSY);
+    sx_metric_refusal(SX_DIR_SIP_TO_XMPP, "link_down");
+  } else {
+    sx_sip_reply(gw->sip, txn, 202, NULL, NULL);
+    sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_ACCEPTED);
+    sx_debug("im", "sip->xmpp accepted: Call-ID %s id %s from %s to %s", rq->call_id, id, x.from,
+             x.to);
+  }
+  free(xml);
+out:
+  free(user_key);
+  free(ext_key);
+  sx_xmsg_free(&x);
+  sx_jid_free(&sender);
+  sx_jid_free(&target);
+}

@@ -1,0 +1,302 @@
+/* Sofia-SIP nta adapter: see sip.h. */
+#include "sip/sip.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sofia-sip/msg_addr.h>
+#include <sofia-sip/nta.h>
+#include <sofia-sip/sip.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/su_log.h>
+#include <sofia-sip/url.h>
+
+#include "translate/log.h"
+
+typedef struct out_req {
+  struct out_req *next, **prev;
+  sx_sip *s;
+  void *ud;
+  nta_outgoing_t *orq;
+} out_req;
+
+struct sx_sip {
+  su_home_t home[1];
+  nta_agent_t *agent;
+  nta_leg_t *leg;
+  url_t *proxy;
+  sx_sip_cbs cbs;
+  void *ud;
+  size_t max_body;
+  int replied; /* status of the reply made in the current callback */
+  uint32_t cseq;
+  uint64_t tag_counter;
+  out_req *out;
+  size_t n_out;
+};
+
+static void sofia_logger(void *stream, char const *fmt, va_list ap) {
+  char line[1024];
+  size_t n;
+  (void)stream;
+  vsnprintf(line, sizeof line, fmt, ap);
+  n = strlen(line);
+  while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+  if (n) sx_debug("sofia", "%s", line);
+}
+
+static const char *addr_text(const su_sockaddr_t *su, char *buf, size_t n) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  unsigned port = 0;
+  if (su->su_family == AF_INET) {
+    inet_ntop(AF_INET, &su->su_sin.sin_addr, host, sizeof host);
+    port = ntohs(su->su_sin.sin_port);
+  } else if (su->su_family == AF_INET6) {
+    inet_ntop(AF_INET6, &su->su_sin6.sin6_addr, host, sizeof host);
+    port = ntohs(su->su_sin6.sin6_port);
+  }
+  snprintf(buf, n, "%s:%u", host, port);
+  return buf;
+}
+
+static int leg_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t *irq,
+                       sip_t const *sip) {
+  sx_sip *s = (sx_sip *)magic;
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  sx_sip_request rq;
+  msg_t *msg;
+  su_addrinfo_t *ai;
+  char src[80] = "?";
+  int status;
+  (void)leg;
+
+  switch (sip->sip_request->rq_method) {
+  case sip_method_ack:
+  case sip_method_cancel:
+    return 0;
+  case sip_method_options:
+    nta_incoming_treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR("MESSAGE, OPTIONS"),
+                        SIPTAG_ACCEPT_STR("text/plain, message/cpim, application/im-iscomposing+xml"),
+                        TAG_END());
+    return 200;
+  default:
+    break;
+  }
+  if (!sip->sip_from || !sip->sip_to || !sip->sip_call_id) {
+    nta_incoming_treply(irq, 400, "Missing From, To or Call-ID", TAG_END());
+    return 400;
+  }
+
+  memset(&rq, 0, sizeof rq);
+  rq.method = sip->sip_request->rq_method_name;
+  rq.request_uri = url_as_string(home, sip->sip_request->rq_url);
+  rq.from_uri = url_as_string(home, sip->sip_from->a_url);
+  rq.to_uri = url_as_string(home, sip->sip_to->a_url);
+  rq.call_id = sip->sip_call_id->i_id;
+  if (sip->sip_subject) rq.subject = sip->sip_subject->g_value;
+  if (sip->sip_content_type) {
+    rq.content_type = sip->sip_content_type->c_type;
+    rq.charset = msg_params_find(sip->sip_content_type->c_params, "charset=");
+  }
+  if (sip->sip_content_language && sip->sip_content_language->k_items)
+    rq.content_language = sip->sip_content_language->k_items[0];
+  if (sip->sip_payload && sip->sip_payload->pl_len) {
+    rq.body = sip->sip_payload->pl_data;
+    rq.body_len = sip->sip_payload->pl_len;
+  }
+  msg = nta_incoming_getrequest(irq);
+  ai = msg ? msg_addrinfo(msg) : NULL;
+  if (ai && ai->ai_addr) {
+    su_sockaddr_t *su = (su_sockaddr_t *)ai->ai_addr;
+    rq.src_family = su->su_family;
+    if (su->su_family == AF_INET) memcpy(rq.src_addr, &su->su_sin.sin_addr, 4);
+    else if (su->su_family == AF_INET6) memcpy(rq.src_addr, &su->su_sin6.sin6_addr, 16);
+    addr_text(su, src, sizeof src);
+  }
+  rq.src_text = src;
+
+  if (!rq.request_uri || !rq.from_uri || !rq.to_uri) {
+    nta_incoming_treply(irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+    status = 500;
+  } else {
+    s->replied = 0;
+    s->cbs.on_request(s->ud, &rq, (sx_sip_txn *)irq);
+    status = s->replied;
+    if (status == 0) {
+      sx_err("sip", "request %s Call-ID %s left unanswered; answering 500", rq.method,
+             rq.call_id);
+      nta_incoming_treply(irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+      status = 500;
+    }
+  }
+  if (msg) msg_destroy(msg);
+  su_home_deinit(home);
+  return status; /* >= 200: nta destroys the transaction */
+}
+
+int sx_sip_reply(sx_sip *s, sx_sip_txn *txn, int status, const char *phrase,
+                 const sx_sip_reply_hdrs *h) {
+  nta_incoming_t *irq = (nta_incoming_t *)txn;
+  const sx_sip_reply_hdrs none = {0};
+  if (!h) h = &none;
+  if (!phrase) phrase = sip_status_phrase(status);
+  if (!phrase) phrase = "Unknown";
+  s->replied = status;
+  return nta_incoming_treply(irq, status, phrase,
+                             TAG_IF(h->warning, SIPTAG_WARNING_STR(h->warning)),
+                             TAG_IF(h->retry_after, SIPTAG_RETRY_AFTER_STR(h->retry_after)),
+                             TAG_IF(h->accept, SIPTAG_ACCEPT_STR(h->accept)),
+                             TAG_IF(h->allow, SIPTAG_ALLOW_STR(h->allow)), TAG_END());
+}
+
+static void out_unlink(out_req *r) {
+  if (r->prev) {
+    *r->prev = r->next;
+    if (r->next) r->next->prev = r->prev;
+    r->prev = NULL;
+    r->s->n_out--;
+  }
+}
+
+static int out_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t const *sip) {
+  out_req *r = (out_req *)magic;
+  sx_sip *s = r->s;
+  int status = sip && sip->sip_status ? sip->sip_status->st_status : nta_outgoing_status(orq);
+  const char *phrase = sip && sip->sip_status ? sip->sip_status->st_phrase : NULL;
+  const char *warning = sip && sip->sip_warning ? sip->sip_warning->w_text : NULL;
+
+  if (status < 200) return 0;
+  if (!phrase) phrase = sip_status_phrase(status);
+  out_unlink(r);
+  nta_outgoing_destroy(orq);
+  s->cbs.on_response(s->ud, r->ud, status, phrase ? phrase : "", warning);
+  free(r);
+  return 0;
+}
+
+int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud) {
+  char from[2048], callid[64], cseq[32];
+  const char *to = m->to ? m->to : m->request_uri;
+  out_req *r;
+  int n;
+
+  n = snprintf(from, sizeof from, "<%s>;tag=sx%llx%08x", m->from,
+               (unsigned long long)++s->tag_counter, (unsigned)random());
+  if (n < 0 || (size_t)n >= sizeof from) return -1;
+  if (!m->call_id) {
+    snprintf(callid, sizeof callid, "%08lx%08lx-%llx@sipxmpp", random(), random(),
+             (unsigned long long)s->tag_counter);
+  }
+  if (++s->cseq == 0) s->cseq = 1;
+  snprintf(cseq, sizeof cseq, "%u MESSAGE", s->cseq);
+  r = calloc(1, sizeof *r);
+  if (!r) return -1;
+  r->s = s;
+  r->ud = req_ud;
+  {
+    char *to_hdr = malloc(strlen(to) + 3);
+    if (!to_hdr) {
+      free(r);
+      return -1;
+    }
+    sprintf(to_hdr, "<%s>", to);
+    r->orq = nta_outgoing_tcreate(
+        s->leg, out_response, (nta_outgoing_magic_t *)r, (url_string_t *)s->proxy,
+        SIP_METHOD_MESSAGE, URL_STRING_MAKE(m->request_uri), SIPTAG_FROM_STR(from),
+        SIPTAG_TO_STR(to_hdr), SIPTAG_CALL_ID_STR(m->call_id ? m->call_id : callid),
+        SIPTAG_CSEQ_STR(cseq), SIPTAG_MAX_FORWARDS_STR("70"),
+        TAG_IF(m->subject, SIPTAG_SUBJECT_STR(m->subject)),
+        TAG_IF(m->content_language, SIPTAG_CONTENT_LANGUAGE_STR(m->content_language)),
+        TAG_IF(m->content_type, SIPTAG_CONTENT_TYPE_STR(m->content_type)),
+        TAG_IF(m->body, SIPTAG_PAYLOAD_STR(m->body)), TAG_END());
+    free(to_hdr);
+  }
+  if (!r->orq) {
+    free(r);
+    return -1;
+  }
+  r->next = s->out;
+  if (r->next) r->next->prev = &r->next;
+  r->prev = &s->out;
+  s->out = r;
+  s->n_out++;
+  return 0;
+}
+
+size_t sx_sip_in_flight(const sx_sip *s) { return s->n_out; }
+
+sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cbs, void *ud,
+                   char *err, size_t errlen) {
+  sx_sip *s;
+  size_t i;
+
+  if (!p->n_listen) {
+    snprintf(err, errlen, "sip.listen: no address to listen on");
+    return NULL;
+  }
+  s = calloc(1, sizeof *s);
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  su_home_init(s->home);
+  s->cbs = *cbs;
+  s->ud = ud;
+  s->max_body = p->max_message_bytes;
+
+  su_log_redirect(su_log_default, sofia_logger, NULL);
+  su_log_set_level(su_log_default, p->debug ? 3 : 0);
+
+  s->proxy = url_hdup(s->home, (url_t *)url_make(s->home, p->outbound_proxy));
+  if (!s->proxy || s->proxy->url_type != url_sip) {
+    snprintf(err, errlen, "sip.outbound_proxy: not a sip: URI: %s", p->outbound_proxy);
+    goto fail;
+  }
+  /* Room for the headers on top of the largest body we accept: anything beyond is answered
+   * 413 by nta itself, also on TCP. */
+  s->agent = nta_agent_create(root, URL_STRING_MAKE(p->listen[0]), NULL, NULL,
+                              NTATAG_MAXSIZE(p->max_message_bytes + 65536), NTATAG_UA(1),
+                              NTATAG_SERVER_RPORT(1), NTATAG_TIMEOUT_408(1), TAG_END());
+  if (!s->agent) {
+    snprintf(err, errlen, "sip.listen: cannot listen on %s: %s", p->listen[0],
+             strerror(errno));
+    goto fail;
+  }
+  for (i = 1; i < p->n_listen; i++) {
+    if (nta_agent_add_tport(s->agent, URL_STRING_MAKE(p->listen[i]), TAG_END()) < 0) {
+      snprintf(err, errlen, "sip.listen: cannot listen on %s: %s", p->listen[i],
+               strerror(errno));
+      goto fail;
+    }
+  }
+  s->leg = nta_leg_tcreate(s->agent, leg_request, (nta_leg_magic_t *)s, NTATAG_NO_DIALOG(1),
+                           TAG_END());
+  if (!s->leg) {
+    snprintf(err, errlen, "sip: cannot create the default leg");
+    goto fail;
+  }
+  return s;
+fail:
+  sx_sip_free(s);
+  return NULL;
+}
+
+void sx_sip_free(sx_sip *s) {
+  if (!s) return;
+  while (s->out) {
+    out_req *r = s->out;
+    out_unlink(r);
+    nta_outgoing_destroy(r->orq);
+    s->cbs.on_response(s->ud, r->ud, 503, "Gateway shutting down", NULL);
+    free(r);
+  }
+  if (s->leg) nta_leg_destroy(s->leg);
+  if (s->agent) nta_agent_destroy(s->agent);
+  su_home_deinit(s->home);
+  free(s);
+}

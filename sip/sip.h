@@ -1,0 +1,84 @@
+/* The SIP adapter: Sofia-SIP's transaction layer (nta) on the daemon's su_root.
+ *
+ * Incoming requests are turned into a plain sx_sip_request (borrowed: valid only during the
+ * callback) and answered with sx_sip_reply(). Outgoing MESSAGEs are built from a plain
+ * sx_sip_out and their final response reported through on_response.
+ *
+ * Ownership: sx_sip_new copies what it keeps from its arguments; sx_sip_free releases it.
+ * Every string in the callback structs is borrowed from Sofia's message and dies with it. */
+#ifndef SX_SIP_SIP_H
+#define SX_SIP_SIP_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sofia-sip/su_wait.h>
+
+typedef struct sx_sip sx_sip;
+typedef struct sx_sip_txn sx_sip_txn; /* an incoming transaction awaiting sx_sip_reply */
+
+typedef struct sx_sip_request {
+  const char *method;           /* "MESSAGE" */
+  const char *request_uri;      /* as text */
+  const char *from_uri;         /* From URI as text (no display name, no tag) */
+  const char *to_uri;
+  const char *call_id;
+  const char *subject;          /* first Subject or NULL */
+  const char *content_type;     /* media type "type/subtype" as received, or NULL */
+  const char *charset;          /* Content-Type charset parameter value, or NULL */
+  const char *content_language; /* first Content-Language tag, or NULL */
+  const char *body;             /* not NUL-terminated; NULL when empty */
+  size_t body_len;
+  int src_family;               /* AF_INET / AF_INET6 */
+  uint8_t src_addr[16];         /* network byte order */
+  const char *src_text;         /* "addr:port" for logs */
+} sx_sip_request;
+
+/* Extra headers of a reply; NULL members are omitted. */
+typedef struct sx_sip_reply_hdrs {
+  const char *warning;     /* full Warning value: 399 host "text" */
+  const char *retry_after; /* seconds */
+  const char *accept;
+  const char *allow;
+} sx_sip_reply_hdrs;
+
+typedef struct sx_sip_out {
+  const char *request_uri; /* required */
+  const char *from;        /* From URI, required; the adapter adds a tag */
+  const char *to;          /* To URI; defaults to request_uri */
+  const char *call_id;     /* NULL → generated */
+  const char *subject;
+  const char *content_type; /* full value, e.g. "text/plain;charset=UTF-8" */
+  const char *content_language;
+  const char *body;        /* NUL-terminated */
+} sx_sip_out;
+
+typedef struct sx_sip_cbs {
+  /* An incoming request other than ACK/CANCEL/OPTIONS (answered by the adapter). The callee
+   * must call sx_sip_reply exactly once, within the callback. */
+  void (*on_request)(void *ud, const sx_sip_request *rq, sx_sip_txn *txn);
+  /* The final response to sx_sip_send_message's request `req_ud`; warning may be NULL. */
+  void (*on_response)(void *ud, void *req_ud, int status, const char *phrase,
+                      const char *warning);
+} sx_sip_cbs;
+
+typedef struct sx_sip_params {
+  char *const *listen;     /* SIP URIs to bind */
+  size_t n_listen;
+  const char *outbound_proxy; /* every outgoing request goes through it */
+  size_t max_message_bytes;   /* bodies larger are refused (Sofia answers 413 for huge ones) */
+  int debug;                  /* Sofia's own log at level 3+ */
+} sx_sip_params;
+
+sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cbs, void *ud,
+                   char *err, size_t errlen);
+int sx_sip_reply(sx_sip *s, sx_sip_txn *txn, int status, const char *phrase,
+                 const sx_sip_reply_hdrs *hdrs);
+/* Returns 0 when the request was created, -1 otherwise (then no callback follows). */
+int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud);
+/* Outgoing transactions still waiting for their final response. */
+size_t sx_sip_in_flight(const sx_sip *s);
+/* Stops listening (closes transports); pending outgoing transactions are abandoned with a
+ * 503 reported through on_response. */
+void sx_sip_free(sx_sip *s);
+
+#endif

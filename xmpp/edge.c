@@ -1,0 +1,928 @@
+/* The edge link (xmpp/edge.h): one libstrophe component connection per served domain, driven
+ * from the libuv loop.
+ *
+ * How libstrophe is driven without its own loop:
+ * - The socket is created inside xmpp_connect_component(); the sockopt callback is the only
+ *   place it is visible. There it is moved below FD_SETSIZE when needed (xmpp_run_once uses
+ *   select()), given TCP_NODELAY, SO_KEEPALIVE and FD_CLOEXEC, and its number recorded.
+ * - libuv watches a dup() of that socket: libstrophe closes its own fd inside xmpp_run_once
+ *   on disconnect, and libuv must never poll a closed fd. The duplicate is stopped and closed
+ *   in the DISCONNECT handler.
+ * - Readable (and writable while connecting or while output is queued) → xmpp_run_once(ctx, 0)
+ *   in a bounded batch; a 1 s timer runs it too, for libstrophe's timers (connect timeout,
+ *   handshake timeout, disconnect cleanup) and the keepalive / dead-link checks.
+ * One xmpp_ctx_t per edge, so xmpp_run_once only ever serves this edge's connection. */
+#include "xmpp/edge.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <strophe.h>
+
+#include "translate/address.h"
+#include "translate/log.h"
+#include "translate/text.h"
+#include "translate/xmsg.h"
+
+#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define NS_PING "urn:xmpp:ping"
+#define NS_RECEIPTS "urn:xmpp:receipts"
+#define NS_CHATSTATES "http://jabber.org/protocol/chatstates"
+#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+#define TICK_MS 1000
+#define RUN_BATCH_MAX 64      /* xmpp_run_once calls per event (each reads ≤ 4096 bytes) */
+#define STABLE_UP_MS 10000    /* a link up this long resets the backoff */
+#define KA_PING_PREFIX "sx-ka-"
+
+typedef enum {
+  LS_IDLE,       /* no socket; a retry may be scheduled */
+  LS_CONNECTING, /* TCP connect or component handshake in progress */
+  LS_UP,         /* handshake accepted */
+  LS_STOPPED,    /* sx_edge_stop finished; timers closing or closed */
+} link_state;
+
+struct sx_edge {
+  uv_loop_t *loop;
+  char *domain, *host, *secret;
+  unsigned port, backoff_min_ms, backoff_max_ms, keepalive_s, dead_after_s;
+  size_t max_message_bytes;
+  char *const *served;
+  size_t n_served;
+  sx_edge_cbs cbs;
+  void *ud;
+
+  xmpp_log_t slog;
+  xmpp_ctx_t *ctx;
+  xmpp_conn_t *conn;
+
+  uv_timer_t tick, retry;
+  uv_poll_t *poll;  /* per connection; freed by its close callback */
+  int poll_fd;      /* our duplicate of the socket */
+  int poll_events;
+  int sock_fd;      /* libstrophe's socket (closed by libstrophe) */
+  int reserve_fd;   /* a low fd held open to move a socket ≥ FD_SETSIZE onto */
+
+  link_state state;
+  int tcp_connected;
+  int stopping, free_pending, in_drive;
+  int handles_open;
+  int timers_closing;
+
+  uint64_t up_since, last_read, last_write, last_ws, last_ping, retry_at;
+  unsigned backoff_ms;
+  unsigned long ping_seq;
+  uint64_t rng;
+  sx_edge_stats stats;
+};
+
+/* The sockopt callback gets no user data; the edge being connected is known here because
+ * xmpp_connect_component() calls it synchronously on this (the only) thread. */
+static sx_edge *connecting_edge;
+static unsigned lib_users;
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+static uint64_t now_ms(const sx_edge *e) { return uv_now(e->loop); }
+
+static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
+
+static uint32_t rnd(sx_edge *e) {
+  /* xorshift64*: jitter only, no security use */
+  uint64_t x = e->rng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  e->rng = x;
+  return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+static void strophe_log(void *ud, xmpp_log_level_t level, const char *area, const char *msg) {
+  sx_edge *e = ud;
+  if (level == XMPP_LEVEL_ERROR)
+    sx_warn("edge", "%s libstrophe %s: %s", e->domain, area, msg);
+  else if (level != XMPP_LEVEL_DEBUG || getenv("SX_STROPHE_DEBUG"))
+    sx_debug("edge", "%s libstrophe %s: %s", e->domain, area, msg);
+}
+
+static void reserve_low_fd(sx_edge *e) {
+  if (e->reserve_fd >= 0) return;
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  if (fd >= FD_SETSIZE) {
+    close(fd);
+    return;
+  }
+  e->reserve_fd = fd;
+}
+
+static int sockopt_cb(xmpp_conn_t *conn, void *sockp) {
+  sx_edge *e = connecting_edge;
+  int *fdp = sockp;
+  int fd = *fdp, one = 1;
+  (void)conn;
+
+  if (!e) return 0;
+  if (fd >= FD_SETSIZE) {
+    /* select() in xmpp_run_once cannot watch it: move it onto the reserved low fd. */
+    if (e->reserve_fd < 0 || dup2(fd, e->reserve_fd) < 0) {
+      sx_err("edge", "%s socket fd %d is >= FD_SETSIZE and no low fd is free", e->domain, fd);
+      return -1;
+    }
+    close(fd);
+    fd = e->reserve_fd;
+    e->reserve_fd = -1;
+    *fdp = fd;
+  }
+  (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+    sx_warn("edge", "%s TCP_NODELAY: %s", e->domain, strerror(errno));
+  (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  e->sock_fd = fd;
+  return 0;
+}
+
+static int pending_bytes(const sx_edge *e) {
+  int n = 0;
+  if (e->poll_fd < 0 || ioctl(e->poll_fd, FIONREAD, &n) != 0) return -1;
+  return n;
+}
+
+static int fd_writable(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLOUT};
+  return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+}
+
+static void on_handle_closed(uv_handle_t *h);
+static void on_poll(uv_poll_t *h, int status, int events);
+static void drive(sx_edge *e);
+static void schedule_retry(sx_edge *e, unsigned delay);
+
+static void update_poll(sx_edge *e) {
+  int ev = UV_READABLE;
+  if (!e->poll) return;
+  if (xmpp_conn_is_connecting(e->conn) || xmpp_conn_send_queue_len(e->conn) > 0 ||
+      !fd_writable(e->poll_fd))
+    ev |= UV_WRITABLE;
+  if (ev != e->poll_events) {
+    uv_poll_start(e->poll, ev, on_poll);
+    e->poll_events = ev;
+  }
+}
+
+static void close_poll(sx_edge *e) {
+  if (!e->poll) return;
+  uv_poll_stop(e->poll);
+  uv_close((uv_handle_t *)e->poll, on_handle_closed);
+  e->poll = NULL;
+  e->poll_events = 0;
+  if (e->poll_fd >= 0) close(e->poll_fd);
+  e->poll_fd = -1;
+}
+
+/* Makes libstrophe see the socket fail, so that it disconnects (and fires DISCONNECT) in the
+ * next xmpp_run_once. Works on the shared socket through our duplicate. */
+static void break_socket(sx_edge *e) {
+  if (e->poll_fd < 0) return;
+  if (xmpp_conn_is_connecting(e->conn)) {
+    struct sockaddr sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_family = AF_UNSPEC; /* dissolves a pending TCP connect */
+    (void)connect(e->poll_fd, &sa, sizeof sa);
+  } else {
+    (void)shutdown(e->poll_fd, SHUT_RDWR);
+  }
+}
+
+static int send_text(sx_edge *e, const char *xml, size_t len) {
+  xmpp_send_raw(e->conn, xml, len);
+  e->last_write = now_ms(e);
+  update_poll(e);
+  return 0;
+}
+
+/* ---- outbound stanzas the edge makes itself --------------------------------------------- */
+
+static void put_attr(sx_buf *b, const char *name, const char *v) {
+  if (!v) return;
+  sx_buf_printf(b, " %s='", name);
+  sx_buf_puts_xml(b, v);
+  sx_buf_puts(b, "'");
+}
+
+static void send_buf(sx_edge *e, sx_buf *b) {
+  size_t len;
+  char *s = sx_buf_take(b, &len);
+  if (!s) {
+    sx_err("edge", "%s out of memory building a reply", e->domain);
+    return;
+  }
+  if (e->state == LS_UP) send_text(e, s, len);
+  free(s);
+}
+
+static void send_iq_error(sx_edge *e, const char *from, const char *to, const char *id,
+                          const char *cond, const char *type) {
+  sx_buf b = {0};
+  sx_buf_puts(&b, "<iq type='error'");
+  put_attr(&b, "from", from);
+  put_attr(&b, "to", to);
+  put_attr(&b, "id", id);
+  sx_buf_printf(&b, "><error type='%s'><%s xmlns='" NS_STANZAS "'/></error></iq>", type, cond);
+  send_buf(e, &b);
+  e->stats.refused++;
+}
+
+static void send_ping(sx_edge *e) {
+  sx_buf b = {0};
+  e->ping_seq++;
+  sx_buf_printf(&b, "<iq type='get' id='" KA_PING_PREFIX "%lu'", e->ping_seq);
+  put_attr(&b, "from", e->domain);
+  put_attr(&b, "to", e->domain);
+  sx_buf_puts(&b, "><ping xmlns='" NS_PING "'/></iq>");
+  send_buf(e, &b);
+  e->last_ping = now_ms(e);
+}
+
+/* ---- inbound ---------------------------------------------------------------------------- */
+
+static int is_served(const sx_edge *e, const char *domain) {
+  if (sx_domain_eq(domain, e->domain)) return 1;
+  for (size_t i = 0; i < e->n_served; i++)
+    if (e->served[i] && sx_domain_eq(domain, e->served[i])) return 1;
+  return 0;
+}
+
+typedef enum { IN_OK, IN_DROP, IN_WRONG_DOMAIN } in_check;
+
+/* Parses and checks from/to. On IN_OK and IN_WRONG_DOMAIN both JIDs are filled (caller frees);
+ * on IN_DROP nothing is left allocated. */
+static in_check check_addresses(sx_edge *e, xmpp_stanza_t *st, const char *kind, sx_jid *from,
+                                sx_jid *to) {
+  const char *f = xmpp_stanza_get_from(st), *t = xmpp_stanza_get_to(st);
+  const char *id = xmpp_stanza_get_id(st);
+
+  memset(from, 0, sizeof *from);
+  memset(to, 0, sizeof *to);
+  if (!f || sx_jid_parse(f, from) != SX_ADDR_OK) {
+    sx_warn("edge", "%s dropped %s id=%s: missing or malformed from", e->domain, kind,
+            id ? id : "-");
+    e->stats.dropped_malformed++;
+    sx_jid_free(from);
+    return IN_DROP;
+  }
+  if (is_served(e, from->domain)) {
+    sx_warn("edge", "%s dropped spoofed %s id=%s: from %s is a served domain", e->domain, kind,
+            id ? id : "-", from->domain);
+    e->stats.dropped_spoofed++;
+    sx_jid_free(from);
+    return IN_DROP;
+  }
+  if (!t || sx_jid_parse(t, to) != SX_ADDR_OK) {
+    sx_warn("edge", "%s dropped %s id=%s: missing or malformed to", e->domain, kind,
+            id ? id : "-");
+    e->stats.dropped_malformed++;
+    sx_jid_free(from);
+    sx_jid_free(to);
+    return IN_DROP;
+  }
+  if (!sx_domain_eq(to->domain, e->domain)) return IN_WRONG_DOMAIN;
+  return IN_OK;
+}
+
+/* The address an error reply comes from: the original `to` when it is in a served domain,
+ * else this edge's domain. Returns malloc'd text. */
+static char *reply_from(const sx_edge *e, const sx_jid *to) {
+  if (is_served(e, to->domain)) return sx_jid_to_text(to, 1);
+  return strdup(e->domain);
+}
+
+/* Malloc'd copy of the element's text; "" for an empty element. */
+static char *elem_text(xmpp_ctx_t *ctx, xmpp_stanza_t *el) {
+  char *t = xmpp_stanza_get_text(el), *r;
+  r = strdup(t ? t : "");
+  if (t) xmpp_free(ctx, t);
+  return r;
+}
+
+static int ns_is(xmpp_stanza_t *el, const char *ns) {
+  const char *n = xmpp_stanza_get_ns(el);
+  return n && strcmp(n, ns) == 0;
+}
+
+static const char *attr_lang(xmpp_stanza_t *st) {
+  /* libstrophe's parser drops attribute namespaces: xml:lang arrives as "lang". */
+  const char *l = xmpp_stanza_get_attribute(st, "xml:lang");
+  return l ? l : xmpp_stanza_get_attribute(st, "lang");
+}
+
+static sx_chat_state chat_state_of(const char *name) {
+  static const struct { const char *n; sx_chat_state s; } t[] = {
+      {"active", SX_CHAT_ACTIVE},     {"composing", SX_CHAT_COMPOSING},
+      {"paused", SX_CHAT_PAUSED},     {"inactive", SX_CHAT_INACTIVE},
+      {"gone", SX_CHAT_GONE},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+    if (strcmp(name, t[i].n) == 0) return t[i].s;
+  return SX_CHAT_NONE;
+}
+
+/* Fills m from a <message/>; from/to are given in normalised text form. 0 or -1 (no memory). */
+static int extract_message(xmpp_ctx_t *ctx, xmpp_stanza_t *st, char *from, char *to,
+                           sx_xmsg *m) {
+  const char *id = xmpp_stanza_get_id(st), *type = xmpp_stanza_get_type(st);
+  const char *lang = attr_lang(st);
+  int oom = 0;
+
+  memset(m, 0, sizeof *m);
+  m->from = from;
+  m->to = to;
+  if (id && !(m->id = strdup(id))) oom = 1;
+  if (type && !(m->type = strdup(type))) oom = 1;
+  if (lang && !(m->lang = strdup(lang))) oom = 1;
+
+  for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c; c = xmpp_stanza_get_next(c)) {
+    const char *name;
+    if (!xmpp_stanza_is_tag(c) || !(name = xmpp_stanza_get_name(c))) continue;
+    if (ns_is(c, NS_CHATSTATES)) {
+      sx_chat_state cs = chat_state_of(name);
+      if (cs != SX_CHAT_NONE && m->chat_state == SX_CHAT_NONE) m->chat_state = cs;
+    } else if (ns_is(c, NS_RECEIPTS)) {
+      if (strcmp(name, "request") == 0) {
+        m->receipt_request = 1;
+      } else if (strcmp(name, "received") == 0 && !m->receipt_for) {
+        /* Early XEP-0184 versions put the acknowledged id on the message itself. */
+        const char *rid = xmpp_stanza_get_attribute(c, "id");
+        if (!rid) rid = id;
+        if (rid && !(m->receipt_for = strdup(rid))) oom = 1;
+      }
+    } else if (strcmp(name, "body") == 0 && !m->body) {
+      if (!(m->body = elem_text(ctx, c))) oom = 1;
+    } else if (strcmp(name, "subject") == 0 && !m->subject) {
+      if (!(m->subject = elem_text(ctx, c))) oom = 1;
+    } else if (strcmp(name, "thread") == 0 && !m->thread) {
+      if (!(m->thread = elem_text(ctx, c))) oom = 1;
+    } else if (strcmp(name, "error") == 0 && type && strcmp(type, "error") == 0 &&
+               !m->error_condition) {
+      const char *et = xmpp_stanza_get_attribute(c, "type");
+      if (et && !(m->error_type = strdup(et))) oom = 1;
+      for (xmpp_stanza_t *g = xmpp_stanza_get_children(c); g; g = xmpp_stanza_get_next(g)) {
+        const char *gn;
+        if (!xmpp_stanza_is_tag(g) || !ns_is(g, NS_STANZAS) || !(gn = xmpp_stanza_get_name(g)))
+          continue;
+        if (strcmp(gn, "text") == 0) {
+          if (!m->error_text && !(m->error_text = elem_text(ctx, g))) oom = 1;
+        } else if (!m->error_condition && !(m->error_condition = strdup(gn))) {
+          oom = 1;
+        }
+      }
+    }
+  }
+  return oom ? -1 : 0;
+}
+
+static int handle_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud) {
+  sx_edge *e = ud;
+  sx_jid from, to;
+  const char *type = xmpp_stanza_get_type(st), *id = xmpp_stanza_get_id(st);
+  int is_error = type && strcmp(type, "error") == 0;
+  in_check c;
+  (void)conn;
+
+  e->last_read = now_ms(e);
+  c = check_addresses(e, st, "message", &from, &to);
+  if (c == IN_DROP) return 1;
+  if (c == IN_WRONG_DOMAIN) {
+    sx_warn("edge", "%s refused message id=%s for domain %s", e->domain, id ? id : "-",
+            to.domain);
+    if (!is_error) {
+      char *rf = reply_from(e, &to), *f = sx_jid_to_text(&from, 1), *x;
+      size_t len;
+      x = (rf && f) ? sx_xmsg_error_reply(f, rf, id, "service-unavailable", NULL, &len) : NULL;
+      if (x && e->state == LS_UP) send_text(e, x, len);
+      e->stats.refused++;
+      free(x);
+      free(rf);
+      free(f);
+    }
+    sx_jid_free(&from);
+    sx_jid_free(&to);
+    return 1;
+  }
+
+  sx_xmsg m;
+  char *f = sx_jid_to_text(&from, 1), *t = sx_jid_to_text(&to, 1);
+  sx_jid_free(&from);
+  sx_jid_free(&to);
+  if (!f || !t || extract_message(e->ctx, st, f, t, &m) != 0) {
+    if (f && t) sx_xmsg_free(&m);
+    else {
+      free(f);
+      free(t);
+    }
+    sx_err("edge", "%s out of memory: dropped message id=%s", e->domain, id ? id : "-");
+    return 1;
+  }
+  sx_debug("edge", "%s message id=%s type=%s from=%s to=%s", e->domain, id ? id : "-",
+           type ? type : "normal", m.from, m.to);
+  e->stats.in_messages++;
+  if (e->cbs.on_message) e->cbs.on_message(e->ud, e, &m);
+  sx_xmsg_free(&m);
+  return 1;
+}
+
+static int handle_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud) {
+  sx_edge *e = ud;
+  sx_jid from, to;
+  const char *type = xmpp_stanza_get_type(st);
+  (void)conn;
+
+  e->last_read = now_ms(e);
+  if (check_addresses(e, st, "presence", &from, &to) == IN_DROP) return 1;
+  sx_debug("edge", "%s presence type=%s from %s@%s ignored", e->domain,
+           type ? type : "available", from.local ? from.local : "", from.domain);
+  sx_jid_free(&from);
+  sx_jid_free(&to);
+  return 1;
+}
+
+static void answer_disco_info(sx_edge *e, const char *from, const char *to, const char *id,
+                              const sx_jid *target) {
+  sx_buf b = {0};
+  sx_buf_puts(&b, "<iq type='result'");
+  put_attr(&b, "from", from);
+  put_attr(&b, "to", to);
+  put_attr(&b, "id", id);
+  sx_buf_puts(&b, "><query xmlns='" NS_DISCO_INFO "'>");
+  if (target->local)
+    sx_buf_puts(&b, "<identity category='account' type='registered'/>");
+  else
+    sx_buf_puts(&b, "<identity category='gateway' type='sip' name='sipxmpp'/>");
+  sx_buf_puts(&b, "<feature var='" NS_DISCO_INFO "'/><feature var='" NS_PING "'/>"
+                  "<feature var='" NS_RECEIPTS "'/><feature var='" NS_CHATSTATES "'/>"
+                  "</query></iq>");
+  send_buf(e, &b);
+  e->stats.in_iq_answered++;
+}
+
+static void answer_empty_result(sx_edge *e, const char *from, const char *to, const char *id) {
+  sx_buf b = {0};
+  sx_buf_puts(&b, "<iq type='result'");
+  put_attr(&b, "from", from);
+  put_attr(&b, "to", to);
+  put_attr(&b, "id", id);
+  sx_buf_puts(&b, "/>");
+  send_buf(e, &b);
+  e->stats.in_iq_answered++;
+}
+
+static xmpp_stanza_t *first_tag(xmpp_stanza_t *st) {
+  for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c; c = xmpp_stanza_get_next(c))
+    if (xmpp_stanza_is_tag(c)) return c;
+  return NULL;
+}
+
+static int handle_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud) {
+  sx_edge *e = ud;
+  const char *type = xmpp_stanza_get_type(st), *id = xmpp_stanza_get_id(st);
+  const char *f = xmpp_stanza_get_from(st);
+  int is_get, is_set;
+  sx_jid from, to;
+  in_check c;
+  (void)conn;
+
+  e->last_read = now_ms(e);
+  /* Our own keepalive ping, routed back to us by the server (or its answer). */
+  if (id && f && strncmp(id, KA_PING_PREFIX, sizeof KA_PING_PREFIX - 1) == 0 &&
+      sx_domain_eq(f, e->domain)) {
+    sx_debug("edge", "%s keepalive %s %s", e->domain, type ? type : "-", id);
+    return 1;
+  }
+  is_get = type && strcmp(type, "get") == 0;
+  is_set = type && strcmp(type, "set") == 0;
+
+  c = check_addresses(e, st, "iq", &from, &to);
+  if (c == IN_DROP) return 1;
+  if (!is_get && !is_set) { /* result / error: nothing of ours waits for one */
+    sx_debug("edge", "%s iq %s id=%s consumed", e->domain, type ? type : "-", id ? id : "-");
+    goto done;
+  }
+  if (!id) {
+    sx_warn("edge", "%s dropped iq %s without id", e->domain, type);
+    e->stats.dropped_malformed++;
+    goto done;
+  }
+
+  char *rf = reply_from(e, &to), *rt = sx_jid_to_text(&from, 1);
+  if (!rf || !rt) {
+    sx_err("edge", "%s out of memory answering iq id=%s", e->domain, id);
+  } else if (c == IN_WRONG_DOMAIN) {
+    sx_warn("edge", "%s refused iq id=%s for domain %s", e->domain, id, to.domain);
+    send_iq_error(e, rf, rt, id, "service-unavailable", "cancel");
+  } else {
+    xmpp_stanza_t *q = first_tag(st);
+    const char *qn = q ? xmpp_stanza_get_name(q) : NULL;
+    if (is_get && qn && strcmp(qn, "query") == 0 && ns_is(q, NS_DISCO_INFO)) {
+      if (xmpp_stanza_get_attribute(q, "node"))
+        send_iq_error(e, rf, rt, id, "item-not-found", "cancel");
+      else
+        answer_disco_info(e, rf, rt, id, &to);
+    } else if (is_get && qn && strcmp(qn, "ping") == 0 && ns_is(q, NS_PING)) {
+      answer_empty_result(e, rf, rt, id);
+    } else {
+      sx_debug("edge", "%s iq %s id=%s <%s xmlns='%s'> not served", e->domain, type, id,
+               qn ? qn : "", (q && xmpp_stanza_get_ns(q)) ? xmpp_stanza_get_ns(q) : "");
+      send_iq_error(e, rf, rt, id, "service-unavailable", "cancel");
+    }
+  }
+  free(rf);
+  free(rt);
+done:
+  sx_jid_free(&from);
+  sx_jid_free(&to);
+  return 1;
+}
+
+/* ---- connection state ------------------------------------------------------------------- */
+
+static const char *stream_error_name(const xmpp_stream_error_t *se) {
+  if (!se) return NULL;
+  if (se->stanza)
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(se->stanza); c;
+         c = xmpp_stanza_get_next(c)) {
+      const char *n = xmpp_stanza_is_tag(c) ? xmpp_stanza_get_name(c) : NULL;
+      if (n && strcmp(n, "text") != 0) return n;
+    }
+  return "undefined-condition";
+}
+
+static void finish_stop(sx_edge *e) {
+  e->state = LS_STOPPED;
+  if (e->timers_closing) return;
+  e->timers_closing = 1;
+  uv_timer_stop(&e->tick);
+  uv_timer_stop(&e->retry);
+  uv_close((uv_handle_t *)&e->tick, on_handle_closed);
+  uv_close((uv_handle_t *)&e->retry, on_handle_closed);
+}
+
+static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
+                         xmpp_stream_error_t *se, void *ud) {
+  sx_edge *e = ud;
+  uint64_t now = now_ms(e);
+  (void)conn;
+
+  if (ev == XMPP_CONN_CONNECT) {
+    e->state = LS_UP;
+    e->tcp_connected = 1;
+    e->up_since = e->last_read = e->last_write = e->last_ws = e->last_ping = now;
+    e->stats.connects++;
+    sx_info("edge", "%s up: component accepted by %s:%u", e->domain, e->host, e->port);
+    if (e->stopping) {
+      xmpp_disconnect(e->conn);
+      return;
+    }
+    if (e->cbs.on_state) e->cbs.on_state(e->ud, e, 1);
+    return;
+  }
+  if (ev != XMPP_CONN_DISCONNECT) return;
+
+  int was_up = e->state == LS_UP, tcp = e->tcp_connected;
+  const char *sen = stream_error_name(se);
+  int fatal = se && (se->type == XMPP_SE_CONFLICT || se->type == XMPP_SE_NOT_AUTHORIZED);
+
+  close_poll(e);
+  e->sock_fd = -1;
+  reserve_low_fd(e); /* the socket's (low) number was just freed */
+  e->state = LS_IDLE;
+  e->tcp_connected = 0;
+  if (was_up) {
+    e->stats.disconnects++;
+    if (e->cbs.on_state) e->cbs.on_state(e->ud, e, 0);
+  }
+
+  char why[160];
+  if (sen)
+    snprintf(why, sizeof why, "stream error %s%s%s", sen, (se && se->text) ? ": " : "",
+             (se && se->text) ? se->text : "");
+  else if (error)
+    snprintf(why, sizeof why, "%s", strerror(error));
+  else
+    snprintf(why, sizeof why, "%s", tcp ? "closed" : "connection failed");
+
+  if (e->stopping) {
+    sx_info("edge", "%s down (%s); stopped", e->domain, why);
+    finish_stop(e);
+    return;
+  }
+
+  unsigned delay;
+  if (was_up && now - e->up_since >= STABLE_UP_MS) e->backoff_ms = e->backoff_min_ms;
+  if (fatal) {
+    delay = e->backoff_max_ms;
+  } else {
+    unsigned d = e->backoff_ms, half = d / 2;
+    delay = half + (half ? rnd(e) % (half + 1) : 0); /* equal jitter */
+    e->backoff_ms = d >= e->backoff_max_ms / 2 ? e->backoff_max_ms : d * 2;
+  }
+  if (fatal)
+    sx_err("edge", "%s %s (%s); the server refuses this component, retry in %u ms", e->domain,
+           was_up ? "down" : "rejected", why, delay);
+  else if (was_up)
+    sx_warn("edge", "%s down (%s); reconnecting in %u ms", e->domain, why, delay);
+  else
+    sx_warn("edge", "%s %s to %s:%u failed (%s); retry in %u ms", e->domain,
+            tcp ? "handshake" : "connect", e->host, e->port, why, delay);
+  schedule_retry(e, delay);
+}
+
+static void start_connect(sx_edge *e) {
+  int rc, fd;
+
+  if (e->stopping || e->state != LS_IDLE) return;
+  e->stats.attempts++;
+  e->sock_fd = -1;
+  e->tcp_connected = 0;
+  connecting_edge = e;
+  rc = xmpp_connect_component(e->conn, e->host, (unsigned short)e->port, conn_handler, e);
+  connecting_edge = NULL;
+  reserve_low_fd(e); /* a failed attempt may have consumed it */
+  if (rc != 0 || e->sock_fd < 0) {
+    unsigned d = e->backoff_ms;
+    e->backoff_ms = d >= e->backoff_max_ms / 2 ? e->backoff_max_ms : d * 2;
+    sx_warn("edge", "%s connect to %s:%u failed at once (%d); retry in %u ms", e->domain,
+            e->host, e->port, rc, d);
+    schedule_retry(e, d);
+    return;
+  }
+  /* Our copy for libuv, placed high so it does not use up fds select() can watch. */
+  fd = fcntl(e->sock_fd, F_DUPFD_CLOEXEC, FD_SETSIZE);
+  if (fd < 0) fd = fcntl(e->sock_fd, F_DUPFD_CLOEXEC, 3);
+  e->poll = fd >= 0 ? malloc(sizeof *e->poll) : NULL;
+  if (!e->poll || uv_poll_init(e->loop, e->poll, fd) != 0) {
+    sx_err("edge", "%s cannot watch the socket: %s", e->domain,
+           fd < 0 ? strerror(errno) : "uv_poll_init failed");
+    free(e->poll);
+    e->poll = NULL;
+    if (fd >= 0) close(fd);
+    /* Let libstrophe's connect timeout end the attempt; the tick keeps running it. */
+    e->state = LS_CONNECTING;
+    return;
+  }
+  e->handles_open++;
+  e->poll->data = e;
+  e->poll_fd = fd;
+  e->poll_events = 0;
+  e->state = LS_CONNECTING;
+  sx_info("edge", "%s connecting to %s:%u", e->domain, e->host, e->port);
+  update_poll(e);
+}
+
+static void on_retry(uv_timer_t *t) { start_connect(t->data); }
+
+static void schedule_retry(sx_edge *e, unsigned delay) {
+  e->retry_at = now_ms(e) + delay;
+  uv_timer_start(&e->retry, on_retry, delay, 0);
+}
+
+/* Runs libstrophe until the socket has nothing more to read (bounded), then flushes what its
+ * handlers queued. */
+static void drive(sx_edge *e) {
+  if (e->in_drive) return;
+  e->in_drive = 1;
+  for (int i = 0; i < RUN_BATCH_MAX; i++) {
+    if (pending_bytes(e) > 0) e->last_read = now_ms(e);
+    xmpp_run_once(e->ctx, 0);
+    if (!e->poll) break;
+    if (!e->tcp_connected && xmpp_conn_is_connected(e->conn)) {
+      e->tcp_connected = 1;
+      sx_debug("edge", "%s tcp connected, handshaking", e->domain);
+    }
+    if (pending_bytes(e) <= 0) {
+      xmpp_run_once(e->ctx, 0); /* writes what the handlers just queued */
+      break;
+    }
+  }
+  e->in_drive = 0;
+  update_poll(e);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  sx_edge *e = h->data;
+  (void)status;
+  (void)events;
+  drive(e);
+}
+
+static void on_tick(uv_timer_t *t) {
+  sx_edge *e = t->data;
+  uint64_t now;
+
+  if (e->poll || e->state == LS_CONNECTING) drive(e);
+  if (e->state != LS_UP || e->stopping) return;
+  now = now_ms(e);
+  if (e->dead_after_s && now - e->last_read >= (uint64_t)e->dead_after_s * 1000) {
+    sx_warn("edge", "%s dead: nothing read for %u s; closing", e->domain, e->dead_after_s);
+    break_socket(e);
+    drive(e);
+    return;
+  }
+  if (!e->keepalive_s) return;
+  uint64_t ka = (uint64_t)e->keepalive_s * 1000;
+  if (now - e->last_read >= ka && now - e->last_ping >= ka) send_ping(e);
+  if (now - e->last_write >= ka && now - e->last_ws >= ka) {
+    send_text(e, " ", 1);
+    e->last_ws = now;
+  }
+}
+
+static void destroy(sx_edge *e) {
+  if (e->conn) {
+    if (!xmpp_conn_is_disconnected(e->conn))
+      sx_warn("edge", "%s released while libstrophe still has the socket", e->domain);
+    xmpp_conn_release(e->conn);
+  }
+  if (e->ctx) xmpp_ctx_free(e->ctx);
+  if (e->reserve_fd >= 0) close(e->reserve_fd);
+  if (e->poll_fd >= 0) close(e->poll_fd);
+  free(e->domain);
+  free(e->host);
+  if (e->secret) {
+    memset(e->secret, 0, strlen(e->secret));
+    free(e->secret);
+  }
+  free(e);
+  if (lib_users && --lib_users == 0) xmpp_shutdown();
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  sx_edge *e = h->data;
+  if (h->type == UV_POLL) free(h);
+  e->handles_open--;
+  if (e->free_pending && e->handles_open == 0) destroy(e);
+}
+
+/* ---- public API ------------------------------------------------------------------------- */
+
+sx_edge *sx_edge_new(uv_loop_t *loop, const sx_edge_params *p, const sx_edge_cbs *cbs,
+                     void *ud) {
+  sx_edge *e;
+  struct sigaction sa;
+
+  if (!loop || !p || !p->domain || !*p->domain || !p->host || !*p->host || !p->port ||
+      p->port > 65535 || !p->secret)
+    return NULL;
+  e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  e->loop = loop;
+  e->domain = xstrdup(p->domain);
+  e->host = xstrdup(p->host);
+  e->secret = xstrdup(p->secret);
+  e->port = p->port;
+  e->backoff_min_ms = p->backoff_min_ms ? p->backoff_min_ms : 500;
+  e->backoff_max_ms = p->backoff_max_ms >= e->backoff_min_ms ? p->backoff_max_ms : 30000;
+  if (e->backoff_max_ms < e->backoff_min_ms) e->backoff_max_ms = e->backoff_min_ms;
+  e->backoff_ms = e->backoff_min_ms;
+  e->keepalive_s = p->keepalive_s;
+  e->dead_after_s = p->dead_after_s;
+  e->max_message_bytes = p->max_message_bytes;
+  e->served = p->served;
+  e->n_served = p->served ? p->n_served : 0;
+  if (cbs) e->cbs = *cbs;
+  e->ud = ud;
+  e->poll_fd = e->sock_fd = e->reserve_fd = -1;
+  e->rng = uv_hrtime() ^ ((uint64_t)(uintptr_t)e << 16) ^ (uint64_t)getpid();
+  if (!e->rng) e->rng = 0x9E3779B97F4A7C15ULL;
+  if (!e->domain || !e->host || !e->secret) goto fail_early;
+
+  /* libstrophe writes with send() without MSG_NOSIGNAL. */
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL &&
+      !(sa.sa_flags & SA_SIGINFO))
+    signal(SIGPIPE, SIG_IGN);
+
+  if (lib_users++ == 0) xmpp_initialize();
+  e->slog.handler = strophe_log;
+  e->slog.userdata = e;
+  e->ctx = xmpp_ctx_new(NULL, &e->slog);
+  e->conn = e->ctx ? xmpp_conn_new(e->ctx) : NULL;
+  if (!e->conn) goto fail;
+
+  /* libstrophe 0.12.2 allocates the connection's stream-management state only in
+   * xmpp_connect_client(), yet dereferences it for every connection type: the stanza
+   * dispatcher, the send path and conn_disconnect() would crash on a component connection.
+   * xmpp_connect_client() allocates it before it resolves anything, so one call with an
+   * empty host makes it allocate the state and then fail in getaddrinfo("") (no socket, no
+   * DNS query), leaving the connection DISCONNECTED. The state then lives until
+   * xmpp_conn_release() frees it and survives reconnects. */
+  xmpp_conn_set_jid(e->conn, e->domain);
+  if (xmpp_connect_client(e->conn, "", 1, conn_handler, e) == 0 ||
+      !xmpp_conn_is_disconnected(e->conn)) {
+    sx_err("edge", "%s libstrophe did not behave as 0.12.2 does; refusing to run", e->domain);
+    goto fail;
+  }
+  xmpp_conn_set_pass(e->conn, e->secret);
+  xmpp_conn_set_sockopt_callback(e->conn, sockopt_cb);
+  xmpp_handler_add(e->conn, handle_message, NULL, "message", NULL, e);
+  xmpp_handler_add(e->conn, handle_presence, NULL, "presence", NULL, e);
+  xmpp_handler_add(e->conn, handle_iq, NULL, "iq", NULL, e);
+
+  reserve_low_fd(e);
+  uv_timer_init(loop, &e->tick);
+  uv_timer_init(loop, &e->retry);
+  e->tick.data = e->retry.data = e;
+  e->handles_open = 2;
+  uv_timer_start(&e->tick, on_tick, TICK_MS, TICK_MS);
+  start_connect(e);
+  return e;
+
+fail:
+  if (e->conn) xmpp_conn_release(e->conn);
+  if (e->ctx) xmpp_ctx_free(e->ctx);
+  if (--lib_users == 0) xmpp_shutdown();
+fail_early:
+  free(e->domain);
+  free(e->host);
+  free(e->secret);
+  free(e);
+  return NULL;
+}
+
+int sx_edge_send(sx_edge *e, const char *xml, size_t len) {
+  if (!e || e->state != LS_UP || e->stopping || !xml || len == 0 || xml[0] != '<') return -1;
+  send_text(e, xml, len);
+  e->stats.out_stanzas++;
+  return 0;
+}
+
+int sx_edge_is_up(const sx_edge *e) { return e && e->state == LS_UP && !e->stopping; }
+
+const char *sx_edge_domain(const sx_edge *e) { return e ? e->domain : NULL; }
+
+size_t sx_edge_backlog(const sx_edge *e) {
+  int n;
+  if (!e || !e->conn) return 0;
+  n = xmpp_conn_send_queue_len(e->conn);
+  return n > 0 ? (size_t)n : 0;
+}
+
+unsigned sx_edge_retry_in_ms(const sx_edge *e) {
+  uint64_t now;
+  if (!e || e->state == LS_UP) return 0;
+  now = now_ms(e);
+  if (e->state == LS_IDLE && e->retry_at > now + 1000) return (unsigned)(e->retry_at - now);
+  return 1000;
+}
+
+void sx_edge_get_stats(const sx_edge *e, sx_edge_stats *out) {
+  if (!out) return;
+  if (e) *out = e->stats;
+  else memset(out, 0, sizeof *out);
+}
+
+void sx_edge_stop(sx_edge *e) {
+  if (!e || e->stopping) return;
+  e->stopping = 1;
+  uv_timer_stop(&e->retry);
+  if (!e->poll && e->state != LS_CONNECTING) {
+    sx_info("edge", "%s stopped", e->domain);
+    finish_stop(e);
+    return;
+  }
+  if (xmpp_conn_is_connected(e->conn)) {
+    sx_info("edge", "%s closing the stream", e->domain);
+    xmpp_disconnect(e->conn); /* </stream:stream>; libstrophe forces the close after 2 s */
+  } else {
+    break_socket(e); /* still connecting: abandon the attempt */
+  }
+  drive(e);
+}
+
+int sx_edge_is_closed(const sx_edge *e) {
+  return e && e->state == LS_STOPPED && e->handles_open == 0;
+}
+
+void sx_edge_free(sx_edge *e) {
+  if (!e) return;
+  memset(&e->cbs, 0, sizeof e->cbs);
+  if (!e->stopping) sx_edge_stop(e);
+  for (int i = 0; i < 4 && e->poll; i++) { /* tear down now */
+    break_socket(e);
+    drive(e);
+  }
+  if (e->poll) close_poll(e);
+  if (e->state != LS_STOPPED) finish_stop(e);
+  e->free_pending = 1;
+  if (e->handles_open == 0) destroy(e);
+}

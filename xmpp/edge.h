@@ -1,0 +1,103 @@
+/* The edge link: one XEP-0114 component stream to the edge XMPP server per served domain
+ * (SPEC §7), run by libstrophe on the daemon's libuv loop.
+ *
+ * - Reconnects with exponential backoff and jitter (backoff_min_ms doubling to
+ *   backoff_max_ms); after a stream error `conflict` or `not-authorized` it waits the maximum.
+ * - Whitespace keepalive every keepalive_s; the link is declared dead and reconnected when
+ *   nothing has been read for dead_after_s.
+ * - TCP_NODELAY on the socket. The socket fd is kept below FD_SETSIZE (libstrophe's
+ *   xmpp_run_once uses select()).
+ * - Inbound stanzas whose `from` is missing, malformed or in a served domain are refused
+ *   (error reply where one is allowed) and never reach the callbacks.
+ * - iq: answers XEP-0030 disco#info (identity gateway/sip), XEP-0199 ping, and
+ *   service-unavailable for every other get/set itself.
+ * - Outbound: sx_edge_send() only accepts a stanza while the stream is up; it never queues
+ *   while down (the caller answers 503 instead).
+ * - Liveness: besides the whitespace, when nothing was read for keepalive_s the edge sends an
+ *   XEP-0199 ping from its domain to its own domain; the server routes it back over the same
+ *   stream, so its arrival proves the server still routes for the component. Any inbound
+ *   byte counts as life.
+ * - libstrophe writes with send() without MSG_NOSIGNAL: sx_edge_new sets SIGPIPE to SIG_IGN
+ *   when it is still at its default disposition.
+ * - Single-threaded: every function runs on the loop's thread. Callbacks may call
+ *   sx_edge_send and sx_edge_stop, never sx_edge_free.
+ *
+ * Ownership: sx_edge objects are created by sx_edge_new and released by sx_edge_free (after
+ * sx_edge_stop). Callbacks get borrowed pointers valid only during the call. */
+#ifndef SX_XMPP_EDGE_H
+#define SX_XMPP_EDGE_H
+#include <stddef.h>
+#include <uv.h>
+
+#include "translate/xmsg.h"
+
+typedef struct sx_edge sx_edge;
+
+typedef struct sx_edge_params {
+  const char *domain;    /* the component's JID: a served domain */
+  const char *host;
+  unsigned port;
+  const char *secret;
+  unsigned backoff_min_ms, backoff_max_ms;
+  unsigned keepalive_s, dead_after_s;
+  /* All served domains (for the spoofing check). Borrowed; must outlive the edge. */
+  char *const *served;
+  size_t n_served;
+  /* The configured body limit. Informational only: the edge hands every structurally valid
+   * message to on_message whatever its size; the callback applies the limit (SPEC §3). */
+  size_t max_message_bytes;
+} sx_edge_params;
+
+typedef struct sx_edge_stats {
+  unsigned long connects;      /* handshakes completed */
+  unsigned long disconnects;   /* an up stream went down */
+  unsigned long attempts;      /* connection attempts */
+  unsigned long in_messages;   /* messages handed to on_message */
+  unsigned long in_iq_answered;
+  unsigned long dropped_spoofed;   /* from in a served domain */
+  unsigned long dropped_malformed; /* from/to missing or malformed, iq without id */
+  unsigned long refused;       /* answered with an error (wrong domain, unserved iq) */
+  unsigned long out_stanzas;   /* accepted by sx_edge_send */
+} sx_edge_stats;
+
+typedef struct sx_edge_cbs {
+  /* The stream came up (up=1) or went down (up=0). */
+  void (*on_state)(void *ud, sx_edge *edge, int up);
+  /* A <message/> for a JID of this domain, already checked: from/to present and valid. */
+  void (*on_message)(void *ud, sx_edge *edge, const sx_xmsg *msg);
+} sx_edge_cbs;
+
+/* Creates the link and starts connecting. The strings in p are copied. NULL on failure. */
+sx_edge *sx_edge_new(uv_loop_t *loop, const sx_edge_params *p, const sx_edge_cbs *cbs,
+                     void *ud);
+
+/* Sends one serialised stanza (from sx_xmsg_serialize or similar). The text is copied.
+ * Returns 0 if handed to the stream, -1 if the link is not up. */
+int sx_edge_send(sx_edge *edge, const char *xml, size_t len);
+
+int sx_edge_is_up(const sx_edge *edge);
+const char *sx_edge_domain(const sx_edge *edge);
+
+/* Stanzas handed to sx_edge_send and not yet completely written to the socket (flow
+ * control; libstrophe exposes a count of queued stanzas, not bytes). */
+size_t sx_edge_backlog(const sx_edge *edge);
+
+/* While the link is down: milliseconds until the next connection attempt (at least 1000, for
+ * a SIP Retry-After); 0 while up. */
+unsigned sx_edge_retry_in_ms(const sx_edge *edge);
+
+void sx_edge_get_stats(const sx_edge *edge, sx_edge_stats *out);
+
+/* Closes the stream cleanly (</stream:stream>) and stops reconnecting. Asynchronous: the
+ * stream ends when the server closes it, at most ~2 s later (libstrophe's disconnect
+ * timeout, driven by the edge's 1 s timer); on_state(up=0) is called then if it was up. */
+void sx_edge_stop(sx_edge *edge);
+/* 1 once sx_edge_stop has finished: stream down, all of the edge's libuv handles closed. */
+int sx_edge_is_closed(const sx_edge *edge);
+/* Releases everything. Normally called once sx_edge_is_closed(); if the edge is not closed
+ * yet it is torn down at once (socket shut down, no further callbacks) and the memory is
+ * released by the last libuv close callback, so the loop must run once more (as it must
+ * anyway before uv_loop_close). */
+void sx_edge_free(sx_edge *edge);
+
+#endif
