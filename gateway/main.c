@@ -18,6 +18,8 @@
 #define DEFAULT_CONFIG "/etc/sipxmpp/sipxmppd.conf"
 #define IDMAP_CAPACITY 65536
 #define IDMAP_TTL_MS (10 * 60 * 1000)
+/* Receive buffer of SIP TCP connections: bounds what Sofia reads at once after a stall. */
+#define SIP_TCP_RCVBUF (128 * 1024)
 
 uint64_t sx_gw_now(sx_gw *gw) { return uv_now(&gw->loop.uv); }
 
@@ -75,7 +77,8 @@ static int start(sx_gw *gw) {
                       .n_listen = gw->cfg.n_listen,
                       .outbound_proxy = gw->cfg.outbound_proxy,
                       .max_message_bytes = gw->cfg.max_message_bytes,
-                      .debug = gw->cfg.log_level >= SX_LOG_DEBUG};
+                      .debug = gw->cfg.log_level >= SX_LOG_DEBUG,
+                      .tcp_rcvbuf = SIP_TCP_RCVBUF};
   sx_sip_cbs scb = {.on_request = sx_relay_sip_request, .on_response = sx_relay_sip_response};
   sx_edge_cbs ecb = {.on_state = on_edge_state, .on_message = sx_relay_xmpp_message};
 

@@ -2,6 +2,7 @@
 #include "sip/sip.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,6 +63,29 @@ static const char *addr_text(const su_sockaddr_t *su, char *buf, size_t n) {
   }
   snprintf(buf, n, "%s:%u", host, port);
   return buf;
+}
+
+/* Sofia's stream transport reads everything queued on a connection at once and copies the
+ * unparsed remainder once per message it extracts, so a large backlog (after a stall) costs
+ * time and memory quadratic in its size. Bounding the kernel receive buffer bounds the
+ * backlog Sofia can see in one read; the rest stays with the sender through TCP flow
+ * control. Accepted connections inherit the listening socket's SO_RCVBUF, and Sofia does not
+ * expose its sockets, so the listening sockets are found by what they are bound to. */
+static void bound_stream_listeners(int rcvbuf) {
+  int fd, val;
+  socklen_t len;
+  if (rcvbuf <= 0) return;
+  for (fd = 0; fd < 1024; fd++) {
+    len = sizeof val;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &len) != 0 || !val) continue;
+    len = sizeof val;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &val, &len) != 0 || val != SOCK_STREAM) continue;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) != 0)
+      sx_warn("sip", "cannot bound the receive buffer of listening socket %d: %s", fd,
+              strerror(errno));
+    else
+      sx_debug("sip", "listening socket %d: receive buffer %d bytes", fd, rcvbuf);
+  }
 }
 
 static int leg_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t *irq,
@@ -274,6 +298,7 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
       goto fail;
     }
   }
+  bound_stream_listeners(p->tcp_rcvbuf);
   s->leg = nta_leg_tcreate(s->agent, leg_request, (nta_leg_magic_t *)s, NTATAG_NO_DIALOG(1),
                            TAG_END());
   if (!s->leg) {

@@ -67,6 +67,7 @@ typedef struct sx_sip_params {
   const char *outbound_proxy; /* every outgoing request goes through it */
   size_t max_message_bytes;   /* bodies larger are refused (Sofia answers 413 for huge ones) */
   int debug;                  /* Sofia's own log at level 3+ */
+  int tcp_rcvbuf;             /* SO_RCVBUF of accepted TCP connections (0: kernel default) */
 } sx_sip_params;
 
 sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cbs, void *ud,

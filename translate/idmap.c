@@ -99,15 +99,46 @@ int sx_idmap_put(sx_idmap *m, uint64_t now_ms, const char *sender, const char *t
   return 0;
 }
 
+/* Lower-case hex digits at *p, as many as are there but at most max; 0 when none, more than
+ * max, or a leading zero in a number of several digits when canonical is set. */
+static size_t hex_run(const char *p, size_t max, int canonical, uint64_t *v) {
+  size_t n = 0;
+  uint64_t x = 0;
+  for (;; n++) {
+    char c = p[n];
+    unsigned d;
+    if (c >= '0' && c <= '9') d = (unsigned)(c - '0');
+    else if (c >= 'a' && c <= 'f') d = (unsigned)(c - 'a' + 10);
+    else break;
+    if (n == max) return 0;
+    x = x << 4 | d;
+  }
+  if (n == 0 || (canonical && n > 1 && p[0] == '0')) return 0;
+  *v = x;
+  return n;
+}
+
+/* Parses an id exactly as sx_idmap_put writes it: "sx-" seq (lower-case hex, no leading
+ * zero, non-zero) "-" nonce (8 lower-case hex digits), nothing after. */
+static int parse_id(const char *id, uint64_t *seq, uint32_t *nonce) {
+  uint64_t n;
+  size_t k;
+  if (!id || strncmp(id, "sx-", 3) != 0) return -1;
+  id += 3;
+  k = hex_run(id, 16, 1, seq);
+  if (!k || *seq == 0 || id[k] != '-') return -1;
+  id += k + 1;
+  if (hex_run(id, 8, 0, &n) != 8 || id[8] != '\0') return -1;
+  *nonce = (uint32_t)n;
+  return 0;
+}
+
 int sx_idmap_take(sx_idmap *m, uint64_t now_ms, const char *id, sx_idmap_entry *e) {
   uint64_t seq;
   uint32_t nonce;
-  int used = 0;
   slot *sl;
 
-  if (!id || sscanf(id, "sx-%" SCNx64 "-%8" SCNx32 "%n", &seq, &nonce, &used) != 2 ||
-      id[used] != '\0' || seq == 0)
-    return -1;
+  if (parse_id(id, &seq, &nonce) != 0) return -1;
   sl = &m->slots[seq % m->cap];
   if (sl->seq != seq || sl->nonce != nonce) return -1;
   sl->seq = 0;

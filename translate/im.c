@@ -18,12 +18,13 @@ static int refuse(sx_im_fail *f, int status, const char *reason, const char *cod
   return -1;
 }
 
-/* Header text (Subject, Call-ID) as XML-safe UTF-8; NULL stays NULL. */
-static int clean_header(const char *in, char **out) {
+/* Header text (Subject, Call-ID) as XML-safe UTF-8; NULL stays NULL. SX_TEXT_BAD_UTF8 when
+ * the header is not UTF-8, SX_TEXT_NOMEM on allocation failure. */
+static sx_text_rc clean_header(const char *in, char **out) {
   size_t n;
   *out = NULL;
-  if (!in) return 0;
-  return sx_text_to_utf8(NULL, in, strlen(in), 0, out, &n, NULL) == SX_TEXT_OK ? 0 : -1;
+  if (!in) return SX_TEXT_OK;
+  return sx_text_to_utf8(NULL, in, strlen(in), 0, out, &n, NULL);
 }
 
 /* A language tag (RFC 5646 shape: letters, digits, '-'), else NULL. */
@@ -57,17 +58,25 @@ static int iscomposing_state(const char *body, size_t len, sx_chat_state *st) {
   const char *p = body, *end = body + len, *q;
   while (p < end && (p = memmem(p, (size_t)(end - p), "state", 5)) != NULL) {
     if (p > body && (p[-1] == '<' || p[-1] == ':') && p + 5 < end && p[5] == '>') {
+      size_t k;
+      sx_chat_state v;
       q = p + 6;
       while (q < end && isspace((unsigned char)*q)) q++;
       if ((size_t)(end - q) >= 6 && !strncmp(q, "active", 6)) {
-        *st = SX_CHAT_COMPOSING;
-        return 0;
+        v = SX_CHAT_COMPOSING;
+        k = 6;
+      } else if ((size_t)(end - q) >= 4 && !strncmp(q, "idle", 4)) {
+        v = SX_CHAT_PAUSED;
+        k = 4;
+      } else {
+        return -1;
       }
-      if ((size_t)(end - q) >= 4 && !strncmp(q, "idle", 4)) {
-        *st = SX_CHAT_PAUSED;
-        return 0;
-      }
-      return -1;
+      /* the value must end the element: "activex" is not "active" */
+      q += k;
+      while (q < end && isspace((unsigned char)*q)) q++;
+      if (q == end || *q != '<') return -1;
+      *st = v;
+      return 0;
     }
     p += 5;
   }
@@ -164,6 +173,10 @@ int sx_im_from_sip(const sx_im_sip_in *in, const sx_im_opts *o, sx_xmsg *out, sx
       text_fail(f, trc);
       goto out;
     }
+    if (n == 0) { /* nothing left once what XML cannot carry was removed */
+      refuse(f, 400, "empty message", "bad_body", 1);
+      goto out;
+    }
   } else if (!have_cpim && !strcasecmp(ctype, "application/im-iscomposing+xml")) {
     if (iscomposing_state(body, body_len, &chat) != 0) {
       refuse(f, 400, "malformed isComposing document", "bad_body", 1);
@@ -182,9 +195,16 @@ int sx_im_from_sip(const sx_im_sip_in *in, const sx_im_opts *o, sx_xmsg *out, sx
   text = NULL;
   out->chat_state = chat;
   out->lang = lang_tag(lang);
-  if (!out->from || !out->to || !out->type || clean_header(subject, &out->subject) != 0 ||
-      clean_header(in->call_id, &out->thread) != 0) {
+  if (!out->from || !out->to || !out->type) {
     refuse(f, 500, "out of memory", "internal", 0);
+    sx_xmsg_free(out);
+    goto out;
+  }
+  sx_text_rc hrc = clean_header(subject, &out->subject);
+  if (hrc == SX_TEXT_OK) hrc = clean_header(in->call_id, &out->thread);
+  if (hrc != SX_TEXT_OK) {
+    if (hrc == SX_TEXT_NOMEM) refuse(f, 500, "out of memory", "internal", 0);
+    else refuse(f, 400, "Subject or Call-ID is not valid UTF-8", "bad_header", 1);
     sx_xmsg_free(out);
     goto out;
   }
@@ -199,16 +219,24 @@ out:
   return ret;
 }
 
-/* A Call-ID made of SIP word characters (RFC 3261 §25.1), else NULL. */
+/* A Call-ID of RFC 3261 §25.1 shape, word ["@" word], else NULL. */
 static char *call_id_from_thread(const char *t) {
   static const char extra[] = "-.!%*_+`'~()<>:\\\"/[]?{}";
-  size_t i, n;
+  size_t i, n, at = 0, word = 0;
   if (!t) return NULL;
   n = strlen(t);
   if (n == 0 || n > 200) return NULL;
-  for (i = 0; i < n; i++)
-    if (!isalnum((unsigned char)t[i]) && !strchr(extra, t[i])) return NULL;
-  return strdup(t);
+  for (i = 0; i < n; i++) {
+    if (t[i] == '@') {
+      if (at++ || word == 0) return NULL;
+      word = 0;
+    } else if (isalnum((unsigned char)t[i]) || strchr(extra, t[i])) {
+      word++;
+    } else {
+      return NULL;
+    }
+  }
+  return word ? strdup(t) : NULL;
 }
 
 /* One line for a SIP header: CR, LF and TAB become spaces. */

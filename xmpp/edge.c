@@ -45,6 +45,10 @@
 #define TICK_MS 1000
 #define RUN_BATCH_MAX 64      /* xmpp_run_once calls per event (each reads ≤ 4096 bytes) */
 #define STABLE_UP_MS 10000    /* a link up this long resets the backoff */
+/* An attempt not accepted within this time is abandoned. libstrophe times out the TCP connect
+ * (5 s) and the wait for <handshake/> (15 s), but not a server that accepted the TCP
+ * connection and never opens its stream. */
+#define ATTEMPT_LIMIT_MS 20000
 #define KA_PING_PREFIX "sx-ka-"
 
 typedef enum {
@@ -81,7 +85,7 @@ struct sx_edge {
   int handles_open;
   int timers_closing;
 
-  uint64_t up_since, last_read, last_write, last_ws, last_ping, retry_at;
+  uint64_t up_since, last_read, last_write, last_ws, last_ping, retry_at, attempt_at;
   unsigned backoff_ms;
   unsigned long ping_seq;
   uint64_t rng;
@@ -653,6 +657,7 @@ static void start_connect(sx_edge *e) {
 
   if (e->stopping || e->state != LS_IDLE) return;
   e->stats.attempts++;
+  e->attempt_at = now_ms(e);
   e->sock_fd = -1;
   e->tcp_connected = 0;
   connecting_edge = e;
@@ -731,8 +736,15 @@ static void on_tick(uv_timer_t *t) {
   uint64_t now;
 
   if (e->poll || e->state == LS_CONNECTING) drive(e);
-  if (e->state != LS_UP || e->stopping) return;
   now = now_ms(e);
+  if (e->state == LS_CONNECTING && e->poll && now - e->attempt_at >= ATTEMPT_LIMIT_MS) {
+    sx_warn("edge", "%s no stream from %s:%u after %u s; abandoning the attempt", e->domain,
+            e->host, e->port, ATTEMPT_LIMIT_MS / 1000);
+    break_socket(e);
+    drive(e);
+    return;
+  }
+  if (e->state != LS_UP || e->stopping) return;
   if (e->dead_after_s && now - e->last_read >= (uint64_t)e->dead_after_s * 1000) {
     sx_warn("edge", "%s dead: nothing read for %u s; closing", e->domain, e->dead_after_s);
     break_socket(e);
