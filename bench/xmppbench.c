@@ -118,20 +118,23 @@ static void print_stats(unsigned run) {
   run_log *r = run_get(run, 0);
   size_t n = r ? r->n : 0;
   if (n == 0) {
-    printf("run=%u n=0 uniq=0 dup=0 p50_us=0 p99_us=0 max_us=0 first=0 last=0 errors=%lu "
-           "unparsed=%lu\n", run, n_errors, n_unparsed);
+    printf("run=%u n=0 uniq=0 dup=0 p50_us=0 p99_us=0 max_us=0 first=0 last=0 first_ts=0 "
+           "last_ts=0 errors=%lu unparsed=%lu\n", run, n_errors, n_unparsed);
     fflush(stdout);
     return;
   }
   int64_t *lat = malloc(n * sizeof *lat);
   uint32_t *seq = malloc(n * sizeof *seq);
   if (!lat || !seq) die("out of memory");
-  int64_t first = INT64_MAX, last = 0;
+  int64_t first = INT64_MAX, last = 0, first_ts = INT64_MAX, last_ts = 0;
   for (size_t i = 0; i < n; i++) {
+    int64_t ts = r->s[i].arrival_us - r->s[i].latency_us;
     lat[i] = r->s[i].latency_us;
     seq[i] = r->s[i].seq;
     if (r->s[i].arrival_us < first) first = r->s[i].arrival_us;
     if (r->s[i].arrival_us > last) last = r->s[i].arrival_us;
+    if (ts < first_ts) first_ts = ts;
+    if (ts > last_ts) last_ts = ts;
   }
   qsort(lat, n, sizeof *lat, cmp_i64);
   qsort(seq, n, sizeof *seq, cmp_u32);
@@ -140,9 +143,10 @@ static void print_stats(unsigned run) {
     if (i == 0 || seq[i] != seq[i - 1]) uniq++;
   size_t i50 = (n - 1) * 50 / 100, i99 = (n - 1) * 99 / 100;
   printf("run=%u n=%zu uniq=%zu dup=%zu p50_us=%lld p99_us=%lld max_us=%lld first=%.6f "
-         "last=%.6f errors=%lu unparsed=%lu\n",
+         "last=%.6f first_ts=%.6f last_ts=%.6f errors=%lu unparsed=%lu\n",
          run, n, uniq, n - uniq, (long long)lat[i50], (long long)lat[i99],
-         (long long)lat[n - 1], first / 1e6, last / 1e6, n_errors, n_unparsed);
+         (long long)lat[n - 1], first / 1e6, last / 1e6, first_ts / 1e6, last_ts / 1e6,
+         n_errors, n_unparsed);
   fflush(stdout);
   free(lat);
   free(seq);
@@ -369,7 +373,7 @@ static int tcp_connect(int port) {
 }
 
 static void x_login(xconn *c, int port, const char *user, const char *domain, const char *pw,
-                    const char *resource) {
+                    const char *resource, const char *presence) {
   char buf[2048], raw[512], enc[800];
   c->fd = tcp_connect(port);
   snprintf(buf, sizeof buf,
@@ -398,7 +402,8 @@ static void x_login(xconn *c, int port, const char *user, const char *domain, co
   x_wait_for(c, mark, "</jid>", "<error");
   mark = c->in_len;
   x_send_all(c, "<iq type='set' id='sess1'><session "
-                "xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq><presence/>");
+                "xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>");
+  x_send_all(c, presence);
   x_wait_for(c, mark, "sess1", NULL);
   /* Let the presence round trip settle, then start with an empty buffer. */
   int64_t until = now_mono_us() + 200000;
@@ -496,7 +501,7 @@ typedef struct {
 
 static int mode_recv(const opts *o) {
   xconn c = {0};
-  x_login(&c, o->port, o->user, o->domain, o->pw, "benchrecv");
+  x_login(&c, o->port, o->user, o->domain, o->pw, "benchrecv", "<presence/>");
   printf("READY\n");
   fflush(stdout);
   struct pollfd p[2] = {{c.fd, POLLIN, 0}, {0, POLLIN, 0}};
@@ -517,7 +522,9 @@ static int mode_recv(const opts *o) {
 static int mode_send(const opts *o) {
   xconn c = {0};
   char stanza[1024];
-  x_login(&c, o->port, o->user, o->domain, o->pw, "benchsend");
+  /* Negative priority: messages to the bare JID are not routed to the sending session. */
+  x_login(&c, o->port, o->user, o->domain, o->pw, "benchsend",
+          "<presence><priority>-1</priority></presence>");
   int64_t t0 = now_mono_us();
   unsigned long sent = 0;
   int64_t last_sent_at = t0;

@@ -40,8 +40,9 @@ sx_edge *sx_gw_edge(sx_gw *gw, const char *domain);
 
 /* SIP → XMPP: the on_request callback of the SIP adapter. */
 void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn);
-/* Sends a short text MESSAGE from the gateway's service address to a SIP user. */
-void sx_relay_sip_notice(sx_gw *gw, const char *domain, const char *to_uri, const char *text);
+/* Sends a notice MESSAGE (delivery-failure text, IMDN) to a SIP user; its outcome is logged. */
+void sx_relay_sip_notice(sx_gw *gw, const char *from, const char *to_uri,
+                         const char *content_type, const char *body);
 
 /* XMPP → SIP: the on_message callback of the edge links, and SIP responses. */
 void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m);

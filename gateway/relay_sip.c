@@ -42,6 +42,7 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
   sx_xmsg x;
   sx_jid sender, target;
   sx_decision d;
+  sx_im_imdn imdn;
   sx_edge *edge;
   char id[48], *xml, *user_key = NULL, *ext_key = NULL;
   size_t len;
@@ -68,7 +69,7 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
                       .body = rq->body,
                       .body_len = rq->body_len};
   opts = (sx_im_opts){.max_body = gw->cfg.max_message_bytes, .msg_type = gw->cfg.message_type};
-  if (sx_im_from_sip(&in, &opts, &x, &sender, &target, &fail) != 0) {
+  if (sx_im_from_sip_ex(&in, &opts, &x, &sender, &target, &imdn, &fail) != 0) {
     refuse(gw, txn, rq, fail.status, fail.reason, fail.code, fail.warn, fail.accept);
     return;
   }
@@ -106,9 +107,19 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
             rq->call_id);
     goto out;
   }
-  if (sx_idmap_put(gw->ids, sx_gw_now(gw), rq->from_uri, x.to, rq->call_id, id, sizeof id) !=
-          0 ||
-      !(x.id = strdup(id)) || !(xml = sx_xmsg_serialize(&x, &len))) {
+  {
+    sx_idmap_entry e = {.sender = (char *)rq->from_uri,
+                        .target = x.to,
+                        .call_id = (char *)rq->call_id,
+                        .imdn_id = imdn.id,
+                        .imdn_datetime = imdn.datetime,
+                        .imdn_flags = imdn.flags};
+    if (sx_idmap_put_entry(gw->ids, sx_gw_now(gw), &e, id, sizeof id) != 0) {
+      refuse(gw, txn, rq, 500, "out of memory", "internal", 0, 0);
+      goto out;
+    }
+  }
+  if (!(x.id = strdup(id)) || !(xml = sx_xmsg_serialize(&x, &len))) {
     refuse(gw, txn, rq, 500, "out of memory", "internal", 0, 0);
     goto out;
   }
@@ -127,6 +138,7 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
 out:
   free(user_key);
   free(ext_key);
+  sx_im_imdn_free(&imdn);
   sx_xmsg_free(&x);
   sx_jid_free(&sender);
   sx_jid_free(&target);

@@ -12,6 +12,7 @@
 #include "gateway/gateway.h"
 #include "gateway/metrics.h"
 #include "translate/errors.h"
+#include "translate/imdn.h"
 #include "translate/log.h"
 
 enum { REQ_RELAY, REQ_NOTICE };
@@ -54,10 +55,26 @@ static void send_error(sx_gw *gw, const char *domain, const char *xfrom, const c
   send_stanza(gw, domain, xml, len, "error stanza");
 }
 
-/* An error stanza for a message the gateway sent: tell the SIP sender. */
+/* An RFC 5438 delivery notification to the SIP sender of entry e, from the recipient. */
+static void send_imdn(sx_gw *gw, const sx_idmap_entry *e, const char *status) {
+  sx_jid j;
+  char *from = NULL, *doc = NULL, new_id[48];
+  if (sx_jid_parse(e->target, &j) != SX_ADDR_OK) return;
+  from = sx_jid_to_sip(&j, 0);
+  sx_jid_free(&j);
+  snprintf(new_id, sizeof new_id, "%08lx%08lx", random(), random());
+  if (from) doc = sx_imdn_build(from, e->sender, e->imdn_id, e->imdn_datetime, status, new_id);
+  if (doc) sx_relay_sip_notice(gw, from, e->sender, "message/cpim", doc);
+  else sx_err("im", "IMDN for %s could not be built", e->imdn_id);
+  free(from);
+  free(doc);
+}
+
+/* An error stanza for a message the gateway sent: tell the SIP sender (an IMDN when it asked
+ * for negative delivery notifications, else a text notice from the service address). */
 static void handle_error(sx_gw *gw, sx_edge *edge, const sx_xmsg *m) {
   sx_idmap_entry e;
-  char *text;
+  char *text, from[1100];
   if (!m->id || sx_idmap_take(gw->ids, sx_gw_now(gw), m->id, &e) != 0) {
     sx_debug("im", "error stanza from %s (id %s) matches no message we sent", m->from,
              m->id ? m->id : "-");
@@ -67,9 +84,28 @@ static void handle_error(sx_gw *gw, sx_edge *edge, const sx_xmsg *m) {
   sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_FAILED);
   sx_info("im", "sip->xmpp failed: id %s Call-ID %s to %s: %s", m->id, e.call_id, e.target,
           m->error_condition ? m->error_condition : "undefined-condition");
-  text = sx_im_failure_text(e.target, m->error_condition, m->error_text);
-  if (text) sx_relay_sip_notice(gw, sx_edge_domain(edge), e.sender, text);
-  free(text);
+  if (e.imdn_id && (e.imdn_flags & SX_IMDN_NEGATIVE)) {
+    send_imdn(gw, &e, "failed");
+  } else {
+    text = sx_im_failure_text(e.target, m->error_condition, m->error_text);
+    snprintf(from, sizeof from, "sip:%s@%s", gw->cfg.service_user, sx_edge_domain(edge));
+    if (text) sx_relay_sip_notice(gw, from, e.sender, "text/plain;charset=UTF-8", text);
+    free(text);
+  }
+  sx_idmap_entry_free(&e);
+}
+
+/* A XEP-0184 receipt for a message the gateway sent: an IMDN "delivered" when the SIP sender
+ * asked for positive delivery notifications. */
+static void handle_receipt(sx_gw *gw, const sx_xmsg *m) {
+  sx_idmap_entry e;
+  if (sx_idmap_take(gw->ids, sx_gw_now(gw), m->receipt_for, &e) != 0) {
+    sx_debug("im", "receipt from %s for %s matches no message we sent", m->from,
+             m->receipt_for);
+    return;
+  }
+  sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_DELIVERED);
+  if (e.imdn_id && (e.imdn_flags & SX_IMDN_POSITIVE)) send_imdn(gw, &e, "delivered");
   sx_idmap_entry_free(&e);
 }
 
@@ -112,6 +148,10 @@ void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m) {
 
   if (m->type && !strcmp(m->type, "error")) {
     handle_error(gw, edge, m);
+    return;
+  }
+  if (m->receipt_for && !m->body) {
+    handle_receipt(gw, m);
     return;
   }
   memset(&from, 0, sizeof from);
@@ -224,16 +264,15 @@ void sx_relay_sip_response(void *ud, void *req_ud, int status, const char *phras
   pump(gw);
 }
 
-void sx_relay_sip_notice(sx_gw *gw, const char *domain, const char *to_uri, const char *text) {
+void sx_relay_sip_notice(sx_gw *gw, const char *from, const char *to_uri,
+                         const char *content_type, const char *body) {
   xq_item *it = calloc(1, sizeof *it);
-  char from[1100];
   if (!it) return;
   it->kind = REQ_NOTICE;
-  snprintf(from, sizeof from, "sip:%s@%s", gw->cfg.service_user, domain);
   it->out.request_uri = strdup(to_uri);
   it->out.from = strdup(from);
-  it->out.content_type = strdup("text/plain;charset=UTF-8");
-  it->out.body = strdup(text);
+  it->out.content_type = strdup(content_type);
+  it->out.body = strdup(body);
   if (!it->out.request_uri || !it->out.from || !it->out.content_type || !it->out.body ||
       send_item(gw, it) != 0) {
     sx_err("im", "delivery-failure notice to %s could not be sent", to_uri);

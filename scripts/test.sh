@@ -39,13 +39,6 @@ else
   add 0 1
 fi
 
-if [ -x tests/cli/run.sh ] || [ -f tests/cli/run.sh ]; then
-  echo "== CLI tests"
-  bash tests/cli/run.sh "$build" 2>&1 | tee "$logs/cli.log"
-  [ "${PIPESTATUS[0]}" -eq 0 ] || grep -q '[1-9][0-9]* failed' "$logs/cli.log" || add 0 1
-  count "$logs/cli.log"
-fi
-
 echo "== integration tests (Prosody, Kamailio, sipxmppd)"
 SX_BUILD_DIR="$build" bash tests/run-integration.sh 2>&1 | tee "$logs/integration.log"
 rc=${PIPESTATUS[0]}

@@ -161,8 +161,40 @@ static int take_addr(const char *v, char **dst) {
   return *dst ? 0 : -1;
 }
 
+/* "NS: prefix <urn>" binding the IMDN namespace. */
+static int take_ns(const char *v, sx_cpim *c) {
+  static const char urn[] = "<urn:ietf:params:imdn>";
+  const char *p = v, *q;
+  while (is_ws(*p)) p++;
+  q = p;
+  while (*q && !is_ws(*q) && *q != '<') q++;
+  if (!strstr(q, urn) || q == p || c->imdn_prefix) return 0;
+  c->imdn_prefix = dup_trim(p, (size_t)(q - p));
+  return c->imdn_prefix ? 0 : -1;
+}
+
+/* An IMDN header "prefix.Name" with the prefix bound to urn:ietf:params:imdn. */
+static int imdn_name_is(const header *h, const sx_cpim *c, const char *name) {
+  size_t pl;
+  if (!c->imdn_prefix) return 0;
+  pl = strlen(c->imdn_prefix);
+  return h->name_len == pl + 1 + strlen(name) && !strncmp(h->name, c->imdn_prefix, pl) &&
+         h->name[pl] == '.' && !strncasecmp(h->name + pl + 1, name, strlen(name));
+}
+
+static int take_once(const char *v, char **dst) {
+  if (*dst) return -1;
+  *dst = dup_trim(v, strlen(v));
+  return *dst ? 0 : -1;
+}
+
 static int msg_header(const header *h, void *ctx) {
   sx_cpim *c = ctx;
+  if (name_is(h, "NS")) return take_ns(h->value, c);
+  if (name_is(h, "DateTime")) return take_once(h->value, &c->datetime);
+  if (imdn_name_is(h, c, "Message-ID")) return take_once(h->value, &c->imdn_id);
+  if (imdn_name_is(h, c, "Disposition-Notification"))
+    return take_once(h->value, &c->imdn_notify);
   if (name_is(h, "From")) return take_addr(h->value, &c->from);
   if (name_is(h, "To")) return take_addr(h->value, &c->to);
   if (name_is(h, "Subject") && !c->subject) {
@@ -233,5 +265,9 @@ void sx_cpim_free(sx_cpim *c) {
   free(c->content_type);
   free(c->charset);
   free(c->lang);
+  free(c->datetime);
+  free(c->imdn_id);
+  free(c->imdn_notify);
+  free(c->imdn_prefix);
   memset(c, 0, sizeof *c);
 }

@@ -10,6 +10,10 @@ typedef struct sx_cpim {
   char *content_type;    /* inner Content-Type, media type only, lower-case ("text/plain") */
   char *charset;         /* its charset parameter, or NULL */
   char *lang;            /* inner Content-Language, or NULL */
+  char *datetime;        /* DateTime header, or NULL */
+  char *imdn_id;         /* imdn.Message-ID (RFC 5438), with whatever NS prefix, or NULL */
+  char *imdn_notify;     /* imdn.Disposition-Notification value, or NULL */
+  char *imdn_prefix;     /* the NS prefix bound to urn:ietf:params:imdn (internal) */
   const char *body;      /* points into the input buffer: the inner body */
   size_t body_len;
 } sx_cpim;

@@ -50,6 +50,8 @@ void sx_idmap_entry_free(sx_idmap_entry *e) {
   free(e->sender);
   free(e->target);
   free(e->call_id);
+  free(e->imdn_id);
+  free(e->imdn_datetime);
   memset(e, 0, sizeof *e);
 }
 
@@ -71,14 +73,24 @@ static char *dup_or_null(const char *s, int *oom) {
 
 int sx_idmap_put(sx_idmap *m, uint64_t now_ms, const char *sender, const char *target,
                  const char *call_id, char *id, size_t idlen) {
+  sx_idmap_entry e = {.sender = (char *)sender, .target = (char *)target,
+                      .call_id = (char *)call_id};
+  return sx_idmap_put_entry(m, now_ms, &e, id, idlen);
+}
+
+int sx_idmap_put_entry(sx_idmap *m, uint64_t now_ms, const sx_idmap_entry *src, char *id,
+                       size_t idlen) {
   slot *sl;
   sx_idmap_entry e;
   int oom = 0, n;
   uint64_t seq = m->next_seq;
 
-  e.sender = dup_or_null(sender, &oom);
-  e.target = dup_or_null(target, &oom);
-  e.call_id = dup_or_null(call_id, &oom);
+  e.sender = dup_or_null(src->sender, &oom);
+  e.target = dup_or_null(src->target, &oom);
+  e.call_id = dup_or_null(src->call_id, &oom);
+  e.imdn_id = dup_or_null(src->imdn_id, &oom);
+  e.imdn_datetime = dup_or_null(src->imdn_datetime, &oom);
+  e.imdn_flags = src->imdn_flags;
   if (oom) {
     sx_idmap_entry_free(&e);
     return -1;

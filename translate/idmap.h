@@ -16,6 +16,9 @@ typedef struct sx_idmap_entry {
   char *sender;   /* SIP URI of the original sender */
   char *target;   /* JID the message was sent to */
   char *call_id;
+  char *imdn_id;  /* RFC 5438 Message-ID the sender gave, or NULL */
+  char *imdn_datetime;
+  int imdn_flags; /* SX_IMDN_POSITIVE | SX_IMDN_NEGATIVE */
 } sx_idmap_entry;
 
 sx_idmap *sx_idmap_new(size_t capacity, uint64_t ttl_ms);
@@ -25,6 +28,10 @@ void sx_idmap_free(sx_idmap *m);
  * (idlen >= 40). Returns 0, or -1 on allocation failure. */
 int sx_idmap_put(sx_idmap *m, uint64_t now_ms, const char *sender, const char *target,
                  const char *call_id, char *id, size_t idlen);
+
+/* As sx_idmap_put, storing copies of every field of e. */
+int sx_idmap_put_entry(sx_idmap *m, uint64_t now_ms, const sx_idmap_entry *e, char *id,
+                       size_t idlen);
 
 /* Removes the entry for id and moves its strings into e. Returns 0 if found and not expired,
  * -1 otherwise (e untouched). */

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "translate/cpim.h"
+#include "translate/imdn.h"
 #include "translate/text.h"
 
 static int refuse(sx_im_fail *f, int status, const char *reason, const char *code, int warn) {
@@ -98,8 +99,19 @@ static int text_fail(sx_im_fail *f, sx_text_rc rc) {
   }
 }
 
+void sx_im_imdn_free(sx_im_imdn *i) {
+  free(i->id);
+  free(i->datetime);
+  memset(i, 0, sizeof *i);
+}
+
 int sx_im_from_sip(const sx_im_sip_in *in, const sx_im_opts *o, sx_xmsg *out, sx_jid *sender,
                    sx_jid *target, sx_im_fail *f) {
+  return sx_im_from_sip_ex(in, o, out, sender, target, NULL, f);
+}
+
+int sx_im_from_sip_ex(const sx_im_sip_in *in, const sx_im_opts *o, sx_xmsg *out,
+                      sx_jid *sender, sx_jid *target, sx_im_imdn *imdn, sx_im_fail *f) {
   sx_addr_rc rc;
   sx_cpim cpim;
   int have_cpim = 0, ret = -1;
@@ -113,6 +125,7 @@ int sx_im_from_sip(const sx_im_sip_in *in, const sx_im_opts *o, sx_xmsg *out, sx
   memset(sender, 0, sizeof *sender);
   memset(target, 0, sizeof *target);
   memset(f, 0, sizeof *f);
+  if (imdn) memset(imdn, 0, sizeof *imdn);
 
   if (sx_sip_to_jid(in->from_uri, sender) != SX_ADDR_OK)
     return refuse(f, 400, "the From address cannot be mapped to XMPP", "bad_address", 1);
@@ -207,6 +220,21 @@ int sx_im_from_sip(const sx_im_sip_in *in, const sx_im_opts *o, sx_xmsg *out, sx
     else refuse(f, 400, "Subject or Call-ID is not valid UTF-8", "bad_header", 1);
     sx_xmsg_free(out);
     goto out;
+  }
+  if (have_cpim && cpim.imdn_id && cpim.imdn_notify) {
+    int flags = sx_imdn_parse_request(cpim.imdn_notify);
+    if (flags & SX_IMDN_POSITIVE) out->receipt_request = 1;
+    if (imdn && flags) {
+      imdn->flags = flags;
+      imdn->id = strdup(cpim.imdn_id);
+      imdn->datetime = cpim.datetime ? strdup(cpim.datetime) : NULL;
+      if (!imdn->id || (cpim.datetime && !imdn->datetime)) {
+        sx_im_imdn_free(imdn);
+        refuse(f, 500, "out of memory", "internal", 0);
+        sx_xmsg_free(out);
+        goto out;
+      }
+    }
   }
   ret = 0;
 out:

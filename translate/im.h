@@ -34,6 +34,19 @@ typedef struct sx_im_opts {
   const char *msg_type; /* "chat" or "normal" */
 } sx_im_opts;
 
+/* What a message/cpim sender asked for (RFC 5438); strings malloc'd, NULL when absent. */
+typedef struct sx_im_imdn {
+  int flags;      /* SX_IMDN_POSITIVE | SX_IMDN_NEGATIVE (translate/imdn.h) */
+  char *id;       /* imdn.Message-ID */
+  char *datetime; /* DateTime */
+} sx_im_imdn;
+void sx_im_imdn_free(sx_im_imdn *i);
+
+/* As sx_im_from_sip, and reports the IMDN request (zeroed when none) in imdn when not NULL.
+ * A positive-delivery request also sets out->receipt_request (XEP-0184). */
+int sx_im_from_sip_ex(const sx_im_sip_in *in, const sx_im_opts *o, sx_xmsg *out,
+                      sx_jid *sender, sx_jid *target, sx_im_imdn *imdn, sx_im_fail *fail);
+
 /* SIP MESSAGE → <message/>. On success returns 0 and fills out (from, to, type, body or chat
  * state, subject, thread, lang; not id), sender (From as JID, gr → resource) and target
  * (Request-URI as JID). On refusal returns -1 with fail set and nothing to free. */

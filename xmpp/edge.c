@@ -35,6 +35,7 @@
 #include "translate/log.h"
 #include "translate/text.h"
 #include "translate/xmsg.h"
+#include "xmpp/tcpinfo.h"
 
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_PING "urn:xmpp:ping"
@@ -81,6 +82,7 @@ struct sx_edge {
 
   link_state state;
   int tcp_connected;
+  const char *forced; /* why the edge itself broke the socket, for the DISCONNECT log */
   int stopping, free_pending, in_drive;
   int handles_open;
   int timers_closing;
@@ -618,13 +620,16 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
   }
 
   char why[160];
-  if (sen)
+  if (e->forced)
+    snprintf(why, sizeof why, "%s", e->forced);
+  else if (sen)
     snprintf(why, sizeof why, "stream error %s%s%s", sen, (se && se->text) ? ": " : "",
              (se && se->text) ? se->text : "");
   else if (error)
     snprintf(why, sizeof why, "%s", strerror(error));
   else
     snprintf(why, sizeof why, "%s", tcp ? "closed" : "connection failed");
+  e->forced = NULL;
 
   if (e->stopping) {
     sx_info("edge", "%s down (%s); stopped", e->domain, why);
@@ -658,6 +663,7 @@ static void start_connect(sx_edge *e) {
   if (e->stopping || e->state != LS_IDLE) return;
   e->stats.attempts++;
   e->attempt_at = now_ms(e);
+  e->forced = NULL;
   e->sock_fd = -1;
   e->tcp_connected = 0;
   connecting_edge = e;
@@ -702,23 +708,44 @@ static void schedule_retry(sx_edge *e, unsigned delay) {
   uv_timer_start(&e->retry, on_retry, delay, 0);
 }
 
-/* Runs libstrophe until the socket has nothing more to read (bounded), then flushes what its
- * handlers queued. */
+/* Bytes libstrophe has taken out of the socket so far: what the kernel received minus what
+ * still waits in the receive queue. -1 if unknown. */
+static int64_t bytes_consumed(const sx_edge *e) {
+  uint64_t rcvd;
+  int q = pending_bytes(e);
+  if (q < 0 || sx_tcp_bytes_received(e->poll_fd, &rcvd) != 0) return -1;
+  return (int64_t)(rcvd - (uint64_t)q);
+}
+
+/* Runs libstrophe until a pass neither read anything nor changed the connection state, so
+ * that whatever its handlers queued in one pass (our replies, and its own stream header and
+ * <handshake/>, which xmpp_conn_send_queue_len does not count) is written by the next: each
+ * xmpp_run_once writes its queue before it reads. Bounded; the poll or the tick resumes. */
 static void drive(sx_edge *e) {
   if (e->in_drive) return;
   e->in_drive = 1;
   for (int i = 0; i < RUN_BATCH_MAX; i++) {
+    int64_t before = bytes_consumed(e), after;
+    int was_tcp = e->tcp_connected, more;
     if (pending_bytes(e) > 0) e->last_read = now_ms(e);
     xmpp_run_once(e->ctx, 0);
-    if (!e->poll) break;
+    if (!e->poll) break; /* disconnected */
     if (!e->tcp_connected && xmpp_conn_is_connected(e->conn)) {
       e->tcp_connected = 1;
       sx_debug("edge", "%s tcp connected, handshaking", e->domain);
     }
-    if (pending_bytes(e) <= 0) {
-      xmpp_run_once(e->ctx, 0); /* writes what the handlers just queued */
-      break;
+    after = bytes_consumed(e);
+    more = e->tcp_connected != was_tcp || pending_bytes(e) > 0;
+    if (before < 0 || after < 0) {
+      /* No kernel counter: one more pass to write what was queued. */
+      if (!more) {
+        xmpp_run_once(e->ctx, 0);
+        break;
+      }
+    } else if (after != before) {
+      more = 1;
     }
+    if (!more) break;
   }
   e->in_drive = 0;
   update_poll(e);
@@ -740,6 +767,7 @@ static void on_tick(uv_timer_t *t) {
   if (e->state == LS_CONNECTING && e->poll && now - e->attempt_at >= ATTEMPT_LIMIT_MS) {
     sx_warn("edge", "%s no stream from %s:%u after %u s; abandoning the attempt", e->domain,
             e->host, e->port, ATTEMPT_LIMIT_MS / 1000);
+    e->forced = "no stream from the server";
     break_socket(e);
     drive(e);
     return;
@@ -747,6 +775,7 @@ static void on_tick(uv_timer_t *t) {
   if (e->state != LS_UP || e->stopping) return;
   if (e->dead_after_s && now - e->last_read >= (uint64_t)e->dead_after_s * 1000) {
     sx_warn("edge", "%s dead: nothing read for %u s; closing", e->domain, e->dead_after_s);
+    e->forced = "dead link";
     break_socket(e);
     drive(e);
     return;

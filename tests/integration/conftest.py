@@ -6,6 +6,7 @@ Environment:
                     the binary is missing, gateway tests fail; when unset they are skipped.
   SX_GATEWAY_WRAPPER  command put in front of sipxmppd (e.g. "valgrind -q").
   SX_KEEP_TMP=1     keep the temporary directories (configs and logs) for inspection.
+  SX_TORTURE_DIR    the SIP torture corpus (default ../shared/sip-torture beside the repo).
 """
 
 import os

@@ -2,6 +2,7 @@
 configurations the gateway tests rely on."""
 
 import socket
+import threading
 import time
 
 from conftest import EVIL, EVIL_SECRET, EXTERNAL, INTERNAL
@@ -72,9 +73,7 @@ def test_partner_domain_is_relayed_to_gateway_address(infra):
     try:
         a = infra.ua("o'brien")
         # UDP: answer as the gateway would, with 202.
-        data, box = [], {}
-
-        import threading
+        box = {}
 
         def fake_gateway_udp():
             u.settimeout(5)
@@ -160,3 +159,15 @@ def test_validating_component_cannot_forge(infra):
         assert b"invalid-from" in out, out
     finally:
         c.close()
+
+
+def test_newest_registration_replaces_older(infra):
+    """One contact per AOR (save flag 0x04): a test that registers a fresh UA for a user
+    gets that user's requests, not an earlier test's closed UA."""
+    old = infra.ua("bob2")
+    new = infra.ua("bob2")
+    a = infra.ua("alice3")
+    r = a.send_message("sip:bob2@" + INTERNAL, "to the newest")
+    assert r.status == 200
+    new.wait_request(method="MESSAGE", timeout=5)
+    assert not old.requests("MESSAGE")

@@ -112,7 +112,7 @@ def parse_message(data, stream):
     if end < 0:
         if stream:
             return None, 0
-        head, body = data[i:], b""
+        head = data[i:]
         end_hdr = len(data)
     else:
         head = data[i:end]
@@ -323,6 +323,8 @@ class SipUA:
     def _on_tcp_readable(self, s):
         try:
             data = s.recv(262144)
+        except BlockingIOError:
+            return
         except OSError:
             data = b""
         if not data:

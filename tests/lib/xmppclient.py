@@ -125,6 +125,7 @@ class XmppClient:
         self.port = port
         self.messages = []
         self.iqs = []              # iq results/errors received (Msg objects)
+        self._iq_waiters = {}      # id -> asyncio future (loop thread only)
         self._cond = threading.Condition()
         self._loop = _Loop()
         self.xmpp = None
@@ -169,6 +170,9 @@ class XmppClient:
                       disable_starttls=True)
             try:
                 await asyncio.wait_for(started, timeout)
+                # Round trip to the server: once answered, the initial presence sent before
+                # it has been processed, so messages to this user reach this session.
+                await self._ping_server(x, timeout)
             except BaseException:
                 x.abort()
                 raise
@@ -176,6 +180,23 @@ class XmppClient:
 
         self._loop.call(setup, timeout + 2)
         return self
+
+    async def _ping_server(self, x, timeout):
+        iq_id = "sx-sync-%d" % id_counter()
+        fut = asyncio.get_running_loop().create_future()
+        self._iq_waiters[iq_id] = fut
+        try:
+            x.send_raw("<iq type='get' id='%s' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>"
+                       % (iq_id, xattr(x.boundjid.domain)))
+            await asyncio.wait_for(fut, timeout)
+        finally:
+            self._iq_waiters.pop(iq_id, None)
+
+    def sync(self, timeout=10.0):
+        """Waits until the server has processed everything this client sent so far."""
+        async def go():
+            await self._ping_server(self.xmpp, timeout)
+        self._loop.call(go, timeout + 2)
 
     def _on_message(self, stanza):
         try:
@@ -192,6 +213,11 @@ class XmppClient:
         except ET.ParseError:
             return
         if m.type not in ("result", "error"):
+            return
+        fut = self._iq_waiters.get(m.id)
+        if fut is not None:
+            if not fut.done():
+                fut.set_result(m)
             return
         with self._cond:
             self.iqs.append(m)

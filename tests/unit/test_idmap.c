@@ -56,7 +56,7 @@ static void test_round_trip(void) {
   sx_idmap_entry_free(&e);
 
   /* take twice fails, and leaves e untouched */
-  sx_idmap_entry sentinel = {(char *)"s", (char *)"t", (char *)"c"};
+  sx_idmap_entry sentinel = {.sender = (char *)"s", .target = (char *)"t", .call_id = (char *)"c"};
   e = sentinel;
   CHECK_RC(sx_idmap_take(m, T0 + 10, id1, &e), -1, "take 1 again");
   CHECK_RC(sx_idmap_take(m, T0 + 10, id2, &e), -1, "take 2 again");

@@ -1,0 +1,908 @@
+#!/usr/bin/python3
+"""sipxmppd benchmark driver (run through bench/run.sh; not a test).
+
+Starts a real Prosody (warn logging) and sipxmppd (log_level = warn) on 127.0.0.1 and drives
+them with SIPp and bench/xmppbench (a C XMPP sender/receiver and UDP SIP sink), then prints:
+
+  - Prosody's own c2s->c2s ceiling (alice -> carol), the reference;
+  - SIP->XMPP over UDP and TCP (SIPp UAC -> gateway -> Prosody -> receiver as alice);
+  - XMPP->SIP (sender as alice -> Prosody -> gateway -> UDP SIP sink answering 200);
+  - for each: the highest offered rate with 0 loss that the pipeline keeps up with, p50/p99
+    latency (arrival minus the send timestamp carried in the body; one machine clock), the
+    gateway's CPU per message (utime+stime from /proc/PID/stat) and peak RSS (VmHWM);
+  - a stall test (SIGSTOP the gateway for 1 s under SIP->XMPP TCP load);
+  - optionally: the throughput with a large policy store, a perf profile of the gateway,
+    and bench/policy_bench's output.
+
+A rate step passes when every MESSAGE got its final success answer, every message arrived
+exactly once, the sender achieved >= 95 % of the offered rate, arrivals kept >= 95 % of the
+send rate, and p99 latency stayed under 500 ms (one SIP T1: a retransmitted datagram fails
+the step). The ladder doubles the rate until a step fails, then bisects.
+
+Every child runs in its own session and is killed by PID when the driver exits."""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import servers  # noqa: E402
+
+HZ = os.sysconf("SC_CLK_TCK")
+PASS_P99_US = 500000
+
+# ------------------------------------------------------------------------------ processes
+
+_children = []     # Popen objects started here (own sessions)
+_gateways = []     # servers.Gateway objects
+_prosodies = []
+
+
+def spawn(argv, **kw):
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    p = subprocess.Popen(argv, start_new_session=True, **kw)
+    _children.append(p)
+    return p
+
+
+def end_child(p, grace=3.0):
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGCONT)
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+    if p in _children:
+        _children.remove(p)
+
+
+def cleanup():
+    for p in list(_children):
+        end_child(p)
+    for g in list(_gateways):
+        stop_gateway(g)
+    for pr in list(_prosodies):
+        try:
+            pr.stop()
+        except Exception:
+            pass
+        _prosodies.remove(pr)
+
+
+def _on_signal(signum, frame):
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
+# ------------------------------------------------------------------------------ /proc
+
+def cpu_ticks(pid):
+    """utime+stime of the whole process, in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        data = f.read()
+    fields = data[data.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def proc_status_kb(pid, key):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+# ------------------------------------------------------------------------------ tools
+
+class Collector:
+    """xmppbench recv / sipsink: a child answering S/D commands on stdin."""
+
+    def __init__(self, argv, name):
+        self.name = name
+        self.p = spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                       bufsize=1)
+        line = self._readline(20)
+        if line.strip() != "READY":
+            raise RuntimeError("%s did not start: %r" % (name, line))
+
+    def _readline(self, timeout):
+        out = []
+
+        def rd():
+            out.append(self.p.stdout.readline())
+        t = threading.Thread(target=rd, daemon=True)
+        t.start()
+        t.join(timeout)
+        if not out:
+            raise RuntimeError("%s: no answer within %ss" % (self.name, timeout))
+        if not out[0]:
+            raise RuntimeError("%s exited (rc %s)" % (self.name, self.p.poll()))
+        return out[0]
+
+    def stats(self, run):
+        self.p.stdin.write("S %d\n" % run)
+        self.p.stdin.flush()
+        line = self._readline(30)
+        d = {}
+        for kv in line.split():
+            k, _, v = kv.partition("=")
+            d[k] = float(v) if "." in v else int(v)
+        return d
+
+    def dump(self, run, path):
+        self.p.stdin.write("D %d %s\n" % (run, path))
+        self.p.stdin.flush()
+        line = self._readline(60)
+        if not line.startswith("OK"):
+            raise RuntimeError("%s dump: %s" % (self.name, line))
+        rows = []
+        with open(path) as f:
+            for line in f:
+                s, a, l = line.split()
+                rows.append((int(s), int(a), int(l)))
+        return rows
+
+    def wait_done(self, run, expected, idle=1.0, max_wait=20.0):
+        """Polls until `expected` messages of `run` arrived, or nothing new came for `idle`
+        seconds, or `max_wait` passed."""
+        deadline = time.monotonic() + max_wait
+        last_n, last_change = -1, time.monotonic()
+        while True:
+            st = self.stats(run)
+            if st["n"] >= expected:
+                return st
+            now = time.monotonic()
+            if st["n"] != last_n:
+                last_n, last_change = st["n"], now
+            elif now - last_change >= idle:
+                return st
+            if now >= deadline:
+                return st
+            time.sleep(0.1)
+
+    def close(self):
+        try:
+            self.p.stdin.write("Q\n")
+            self.p.stdin.flush()
+            self.p.wait(timeout=3)
+        except Exception:
+            pass
+        end_child(self.p)
+
+
+def parse_sipp_stat(path):
+    """The last line of SIPp's -trace_stat CSV as a dict of cumulative counters."""
+    try:
+        with open(path, errors="replace") as f:
+            lines = [l.rstrip("\n") for l in f if l.strip()]
+    except OSError:
+        return {}
+    if len(lines) < 2:
+        return {}
+    head = lines[0].split(";")
+    last = lines[-1].split(";")
+    d = dict(zip(head, last))
+    out = {}
+    for key, name in (("ok", "SuccessfulCall(C)"), ("failed", "FailedCall(C)"),
+                      ("created", "TotalCallCreated"), ("retrans", "Retransmissions(C)"),
+                      ("timeouts", "FailedTimeoutOnRecv(C)"),
+                      ("unexpected", "FailedUnexpectedMessage(C)")):
+        try:
+            out[key] = int(d.get(name, "0") or 0)
+        except ValueError:
+            out[key] = 0
+    return out
+
+
+# ------------------------------------------------------------------------------ the bench
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.build = os.path.abspath(args.build_dir)
+        self.xb = os.path.abspath(args.xmppbench)
+        self.tmp = tempfile.mkdtemp(prefix="sipxmpp-bench-")
+        self.run_id = 0
+        self.out_lines = []
+        self.results = {}
+        self.t_start = time.monotonic()
+        self.sipp_port = servers.free_port()
+        self.prosody = None
+        self.gw = None
+        self.recv_alice = None
+        self.recv_carol = None
+        self.sink = None
+        self.sink_port = None
+
+    # -- output
+    def say(self, s=""):
+        print(s, flush=True)
+
+    def next_run(self):
+        self.run_id += 1
+        return self.run_id
+
+    def elapsed(self):
+        return time.monotonic() - self.t_start
+
+    # -- servers
+    def start_prosody(self):
+        self.prosody = servers.Prosody().start(self.tmp, log_level="warn")
+        _prosodies.append(self.prosody)
+        self.recv_alice = Collector([self.xb, "recv", "--port", str(self.prosody.c2s_port),
+                                     "--user", "alice"], "receiver alice")
+        self.recv_carol = Collector([self.xb, "recv", "--port", str(self.prosody.c2s_port),
+                                     "--user", "carol"], "receiver carol")
+        self.sink_port = servers.free_port()
+        self.sink = Collector([self.xb, "sipsink", "--port", str(self.sink_port)], "SIP sink")
+
+    def start_gateway(self, tag, store_from=None):
+        d = os.path.join(self.tmp, "gw-" + tag)
+        os.makedirs(os.path.join(d, "sipxmppd"), exist_ok=True)
+        if store_from:
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(store_from + suffix):
+                    shutil.copy(store_from + suffix,
+                                os.path.join(d, "sipxmppd", "sipxmpp.db" + suffix))
+        g = servers.Gateway()
+        overrides = {"gateway": {"log_level": "warn"},
+                     "sip": {"outbound_proxy": "sip:127.0.0.1:%d" % self.sink_port}}
+        for kv in self.a.gw_set or []:
+            k, _, v = kv.partition("=")
+            sect, _, key = k.partition(".")
+            overrides.setdefault(sect, {})[key] = v
+        g.start(d, build_dir=self.build, prosody=self.prosody, config_overrides=overrides,
+                ctl_setup=[["policy", "set", "global", "--xmpp"],
+                           ["partner", "new", "fabrikam.example", "--type", "federated"]])
+        _gateways.append(g)
+        self.gw = g
+        return g
+
+    def stop_gateway(self):
+        if self.gw:
+            rc = stop_gateway(self.gw)
+            if rc not in (0, None):
+                self.say("  ! sipxmppd exited with %s after SIGTERM (log: %s)"
+                         % (rc, self.gw.log_path))
+            self.gw = None
+
+    # -- one SIPp run
+    def sipp_cmd(self, transport, rate, count, run, stat_path, dur_hint):
+        return ["sipp", "-sf", os.path.join(HERE, "sip_message_uac.xml"),
+                "-t", transport, "-r", str(int(rate)), "-rp", "1000", "-m", str(count),
+                "-l", str(max(1000, int(rate * 10))), "-key", "run", str(run),
+                "-i", "127.0.0.1", "-p", str(self.sipp_port),
+                "-trace_err", "-error_file", stat_path + ".err",
+                "-trace_stat", "-stf", stat_path, "-fd", "1",
+                "-recv_timeout", "8000", "-max_recv_loops", "10000",
+                "-max_sched_loops", "10000", "-buff_size", str(4 << 20),
+                "-timeout", "%ds" % int(dur_hint + 30), "-nostdin",
+                "127.0.0.1:%d" % self.gw.sip_port]
+
+    def run_sipp(self, transport, rate, count, run, dur_hint):
+        stat = os.path.join(self.tmp, "sipp-%d.csv" % run)
+        log = open(os.path.join(self.tmp, "sipp-%d.out" % run), "wb")
+        p = spawn(self.sipp_cmd(transport, rate, count, run, stat, dur_hint), stdout=log,
+                  stderr=subprocess.STDOUT, cwd=self.tmp)
+        return p, stat, log
+
+    def finish_sipp(self, p, stat, log, dur_hint):
+        try:
+            rc = p.wait(timeout=dur_hint + 45)
+        except subprocess.TimeoutExpired:
+            end_child(p)
+            rc = "timeout"
+        end_child(p)
+        log.close()
+        s = parse_sipp_stat(stat)
+        s["rc"] = rc
+        return s
+
+    # -- evaluation shared by every direction
+    def judge(self, rate, count, st, sent_ok, sent_failed, extra=""):
+        r = {"rate": rate, "count": count, "arrived": st.get("uniq", 0),
+             "dup": st.get("dup", 0), "p50_ms": st.get("p50_us", 0) / 1000.0,
+             "p99_ms": st.get("p99_us", 0) / 1000.0, "max_ms": st.get("max_us", 0) / 1000.0,
+             "ok": sent_ok, "failed": sent_failed}
+        n = st.get("uniq", 0)
+        span_ts = st.get("last_ts", 0) - st.get("first_ts", 0)
+        span_arr = st.get("last", 0) - st.get("first", 0)
+        r["send_rate"] = (n - 1) / span_ts if n > 1 and span_ts > 0 else 0.0
+        r["arr_rate"] = (n - 1) / span_arr if n > 1 and span_arr > 0 else 0.0
+        why = []
+        if sent_failed or sent_ok < count:
+            why.append("%d/%d answered ok" % (sent_ok, count))
+        if n < count:
+            why.append("%d lost" % (count - n))
+        if r["dup"]:
+            why.append("%d duplicates" % r["dup"])
+        if r["send_rate"] < 0.95 * rate:
+            why.append("sender reached %.0f/s" % r["send_rate"])
+            r["sender_limited"] = True
+        if r["arr_rate"] < 0.95 * r["send_rate"]:
+            why.append("arrivals %.0f/s" % r["arr_rate"])
+        if st.get("p99_us", 0) >= PASS_P99_US:
+            why.append("p99 %.0f ms" % r["p99_ms"])
+        r["pass"] = not why
+        r["why"] = ", ".join(why) + extra
+        return r
+
+    def print_step(self, label, r):
+        cpu = " gw %.1f us/msg" % r["gw_cpu_us"] if "gw_cpu_us" in r else ""
+        pc = " prosody %.1f us/msg" % r["prosody_cpu_us"] if "prosody_cpu_us" in r else ""
+        self.say("  %-12s %6d/s x %6d: %s  arrived %d, sent %.0f/s, recv %.0f/s, "
+                 "p50 %.1f ms, p99 %.1f ms%s%s%s"
+                 % (label, r["rate"], r["count"], "PASS" if r["pass"] else "FAIL",
+                    r["arrived"], r["send_rate"], r["arr_rate"], r["p50_ms"], r["p99_ms"],
+                    cpu, pc, "" if r["pass"] else "  (" + r["why"] + ")"))
+
+    # -- steps
+    def step_sip_to_xmpp(self, transport, rate, dur=None):
+        dur = dur or self.a.step_s
+        run = self.next_run()
+        count = max(200, int(rate * dur))
+        g0, p0 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
+        p, stat, log = self.run_sipp(transport, rate, count, run, dur)
+        s = self.finish_sipp(p, stat, log, dur)
+        st = self.recv_alice.wait_done(run, count)
+        g1, p1 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
+        extra = ""
+        if s.get("retrans"):
+            extra = ", %d SIPp retransmissions" % s["retrans"]
+        r = self.judge(rate, count, st, s.get("ok", 0), s.get("failed", 0), extra)
+        if s.get("failed"):
+            r["why"] += " (SIPp: %d timeouts, %d unexpected answers; see %s.err)" % (
+                s.get("timeouts", 0), s.get("unexpected", 0), stat)
+        r["retrans"] = s.get("retrans", 0)
+        r["gw_cpu_us"] = (g1 - g0) / HZ / count * 1e6
+        r["prosody_cpu_us"] = (p1 - p0) / HZ / count * 1e6
+        r["rss_kb"] = proc_status_kb(self.gw.pid, "VmRSS")
+        time.sleep(0.3)
+        return r
+
+    def step_xmpp_to_sip(self, rate, dur=None):
+        dur = dur or self.a.step_s
+        run = self.next_run()
+        count = max(200, int(rate * dur))
+        g0, p0 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
+        sender = self.xmpp_send("bob@contoso.example", rate, count, run, dur)
+        st = self.sink.wait_done(run, count)
+        g1, p1 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
+        errs = sender.get("errors", 0)
+        extra = ", %d error stanzas (%s)" % (errs, sender.get("cond", "")) if errs else ""
+        r = self.judge(rate, count, st, sender.get("sent", 0) - errs, errs, extra)
+        r["gw_cpu_us"] = (g1 - g0) / HZ / count * 1e6
+        r["prosody_cpu_us"] = (p1 - p0) / HZ / count * 1e6
+        time.sleep(0.3)
+        return r
+
+    def step_prosody(self, rate, dur=None):
+        dur = dur or self.a.step_s
+        run = self.next_run()
+        count = max(200, int(rate * dur))
+        p0 = cpu_ticks(self.prosody.pid)
+        sender = self.xmpp_send("carol@fabrikam.example", rate, count, run, dur)
+        st = self.recv_carol.wait_done(run, count)
+        p1 = cpu_ticks(self.prosody.pid)
+        errs = sender.get("errors", 0)
+        r = self.judge(rate, count, st, sender.get("sent", 0) - errs, errs)
+        r["prosody_cpu_us"] = (p1 - p0) / HZ / count * 1e6
+        time.sleep(0.3)
+        return r
+
+    def xmpp_send(self, to, rate, count, run, dur):
+        p = spawn([self.xb, "send", "--port", str(self.prosody.c2s_port), "--user", "alice",
+                   "--to", to, "--rate", str(rate), "--count", str(count), "--run", str(run),
+                   "--linger-ms", "1000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                  text=True)
+        try:
+            out, err = p.communicate(timeout=dur + 60)
+        except subprocess.TimeoutExpired:
+            end_child(p)
+            return {"sent": 0, "errors": 0, "cond": "sender timed out"}
+        end_child(p)
+        d = {}
+        for kv in out.split():
+            k, _, v = kv.partition("=")
+            d[k] = v
+        if p.returncode != 0:
+            self.say("  ! sender exited %s: %s" % (p.returncode, err.strip()[:300]))
+        return {"sent": int(d.get("sent", 0)), "errors": int(d.get("errors", 0)),
+                "cond": d.get("cond", "")}
+
+    # -- ladder
+    def ladder(self, label, fn):
+        rate = self.a.start_rate
+        best, fail, steps = None, None, []
+        while rate <= self.a.max_rate:
+            r = fn(rate)
+            steps.append(r)
+            self.print_step(label, r)
+            if r["pass"]:
+                best = r
+                rate *= 2
+            else:
+                fail = r
+                break
+        for _ in range(self.a.bisect):
+            if not (best and fail):
+                break
+            mid = int(round((best["rate"] + fail["rate"]) / 2.0, -2))
+            if mid <= best["rate"] or mid >= fail["rate"]:
+                break
+            r = fn(mid)
+            steps.append(r)
+            self.print_step(label, r)
+            if r["pass"]:
+                best = r
+            else:
+                fail = r
+        if best is None:
+            # Not even the first rate passed: try a low rate so the figures mean something.
+            r = fn(max(100, self.a.start_rate // 10))
+            steps.append(r)
+            self.print_step(label, r)
+            if r["pass"]:
+                best = r
+        return {"best": best, "fail": fail, "steps": steps}
+
+    # -- phases
+    def phase_prosody(self):
+        self.say("\n== Reference: Prosody c2s -> c2s (alice -> carol), %s s steps"
+                 % self.a.step_s)
+        res = self.ladder("prosody", self.step_prosody)
+        self.results["prosody"] = res
+
+    def phase_sip(self, transport):
+        name = {"u1": "UDP", "t1": "TCP"}[transport]
+        self.say("\n== SIP -> XMPP over %s (SIPp -> sipxmppd -> Prosody -> alice)" % name)
+        self.start_gateway("sip-" + name.lower())
+        res = self.ladder("sip/" + name.lower(),
+                          lambda rate: self.step_sip_to_xmpp(transport, rate))
+        res["hwm_kb"] = proc_status_kb(self.gw.pid, "VmHWM")
+        res["threads"] = proc_status_kb(self.gw.pid, "Threads")
+        self.say("  peak RSS (VmHWM) %.1f MB" % (res["hwm_kb"] / 1024.0))
+        self.results["sip_" + name.lower()] = res
+        if self.a.profile and res["best"]:
+            self.profile("sip-" + name.lower(),
+                         lambda rate, dur: self.step_sip_to_xmpp(transport, rate, dur),
+                         res["best"]["rate"])
+        self.stop_gateway()
+
+    def phase_xmpp(self):
+        self.say("\n== XMPP -> SIP (alice -> Prosody -> sipxmppd -> UDP SIP sink, 200 OK)")
+        self.start_gateway("xmpp")
+        res = self.ladder("xmpp->sip", self.step_xmpp_to_sip)
+        res["hwm_kb"] = proc_status_kb(self.gw.pid, "VmHWM")
+        self.say("  peak RSS (VmHWM) %.1f MB" % (res["hwm_kb"] / 1024.0))
+        self.results["xmpp_sip"] = res
+        if self.a.profile and res["best"]:
+            self.profile("xmpp-sip", lambda rate, dur: self.step_xmpp_to_sip(rate, dur),
+                         res["best"]["rate"])
+        self.stop_gateway()
+
+    def profile(self, tag, step, rate):
+        """perf record on the gateway during a load step at 80 % of the sustained rate."""
+        if not shutil.which("perf"):
+            self.say("  (perf not installed: no profile)")
+            return
+        data = os.path.join(self.tmp, "perf-%s.data" % tag)
+        rate = max(500, int(rate * 0.8))
+        dur = 6.0
+        rec = spawn(["perf", "record", "-q", "-F", "997", "-p", str(self.gw.pid), "-o", data],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            r = step(rate, dur)
+        finally:
+            try:
+                os.kill(rec.pid, signal.SIGINT)
+                rec.wait(timeout=20)
+            except Exception:
+                pass
+            end_child(rec)
+        self.say("  profile at %d/s (%s, gw %.1f us/msg): top functions of sipxmppd"
+                 % (rate, "PASS" if r["pass"] else "FAIL", r.get("gw_cpu_us", 0)))
+        try:
+            rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                                  "--sort", "dso,symbol", "--percent-limit", "0.5"],
+                                 capture_output=True, text=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            self.say("  (perf report timed out)")
+            return
+        top = []
+        for line in rep.stdout.splitlines():
+            m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+\[.\]\s+(.*)$", line)
+            if m:
+                top.append((float(m.group(1)), m.group(2), m.group(3).strip()))
+        self.results.setdefault("profiles", {})[tag] = top[:10]
+        for pct, dso, sym in top[:10]:
+            self.say("    %5.1f%%  %-28s %s" % (pct, dso[:28], sym[:70]))
+
+    def phase_store(self):
+        """The same SIP->XMPP TCP step with a large policy store (100k users, 1000 partners,
+        100 policies) against an empty store."""
+        base = self.results.get("sip_tcp", {}).get("best")
+        if not base:
+            return
+        self.say("\n== Large store: 100000 users, 1000 partners, 100 policies "
+                 "(SIP -> XMPP TCP at %d/s)" % base["rate"])
+        t0 = time.monotonic()
+        store_dir = os.path.join(self.tmp, "bigstore")
+        os.makedirs(store_dir, exist_ok=True)
+        store = os.path.join(store_dir, "sipxmpp.db")
+        cfg = os.path.join(store_dir, "ctl.conf")
+        with open(cfg, "w") as f:
+            f.write("[gateway]\ndomains = contoso.example\nstore = %s\n[sip]\n"
+                    "listen = sip:127.0.0.1:%d;transport=udp\noutbound_proxy = "
+                    "sip:127.0.0.1:5060\n[edge]\nhost = 127.0.0.1\nport = %d\nsecret = x\n"
+                    % (store, servers.free_port(), self.prosody.component_port))
+        ctl = os.path.join(self.build, "sipxmppctl")
+
+        def run_ctl(*argv, stdin=None):
+            r = subprocess.run([ctl, "--config", cfg] + list(argv), input=stdin,
+                               capture_output=True, text=True, timeout=60)
+            if r.returncode != 0:
+                raise RuntimeError("sipxmppctl %s: %s" % (" ".join(argv[:3]), r.stderr[:300]))
+        for i in range(100):
+            run_ctl("policy", "new", "P%d" % i, "--xmpp", "--federation")
+        lines = ["uri,site,policy"] + ["sip:u%d@contoso.example,site%d,P%d" % (i, i % 50, i % 100)
+                                       for i in range(99999)]
+        lines.append("sip:bob@contoso.example,site1,P1")
+        run_ctl("user", "import", "-", stdin="\n".join(lines) + "\n")
+        for i in range(999):
+            run_ctl("partner", "new", "p%d.example" % i, "--type", "federated", "--sasl",
+                    "optional")
+        self.say("  store filled with sipxmppctl in %.1f s" % (time.monotonic() - t0))
+        self.start_gateway("bigstore", store_from=store)
+        r = self.step_sip_to_xmpp("t1", base["rate"])
+        self.print_step("big store", r)
+        self.results["bigstore"] = {"step": r, "base": base}
+        self.stop_gateway()
+
+    def phase_stall(self):
+        tcp = self.results.get("sip_tcp", {})
+        best = tcp.get("best")
+        sender_max = max([s["send_rate"] for s in tcp.get("steps", [])] or [0])
+        runs = []
+        target = self.a.stall_rate
+        note = ""
+        if sender_max and sender_max < 0.95 * target:
+            note = ("SIPp reached at most %.0f/s over TCP here, so the stall load is %d/s"
+                    % (sender_max, int(sender_max)))
+            target = int(sender_max)
+        runs.append(("offered %d/s" % target, target, note))
+        if best and best["rate"] < 0.95 * target and not self.a.quick:
+            runs.append(("at 80%% of sustained (%d/s)" % int(best["rate"] * 0.8),
+                         int(best["rate"] * 0.8),
+                         "the pipeline sustains %d/s, below the stall load; recovery is "
+                         "measured here too" % best["rate"]))
+        self.results["stall"] = []
+        for label, rate, note in runs:
+            self.say("\n== Stall: SIGSTOP sipxmppd for 1 s under SIP -> XMPP TCP, %s" % label)
+            if note:
+                self.say("  note: " + note)
+            self.start_gateway("stall-%d" % rate)
+            res = self.stall_once(rate)
+            res["label"] = label
+            res["note"] = note
+            self.results["stall"].append(res)
+            self.stop_gateway()
+
+    def stall_once(self, rate):
+        pre, stop_s, post = 2.0, 1.0, 5.0 if self.a.quick else 7.0
+        dur = pre + stop_s + post
+        run = self.next_run()
+        count = int(rate * dur)
+        g0 = cpu_ticks(self.gw.pid)
+        p, stat, log = self.run_sipp("t1", rate, count, run, dur)
+        time.sleep(pre)
+        pid = self.gw.pid
+        t_stop = time.time()
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(stop_s)
+        t_cont = time.time()
+        os.kill(pid, signal.SIGCONT)
+        rss_peak = 0
+        deadline = time.monotonic() + post + 40
+        while p.poll() is None and time.monotonic() < deadline:
+            rss_peak = max(rss_peak, proc_status_kb(pid, "VmRSS"))
+            time.sleep(0.1)
+        s = self.finish_sipp(p, stat, log, dur)
+        st = self.recv_alice.wait_done(run, count)
+        g1 = cpu_ticks(pid)
+        hwm = proc_status_kb(pid, "VmHWM")
+        rows = self.recv_alice.dump(run, os.path.join(self.tmp, "stall-%d.txt" % run))
+        rows.sort(key=lambda x: x[1])
+        res = {"rate": rate, "count": count, "ok": s.get("ok", 0), "failed": s.get("failed", 0),
+               "arrived": st.get("uniq", 0), "hwm_kb": hwm, "rss_peak_kb": rss_peak,
+               "gw_cpu_s": (g1 - g0) / HZ, "sipp_rc": s.get("rc")}
+        pre_lat = sorted(l for (_, a, l) in rows if a / 1e6 < t_stop)
+        base_p99 = pre_lat[int((len(pre_lat) - 1) * 0.99)] if pre_lat else 0
+        thr = max(50000, 3 * base_p99)
+        late = [a for (_, a, l) in rows if a / 1e6 >= t_cont and l > thr]
+        last_arrival = rows[-1][1] if rows else 0
+        res["base_p99_ms"] = base_p99 / 1000.0
+        res["thr_ms"] = thr / 1000.0
+        res["max_lat_ms"] = max((l for (_, _, l) in rows), default=0) / 1000.0
+        # Keeping up again: after the last message that arrived later than the threshold,
+        # every arrival is within it. If the last late arrival is at the very end of the
+        # run, the backlog never drained.
+        if not late:
+            res["recovery_s"] = 0.0
+        else:
+            last_late = max(late)
+            tail_ok = [a for (_, a, l) in rows if a > last_late]
+            if len(tail_ok) < rate * 0.5:
+                res["recovery_s"] = None
+                res["recovery_note"] = ("still behind at the end of the run (%.1f s after "
+                                        "SIGCONT)" % (last_arrival / 1e6 - t_cont))
+            else:
+                res["recovery_s"] = last_late / 1e6 - t_cont
+        # Throughput after SIGCONT in 250 ms bins, for the log.
+        bins = {}
+        for (_, a, _) in rows:
+            t = a / 1e6 - t_cont
+            if -0.5 <= t < 4:
+                b = int((t + 0.5) // 0.25)
+                bins[b] = bins.get(b, 0) + 1
+        res["bins"] = [(b * 0.25 - 0.5, bins.get(b, 0) * 4) for b in range(0, 18)]
+        self.say("  sent %d, 202 %d, failed %d, arrived %d; gateway CPU %.2f s for the run"
+                 % (count, res["ok"], res["failed"], res["arrived"], res["gw_cpu_s"]))
+        self.say("  pre-stall p99 %.1f ms; 'keeping up' = latency <= %.0f ms; max latency "
+                 "%.0f ms" % (res["base_p99_ms"], res["thr_ms"], res["max_lat_ms"]))
+        self.say("  arrivals/s after SIGCONT (250 ms bins from -0.5 s): "
+                 + " ".join("%d" % v for (_, v) in res["bins"]))
+        rec = ("%.2f s" % res["recovery_s"]) if res["recovery_s"] is not None else \
+            res.get("recovery_note", "n/a")
+        self.say("  peak RSS (VmHWM) %.1f MB, recovery %s"
+                 % (hwm / 1024.0, rec))
+        return res
+
+    def phase_policy_bench(self):
+        exe = self.a.policy_bench
+        if not exe or not os.access(exe, os.X_OK):
+            self.say("\n== policy_bench: not built (no bench/policy_bench.c or build failed)")
+            return
+        self.say("\n== policy_bench (%s)" % exe)
+        argv = [exe] + (self.a.policy_args.split() if self.a.policy_args else [])
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=300,
+                               cwd=self.tmp)
+            out = (r.stdout + r.stderr).strip()
+            if r.returncode != 0:
+                out += "\n(exit %d)" % r.returncode
+        except subprocess.TimeoutExpired:
+            out = "(timed out after 300 s)"
+        for line in out.splitlines():
+            self.say("  " + line)
+        self.results["policy_bench"] = out
+
+    # -- final table
+    def table(self):
+        R = self.results
+        L = []
+        L.append("sipxmppd benchmark  %s  host %s, %d CPUs, %s mode, %s s steps"
+                 % (time.strftime("%Y-%m-%d %H:%M:%S"), os.uname().nodename,
+                    os.cpu_count() or 0, "quick" if self.a.quick else "full", self.a.step_s))
+        L.append("sipxmppd %s  (gateway log_level = warn; Prosody log level warn)"
+                 % os.path.join(self.build, "sipxmppd"))
+        L.append("")
+        L.append("%-22s %12s %9s %9s %11s %11s %10s" % (
+            "path", "sustained/s", "p50 ms", "p99 ms", "gw CPU us", "prosody us", "gw RSS MB"))
+        ref = (R.get("prosody") or {}).get("best")
+
+        def row(name, res, hwm=None):
+            if not res:
+                return
+            b = res.get("best")
+            if not b:
+                L.append("%-22s %12s" % (name, "none passed"))
+                return
+            ceiling = ""
+            f = res.get("fail")
+            if f is None:
+                ceiling = " (>= ; ladder top)"
+            elif f.get("sender_limited"):
+                ceiling = " (sender-limited)"
+            L.append("%-22s %12d %9.1f %9.1f %11s %11s %10s%s" % (
+                name, b["rate"], b["p50_ms"], b["p99_ms"],
+                "%.1f" % b["gw_cpu_us"] if "gw_cpu_us" in b else "-",
+                "%.1f" % b["prosody_cpu_us"] if "prosody_cpu_us" in b else "-",
+                "%.1f" % (hwm / 1024.0) if hwm else "-", ceiling))
+        row("Prosody c2s->c2s (ref)", R.get("prosody"))
+        row("SIP->XMPP UDP", R.get("sip_udp"), (R.get("sip_udp") or {}).get("hwm_kb"))
+        row("SIP->XMPP TCP", R.get("sip_tcp"), (R.get("sip_tcp") or {}).get("hwm_kb"))
+        row("XMPP->SIP (UDP)", R.get("xmpp_sip"), (R.get("xmpp_sip") or {}).get("hwm_kb"))
+        L.append("")
+        L.append("sustained = highest offered rate with 0 loss that the path kept up with "
+                 "(p99 < 500 ms); CPU per message at that rate.")
+        for key, name in (("sip_udp", "SIP->XMPP UDP"), ("sip_tcp", "SIP->XMPP TCP"),
+                          ("xmpp_sip", "XMPP->SIP")):
+            f = (R.get(key) or {}).get("fail")
+            if f:
+                L.append("  %s first failing step: %d/s (%s)" % (name, f["rate"], f["why"]))
+        f = (R.get("prosody") or {}).get("fail")
+        if f:
+            L.append("  Prosody reference first failing step: %d/s (%s)" % (f["rate"], f["why"]))
+        L.append("")
+        L.append("Targets")
+
+        def verdict(ok):
+            return "PASS" if ok else "MISS"
+        tcp_b = (R.get("sip_tcp") or {}).get("best")
+        udp_b = (R.get("sip_udp") or {}).get("best")
+        if tcp_b:
+            L.append("  %-52s %8.1f us   %s" % ("gateway CPU per message, SIP->XMPP TCP <= 10 us",
+                                               tcp_b["gw_cpu_us"],
+                                               verdict(tcp_b["gw_cpu_us"] <= 10)))
+        if udp_b:
+            L.append("  %-52s %8.1f us   %s" % ("gateway CPU per message, SIP->XMPP UDP <= 20 us",
+                                               udp_b["gw_cpu_us"],
+                                               verdict(udp_b["gw_cpu_us"] <= 20)))
+        xb = (R.get("xmpp_sip") or {}).get("best")
+        if xb:
+            L.append("  %-52s %8.1f us   (no target; for comparison)"
+                     % ("gateway CPU per message, XMPP->SIP", xb["gw_cpu_us"]))
+        if ref:
+            for key, name in (("sip_tcp", "TCP"), ("sip_udp", "UDP")):
+                b = (R.get(key) or {}).get("best")
+                if b:
+                    pct = 100.0 * b["rate"] / ref["rate"]
+                    L.append("  %-52s %8.1f %%    %s" % (
+                        "SIP->XMPP %s >= 90 %% of Prosody c2s->c2s (%d/s)" % (name, ref["rate"]),
+                        pct, verdict(pct >= 90)))
+        for s in R.get("stall") or []:
+            L.append("  stall %s:" % s["label"])
+            L.append("  %-52s %8.1f MB   %s" % ("  peak RSS (VmHWM) <= 256 MB",
+                                               s["hwm_kb"] / 1024.0,
+                                               verdict(s["hwm_kb"] <= 256 * 1024)))
+            if s["recovery_s"] is None:
+                L.append("  %-52s %11s   MISS  (%s)" % ("  recovery <= 2 s", "never",
+                                                       s.get("recovery_note", "")))
+            else:
+                L.append("  %-52s %8.2f s    %s" % ("  recovery <= 2 s", s["recovery_s"],
+                                                   verdict(s["recovery_s"] <= 2.0)))
+            L.append("  %-52s %d of %d answered 202, %d arrived"
+                     % ("  messages", s["ok"], s["count"], s["arrived"]))
+            if s.get("note"):
+                L.append("    note: " + s["note"])
+        bs = R.get("bigstore")
+        if bs:
+            b, base = bs["step"], bs["base"]
+            L.append("  %-52s %s at %d/s, %.1f us/msg (empty store %.1f us/msg)"
+                     % ("large store (100k users/1000 partners/100 pol.)",
+                        "PASS" if b["pass"] else "FAIL (" + b["why"] + ")", b["rate"],
+                        b["gw_cpu_us"], base["gw_cpu_us"]))
+        pb = R.get("policy_bench")
+        if pb:
+            L.append("")
+            L.append("policy_bench")
+            L.extend("  " + l for l in pb.splitlines())
+        profs = R.get("profiles") or {}
+        for tag, top in profs.items():
+            L.append("")
+            L.append("perf profile of sipxmppd, %s (self %%, top 10)" % tag)
+            for pct, dso, sym in top:
+                L.append("  %5.1f%%  %-28s %s" % (pct, dso[:28], sym[:70]))
+        L.append("")
+        L.append("total bench time %.0f s" % self.elapsed())
+        return L
+
+    def run(self):
+        a = self.a
+        self.say("sipxmppd benchmark: %s mode, temp dir %s" % ("quick" if a.quick else "full",
+                                                                 self.tmp))
+        self.start_prosody()
+        phases = a.phases.split(",")
+        if "prosody" in phases:
+            self.phase_prosody()
+        if "udp" in phases:
+            self.phase_sip("u1")
+        if "tcp" in phases:
+            self.phase_sip("t1")
+        if "xmpp" in phases:
+            self.phase_xmpp()
+        if "stall" in phases:
+            self.phase_stall()
+        if "store" in phases and not a.quick:
+            self.phase_store()
+        if "policy" in phases:
+            self.phase_policy_bench()
+        lines = self.table()
+        self.say("\n" + "=" * 78)
+        for l in lines:
+            self.say(l)
+        if a.results:
+            with open(a.results, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            self.say("(written to %s)" % a.results)
+
+
+def stop_gateway(g):
+    try:
+        if g.proc and g.proc.poll() is None:
+            os.kill(g.proc.pid, signal.SIGCONT)
+        rc = g.stop(grace=10, check=False)
+    except Exception:
+        rc = None
+    if g in _gateways:
+        _gateways.remove(g)
+    return rc
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--build-dir", required=True)
+    ap.add_argument("--xmppbench", required=True)
+    ap.add_argument("--policy-bench", default="")
+    ap.add_argument("--policy-args", default="")
+    ap.add_argument("--results", default="")
+    ap.add_argument("--phases", default="prosody,udp,tcp,xmpp,stall,store,policy")
+    ap.add_argument("--step-s", type=float, default=None)
+    ap.add_argument("--start-rate", type=int, default=2000)
+    ap.add_argument("--max-rate", type=int, default=64000)
+    ap.add_argument("--bisect", type=int, default=None)
+    ap.add_argument("--stall-rate", type=int, default=20000)
+    ap.add_argument("--profile", dest="profile", action="store_true", default=None)
+    ap.add_argument("--no-profile", dest="profile", action="store_false")
+    ap.add_argument("--gw-set", action="append",
+                    help="extra gateway config, SECTION.KEY=VALUE (repeatable)")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    a = ap.parse_args()
+    if a.step_s is None:
+        a.step_s = 2.0 if a.quick else 4.0
+    if a.bisect is None:
+        a.bisect = 1 if a.quick else 2
+    if a.profile is None:
+        a.profile = not a.quick
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    b = Bench(a)
+    rc = 0
+    try:
+        b.run()
+    except KeyboardInterrupt as e:
+        print("\ninterrupted (%s)" % e, flush=True)
+        rc = 130
+    except Exception as e:
+        import traceback
+        traceback.print_exc()
+        print("bench failed: %s" % e, flush=True)
+        rc = 1
+    finally:
+        for c in (b.recv_alice, b.recv_carol, b.sink):
+            if c:
+                c.close()
+        cleanup()
+        if not a.keep and rc == 0:
+            shutil.rmtree(b.tmp, ignore_errors=True)
+        elif rc:
+            print("logs kept in %s" % b.tmp, flush=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
