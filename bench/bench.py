@@ -103,6 +103,16 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
+def udp_rcvbuf_errors():
+    """The host's UDP RcvbufErrors counter (datagrams dropped on full receive buffers)."""
+    try:
+        with open("/proc/net/snmp") as f:
+            rows = [l.split() for l in f if l.startswith("Udp:")]
+        return int(rows[1][rows[0].index("RcvbufErrors")])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def proc_status_kb(pid, key):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -208,15 +218,54 @@ def parse_sipp_stat(path):
     for key, name in (("ok", "SuccessfulCall(C)"), ("failed", "FailedCall(C)"),
                       ("created", "TotalCallCreated"), ("retrans", "Retransmissions(C)"),
                       ("timeouts", "FailedTimeoutOnRecv(C)"),
-                      ("unexpected", "FailedUnexpectedMessage(C)")):
+                      ("unexpected", "FailedUnexpectedMessage(C)"),
+                      ("tcp_closed", "FailedTcpClosed(C)"),
+                      ("cannot_send", "FailedCannotSendMessage(C)")):
         try:
             out[key] = int(d.get(name, "0") or 0)
         except ValueError:
             out[key] = 0
+    try:
+        with open(path + ".err", errors="replace") as f:
+            err = f.read(1 << 20)
+        m = re.search(r"received 'SIP/2.0 (\d{3}[^\r\n]*)", err)
+        if m:
+            out["first_unexpected"] = m.group(1)
+    except OSError:
+        pass
     return out
 
 
+def sipp_failure_text(s, stat):
+    parts = []
+    for key, name in (("timeouts", "no answer within 8 s"), ("unexpected", "unexpected answers"),
+                      ("tcp_closed", "TCP connection closed"),
+                      ("cannot_send", "could not send")):
+        if s.get(key):
+            parts.append("%d %s" % (s[key], name))
+    if s.get("first_unexpected"):
+        parts.append("first unexpected: %s" % s["first_unexpected"])
+    return "SIPp: " + ", ".join(parts or ["%d failed" % s.get("failed", 0)]) + \
+        "; see %s.err" % stat
+
+
 # ------------------------------------------------------------------------------ the bench
+
+class BenchProsody(servers.Prosody):
+    """servers.Prosody with Nagle's algorithm switched off on its sockets (unless
+    nagle=True): with Nagle on, Prosody's small writes wait for the peer's delayed ACK and
+    every latency figure is ~20-40 ms of TCP timers rather than the software measured."""
+
+    nagle = False
+
+    def _write_config(self):
+        super()._write_config()
+        if not self.nagle:
+            with open(self.cfg_path) as f:
+                text = f.read()
+            with open(self.cfg_path, "w") as f:
+                f.write("network_settings = { nagle = false }\n" + text)
+
 
 class Bench:
     def __init__(self, args):
@@ -249,7 +298,9 @@ class Bench:
 
     # -- servers
     def start_prosody(self):
-        self.prosody = servers.Prosody().start(self.tmp, log_level="warn")
+        pr = BenchProsody()
+        pr.nagle = self.a.prosody_nagle
+        self.prosody = pr.start(self.tmp, log_level="warn")
         _prosodies.append(self.prosody)
         self.recv_alice = Collector([self.xb, "recv", "--port", str(self.prosody.c2s_port),
                                      "--user", "alice"], "receiver alice")
@@ -279,6 +330,14 @@ class Bench:
         _gateways.append(g)
         self.gw = g
         return g
+
+    def restart_gateway(self, tag):
+        """A fresh gateway (new store, same ports) after an overloaded step; the peak RSS of
+        the old one is kept in self.hwm_kb."""
+        self.hwm_kb = max(getattr(self, "hwm_kb", 0), proc_status_kb(self.gw.pid, "VmHWM"))
+        self.stop_gateway()
+        self.gw_restarts = getattr(self, "gw_restarts", 0) + 1
+        self.start_gateway("%s-r%d" % (tag, self.gw_restarts))
 
     def stop_gateway(self):
         if self.gw:
@@ -364,21 +423,27 @@ class Bench:
         run = self.next_run()
         count = max(200, int(rate * dur))
         g0, p0 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
+        rss0, drops0 = proc_status_kb(self.gw.pid, "VmRSS"), udp_rcvbuf_errors()
         p, stat, log = self.run_sipp(transport, rate, count, run, dur)
         s = self.finish_sipp(p, stat, log, dur)
         st = self.recv_alice.wait_done(run, count)
         g1, p1 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
+        rss1, drops1 = proc_status_kb(self.gw.pid, "VmRSS"), udp_rcvbuf_errors()
         extra = ""
         if s.get("retrans"):
-            extra = ", %d SIPp retransmissions" % s["retrans"]
+            extra += ", %d SIPp retransmissions" % s["retrans"]
+        if drops1 - drops0:
+            extra += ", %d UDP datagrams dropped on full receive buffers (host)" % (
+                drops1 - drops0)
         r = self.judge(rate, count, st, s.get("ok", 0), s.get("failed", 0), extra)
         if s.get("failed"):
-            r["why"] += " (SIPp: %d timeouts, %d unexpected answers; see %s.err)" % (
-                s.get("timeouts", 0), s.get("unexpected", 0), stat)
+            r["why"] += " (%s)" % sipp_failure_text(s, stat)
         r["retrans"] = s.get("retrans", 0)
+        r["udp_drops"] = drops1 - drops0
         r["gw_cpu_us"] = (g1 - g0) / HZ / count * 1e6
         r["prosody_cpu_us"] = (p1 - p0) / HZ / count * 1e6
-        r["rss_kb"] = proc_status_kb(self.gw.pid, "VmRSS")
+        r["rss_kb"] = rss1
+        r["rss_growth_kb_per_msg"] = (rss1 - rss0) / count
         time.sleep(0.3)
         return r
 
@@ -387,12 +452,20 @@ class Bench:
         run = self.next_run()
         count = max(200, int(rate * dur))
         g0, p0 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
+        rss0, drops0 = proc_status_kb(self.gw.pid, "VmRSS"), udp_rcvbuf_errors()
         sender = self.xmpp_send("bob@contoso.example", rate, count, run, dur)
         st = self.sink.wait_done(run, count)
         g1, p1 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
+        rss1, drops1 = proc_status_kb(self.gw.pid, "VmRSS"), udp_rcvbuf_errors()
         errs = sender.get("errors", 0)
         extra = ", %d error stanzas (%s)" % (errs, sender.get("cond", "")) if errs else ""
+        if st.get("dup"):
+            extra += " (duplicates: MESSAGE retransmitted by the gateway)"
+        if drops1 - drops0:
+            extra += ", %d UDP datagrams dropped on full receive buffers (host)" % (
+                drops1 - drops0)
         r = self.judge(rate, count, st, sender.get("sent", 0) - errs, errs, extra)
+        r["rss_growth_kb_per_msg"] = (rss1 - rss0) / count
         r["gw_cpu_us"] = (g1 - g0) / HZ / count * 1e6
         r["prosody_cpu_us"] = (p1 - p0) / HZ / count * 1e6
         time.sleep(0.3)
@@ -433,7 +506,9 @@ class Bench:
                 "cond": d.get("cond", "")}
 
     # -- ladder
-    def ladder(self, label, fn):
+    def ladder(self, label, fn, reset=None):
+        """Doubles the rate until a step fails, then bisects. After a failing step, `reset`
+        (a fresh gateway) keeps the overload's leftovers out of the next step."""
         rate = self.a.start_rate
         best, fail, steps = None, None, []
         while rate <= self.a.max_rate:
@@ -452,6 +527,8 @@ class Bench:
             mid = int(round((best["rate"] + fail["rate"]) / 2.0, -2))
             if mid <= best["rate"] or mid >= fail["rate"]:
                 break
+            if reset and not steps[-1]["pass"]:
+                reset()
             r = fn(mid)
             steps.append(r)
             self.print_step(label, r)
@@ -459,6 +536,8 @@ class Bench:
                 best = r
             else:
                 fail = r
+        if reset and steps and not steps[-1]["pass"]:
+            reset()
         if best is None:
             # Not even the first rate passed: try a low rate so the figures mean something.
             r = fn(max(100, self.a.start_rate // 10))
@@ -478,10 +557,12 @@ class Bench:
     def phase_sip(self, transport):
         name = {"u1": "UDP", "t1": "TCP"}[transport]
         self.say("\n== SIP -> XMPP over %s (SIPp -> sipxmppd -> Prosody -> alice)" % name)
+        self.hwm_kb = 0
         self.start_gateway("sip-" + name.lower())
         res = self.ladder("sip/" + name.lower(),
-                          lambda rate: self.step_sip_to_xmpp(transport, rate))
-        res["hwm_kb"] = proc_status_kb(self.gw.pid, "VmHWM")
+                          lambda rate: self.step_sip_to_xmpp(transport, rate),
+                          reset=lambda: self.restart_gateway("sip-" + name.lower()))
+        res["hwm_kb"] = max(self.hwm_kb, proc_status_kb(self.gw.pid, "VmHWM"))
         res["threads"] = proc_status_kb(self.gw.pid, "Threads")
         self.say("  peak RSS (VmHWM) %.1f MB" % (res["hwm_kb"] / 1024.0))
         self.results["sip_" + name.lower()] = res
@@ -493,9 +574,11 @@ class Bench:
 
     def phase_xmpp(self):
         self.say("\n== XMPP -> SIP (alice -> Prosody -> sipxmppd -> UDP SIP sink, 200 OK)")
+        self.hwm_kb = 0
         self.start_gateway("xmpp")
-        res = self.ladder("xmpp->sip", self.step_xmpp_to_sip)
-        res["hwm_kb"] = proc_status_kb(self.gw.pid, "VmHWM")
+        res = self.ladder("xmpp->sip", self.step_xmpp_to_sip,
+                          reset=lambda: self.restart_gateway("xmpp"))
+        res["hwm_kb"] = max(self.hwm_kb, proc_status_kb(self.gw.pid, "VmHWM"))
         self.say("  peak RSS (VmHWM) %.1f MB" % (res["hwm_kb"] / 1024.0))
         self.results["xmpp_sip"] = res
         if self.a.profile and res["best"]:
@@ -584,14 +667,19 @@ class Bench:
     def phase_stall(self):
         tcp = self.results.get("sip_tcp", {})
         best = tcp.get("best")
-        sender_max = max([s["send_rate"] for s in tcp.get("steps", [])] or [0])
         runs = []
         target = self.a.stall_rate
         note = ""
-        if sender_max and sender_max < 0.95 * target:
-            note = ("SIPp reached at most %.0f/s over TCP here, so the stall load is %d/s"
-                    % (sender_max, int(sender_max)))
-            target = int(sender_max)
+        # SIPp's own ceiling shows as a step offered at or above the stall load that the
+        # sender could not reach.
+        limited = [s for s in tcp.get("steps", [])
+                   if s["rate"] >= target and s.get("sender_limited")]
+        if limited:
+            sender_max = max(s["send_rate"] for s in limited)
+            if sender_max < 0.95 * target:
+                note = ("SIPp reached at most %.0f/s over TCP here, so the stall load is %d/s"
+                        % (sender_max, int(sender_max)))
+                target = int(sender_max)
         runs.append(("offered %d/s" % target, target, note))
         if best and best["rate"] < 0.95 * target and not self.a.quick:
             runs.append(("at 80%% of sustained (%d/s)" % int(best["rate"] * 0.8),
@@ -638,6 +726,8 @@ class Bench:
         res = {"rate": rate, "count": count, "ok": s.get("ok", 0), "failed": s.get("failed", 0),
                "arrived": st.get("uniq", 0), "hwm_kb": hwm, "rss_peak_kb": rss_peak,
                "gw_cpu_s": (g1 - g0) / HZ, "sipp_rc": s.get("rc")}
+        if res["failed"] or res["ok"] < count:
+            res["failure"] = sipp_failure_text(s, stat)
         pre_lat = sorted(l for (_, a, l) in rows if a / 1e6 < t_stop)
         base_p99 = pre_lat[int((len(pre_lat) - 1) * 0.99)] if pre_lat else 0
         thr = max(50000, 3 * base_p99)
@@ -649,7 +739,12 @@ class Bench:
         # Keeping up again: after the last message that arrived later than the threshold,
         # every arrival is within it. If the last late arrival is at the very end of the
         # run, the backlog never drained.
-        if not late:
+        lost = count - res["arrived"]
+        if lost > 0 or res["failed"]:
+            res["recovery_s"] = None
+            res["recovery_note"] = "%d of %d messages lost, %d failed at SIPp (%s)" % (
+                lost, count, res["failed"], res.get("failure", ""))
+        elif not late:
             res["recovery_s"] = 0.0
         else:
             last_late = max(late)
@@ -670,6 +765,8 @@ class Bench:
         res["bins"] = [(b * 0.25 - 0.5, bins.get(b, 0) * 4) for b in range(0, 18)]
         self.say("  sent %d, 202 %d, failed %d, arrived %d; gateway CPU %.2f s for the run"
                  % (count, res["ok"], res["failed"], res["arrived"], res["gw_cpu_s"]))
+        if res.get("failure"):
+            self.say("  " + res["failure"])
         self.say("  pre-stall p99 %.1f ms; 'keeping up' = latency <= %.0f ms; max latency "
                  "%.0f ms" % (res["base_p99_ms"], res["thr_ms"], res["max_lat_ms"]))
         self.say("  arrivals/s after SIGCONT (250 ms bins from -0.5 s): "
@@ -737,7 +834,20 @@ class Bench:
         row("XMPP->SIP (UDP)", R.get("xmpp_sip"), (R.get("xmpp_sip") or {}).get("hwm_kb"))
         L.append("")
         L.append("sustained = highest offered rate with 0 loss that the path kept up with "
-                 "(p99 < 500 ms); CPU per message at that rate.")
+                 "(p99 < 500 ms); CPU per message at that rate;")
+        L.append("gw RSS = peak VmHWM of the gateway(s) in that phase (a fresh gateway after "
+                 "each failing step). Prosody: %s."
+                 % ("default settings" if self.a.prosody_nagle else
+                    "network_settings nagle = false"))
+        u = (R.get("sip_udp") or {}).get("best")
+        if u and u.get("rss_growth_kb_per_msg", 0) > 0.5:
+            L.append("SIP->XMPP UDP: gateway RSS grew %.1f KB per message at %d/s "
+                     "(server transactions kept after the 202)."
+                     % (u["rss_growth_kb_per_msg"], u["rate"]))
+        x = (R.get("xmpp_sip") or {}).get("best")
+        if x and x.get("rss_growth_kb_per_msg", 0) > 0.5:
+            L.append("XMPP->SIP: gateway RSS grew %.1f KB per message at %d/s."
+                     % (x["rss_growth_kb_per_msg"], x["rate"]))
         for key, name in (("sip_udp", "SIP->XMPP UDP"), ("sip_tcp", "SIP->XMPP TCP"),
                           ("xmpp_sip", "XMPP->SIP")):
             f = (R.get(key) or {}).get("fail")
@@ -871,6 +981,8 @@ def main():
     ap.add_argument("--gw-set", action="append",
                     help="extra gateway config, SECTION.KEY=VALUE (repeatable)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--prosody-nagle", action="store_true",
+                    help="leave Nagle on in Prosody (its default)")
     a = ap.parse_args()
     if a.step_s is None:
         a.step_s = 2.0 if a.quick else 4.0

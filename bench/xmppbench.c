@@ -19,7 +19,9 @@
  *   D RUN FILE   write "seq arrival_us latency_us" lines of RUN to FILE, then print "OK"
  *   Q            exit
  * Every answer is one line on stdout. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>

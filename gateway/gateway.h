@@ -40,6 +40,8 @@ sx_edge *sx_gw_edge(sx_gw *gw, const char *domain);
 
 /* SIP → XMPP: the on_request callback of the SIP adapter. */
 void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn);
+/* The edge confirmed (or lost) a stanza sent for a MESSAGE: answer 202 (or 503). */
+void sx_relay_sip_confirm(void *ud, sx_edge *edge, void *token, int ok);
 /* Sends a notice MESSAGE (delivery-failure text, IMDN) to a SIP user; its outcome is logged. */
 void sx_relay_sip_notice(sx_gw *gw, const char *from, const char *to_uri,
                          const char *content_type, const char *body);

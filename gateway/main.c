@@ -31,8 +31,17 @@ sx_edge *sx_gw_edge(sx_gw *gw, const char *domain) {
 }
 
 static void on_edge_state(void *ud, sx_edge *edge, int up) {
+  sx_edge_stats st;
   (void)ud;
   sx_metric_link(sx_edge_domain(edge), up);
+  sx_edge_get_stats(edge, &st);
+  if (up && st.connects > 1) sx_metric_reconnect(sx_edge_domain(edge));
+}
+
+static void on_edge_drop(void *ud, sx_edge *edge, const char *reason) {
+  (void)ud;
+  (void)edge;
+  sx_metric_refusal(SX_DIR_XMPP_TO_SIP, reason);
 }
 
 static int health(void *ud, char *detail, size_t n) {
@@ -80,7 +89,10 @@ static int start(sx_gw *gw) {
                       .debug = gw->cfg.log_level >= SX_LOG_DEBUG,
                       .tcp_rcvbuf = SIP_TCP_RCVBUF};
   sx_sip_cbs scb = {.on_request = sx_relay_sip_request, .on_response = sx_relay_sip_response};
-  sx_edge_cbs ecb = {.on_state = on_edge_state, .on_message = sx_relay_xmpp_message};
+  sx_edge_cbs ecb = {.on_state = on_edge_state,
+                     .on_message = sx_relay_xmpp_message,
+                     .on_confirm = sx_relay_sip_confirm,
+                     .on_drop = on_edge_drop};
 
   gw->warn_agent = strdup(gw->cfg.domains[0]);
   gw->ids = sx_idmap_new(IDMAP_CAPACITY, IDMAP_TTL_MS);
@@ -146,6 +158,15 @@ static void stop(sx_gw *gw) {
   uint64_t until;
 
   if (gw->sip) sx_relay_xmpp_drain(gw);
+  /* Let the edge server confirm what was already sent (up to 1 s), then close. */
+  until = sx_gw_now(gw) + 1000;
+  for (;;) {
+    size_t pending = 0;
+    for (i = 0; i < gw->n_edges; i++)
+      if (sx_edge_is_up(gw->edges[i])) pending += sx_edge_unconfirmed(gw->edges[i]);
+    if (!pending || sx_gw_now(gw) >= until) break;
+    sx_loop_turn(&gw->loop, 20);
+  }
   for (i = 0; i < gw->n_edges; i++) sx_edge_stop(gw->edges[i]);
   /* Give the stream ends a moment to leave. */
   until = sx_gw_now(gw) + 300;

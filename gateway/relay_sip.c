@@ -123,15 +123,15 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
     refuse(gw, txn, rq, 500, "out of memory", "internal", 0, 0);
     goto out;
   }
-  if (sx_edge_send(edge, xml, len) != 0) {
+  /* 202 once the edge server has routed the stanza (sx_relay_sip_confirm). */
+  if (sx_edge_send_tracked(edge, xml, len, txn) != 0) {
     sx_sip_reply_hdrs h = {.retry_after = RETRY_AFTER_S};
     sx_sip_reply(gw->sip, txn, 503, "XMPP Edge Link Down", &h);
     sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_REJECTED_BUSY);
     sx_metric_refusal(SX_DIR_SIP_TO_XMPP, "link_down");
   } else {
-    sx_sip_reply(gw->sip, txn, 202, NULL, NULL);
-    sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_ACCEPTED);
-    sx_debug("im", "sip->xmpp accepted: Call-ID %s id %s from %s to %s", rq->call_id, id, x.from,
+    sx_sip_defer(gw->sip, txn);
+    sx_debug("im", "sip->xmpp sent: Call-ID %s id %s from %s to %s", rq->call_id, id, x.from,
              x.to);
   }
   free(xml);
@@ -142,4 +142,22 @@ out:
   sx_xmsg_free(&x);
   sx_jid_free(&sender);
   sx_jid_free(&target);
+}
+
+void sx_relay_sip_confirm(void *ud, sx_edge *edge, void *token, int ok) {
+  sx_gw *gw = ud;
+  sx_sip_txn *txn = token;
+  if (ok) {
+    sx_sip_reply(gw->sip, txn, 202, NULL, NULL);
+    sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_ACCEPTED);
+  } else {
+    /* The link went down before the server confirmed the stanza: the sender learns it was
+     * not taken, and may send again. */
+    sx_sip_reply_hdrs h = {.retry_after = RETRY_AFTER_S};
+    sx_sip_reply(gw->sip, txn, 503, "XMPP Edge Link Down", &h);
+    sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_REJECTED_BUSY);
+    sx_metric_refusal(SX_DIR_SIP_TO_XMPP, "link_down");
+    sx_info("im", "sip->xmpp 503: edge link for %s went down before the server confirmed",
+            sx_edge_domain(edge));
+  }
 }

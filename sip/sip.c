@@ -34,7 +34,9 @@ struct sx_sip {
   sx_sip_cbs cbs;
   void *ud;
   size_t max_body;
-  int replied; /* status of the reply made in the current callback */
+  int replied;     /* status of the reply made in the current callback */
+  int deferred;    /* the current callback deferred its reply */
+  int in_callback; /* inside on_request: nta destroys the transaction after it */
   uint32_t cseq;
   uint64_t tag_counter;
   out_req *out;
@@ -149,9 +151,14 @@ static int leg_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t *i
     status = 500;
   } else {
     s->replied = 0;
+    s->deferred = 0;
+    s->in_callback = 1;
     s->cbs.on_request(s->ud, &rq, (sx_sip_txn *)irq);
+    s->in_callback = 0;
     status = s->replied;
-    if (status == 0) {
+    if (status == 0 && s->deferred) {
+      /* answered later by sx_sip_reply */
+    } else if (status == 0) {
       sx_err("sip", "request %s Call-ID %s left unanswered; answering 500", rq.method,
              rq.call_id);
       nta_incoming_treply(irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
@@ -163,19 +170,27 @@ static int leg_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t *i
   return status; /* >= 200: nta destroys the transaction */
 }
 
+void sx_sip_defer(sx_sip *s, sx_sip_txn *txn) {
+  (void)txn;
+  s->deferred = 1;
+}
+
 int sx_sip_reply(sx_sip *s, sx_sip_txn *txn, int status, const char *phrase,
                  const sx_sip_reply_hdrs *h) {
   nta_incoming_t *irq = (nta_incoming_t *)txn;
   const sx_sip_reply_hdrs none = {0};
+  int rc;
   if (!h) h = &none;
   if (!phrase) phrase = sip_status_phrase(status);
   if (!phrase) phrase = "Unknown";
-  s->replied = status;
-  return nta_incoming_treply(irq, status, phrase,
+  if (s->in_callback) s->replied = status;
+  rc = nta_incoming_treply(irq, status, phrase,
                              TAG_IF(h->warning, SIPTAG_WARNING_STR(h->warning)),
                              TAG_IF(h->retry_after, SIPTAG_RETRY_AFTER_STR(h->retry_after)),
                              TAG_IF(h->accept, SIPTAG_ACCEPT_STR(h->accept)),
                              TAG_IF(h->allow, SIPTAG_ALLOW_STR(h->allow)), TAG_END());
+  if (!s->in_callback) nta_incoming_destroy(irq);
+  return rc;
 }
 
 static void out_unlink(out_req *r) {

@@ -54,7 +54,7 @@ typedef struct sx_sip_out {
 
 typedef struct sx_sip_cbs {
   /* An incoming request other than ACK/CANCEL/OPTIONS (answered by the adapter). The callee
-   * must call sx_sip_reply exactly once, within the callback. */
+   * must call sx_sip_reply exactly once: within the callback, or later after sx_sip_defer. */
   void (*on_request)(void *ud, const sx_sip_request *rq, sx_sip_txn *txn);
   /* The final response to sx_sip_send_message's request `req_ud`; warning may be NULL. */
   void (*on_response)(void *ud, void *req_ud, int status, const char *phrase,
@@ -74,6 +74,9 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
                    char *err, size_t errlen);
 int sx_sip_reply(sx_sip *s, sx_sip_txn *txn, int status, const char *phrase,
                  const sx_sip_reply_hdrs *hdrs);
+/* Within on_request: the reply comes later (sx_sip_reply on the same txn, from any later
+ * callback). The transaction stays open until then; retransmissions are absorbed. */
+void sx_sip_defer(sx_sip *s, sx_sip_txn *txn);
 /* Returns 0 when the request was created, -1 otherwise (then no callback follows). */
 int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud);
 /* Outgoing transactions still waiting for their final response. */

@@ -36,7 +36,7 @@ typedef struct sx_xmsg {
 
 /* Serialises m as one <message/> element (xmlns not written: the component stream's default
  * namespace applies). Every attribute and text is XML-escaped. Returns malloc'd text and its
- * length, or NULL on allocation failure. */
+ * length, or NULL on allocation failure or when from or to is missing. */
 char *sx_xmsg_serialize(const sx_xmsg *m, size_t *len);
 
 /* An error reply to `orig` (to/from swapped, same id and type='error') carrying condition,

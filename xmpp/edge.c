@@ -51,6 +51,15 @@
  * connection and never opens its stream. */
 #define ATTEMPT_LIMIT_MS 20000
 #define KA_PING_PREFIX "sx-ka-"
+#define BARRIER_PREFIX "sx-b-"
+
+/* Tracked stanzas sent before one barrier iq, oldest batch first. */
+typedef struct batch {
+  struct batch *next;
+  unsigned long seq;
+  size_t n;
+  void *tok[];
+} batch;
 
 typedef enum {
   LS_IDLE,       /* no socket; a retry may be scheduled */
@@ -74,6 +83,13 @@ struct sx_edge {
   xmpp_conn_t *conn;
 
   uv_timer_t tick, retry;
+  uv_check_t barrier; /* sends the barrier iq at the end of a loop turn */
+  int barrier_armed;
+  void **open_tok;    /* tracked since the last barrier */
+  size_t open_n, open_cap;
+  batch *b_head, *b_tail;
+  unsigned long barrier_seq;
+  size_t unconfirmed;
   uv_poll_t *poll;  /* per connection; freed by its close callback */
   int poll_fd;      /* our duplicate of the socket */
   int poll_events;
@@ -148,6 +164,8 @@ static int sockopt_cb(xmpp_conn_t *conn, void *sockp) {
       return -1;
     }
     close(fd);
+    sx_debug("edge", "%s socket fd %d moved to fd %d (FD_SETSIZE)", e->domain, fd,
+             e->reserve_fd);
     fd = e->reserve_fd;
     e->reserve_fd = -1;
     *fdp = fd;
@@ -262,6 +280,69 @@ static void send_ping(sx_edge *e) {
   e->last_ping = now_ms(e);
 }
 
+/* ---- delivery confirmation -------------------------------------------------------------- */
+
+static void confirm(sx_edge *e, void *tok, int ok) {
+  e->unconfirmed--;
+  if (e->cbs.on_confirm) e->cbs.on_confirm(e->ud, e, tok, ok);
+}
+
+/* Everything tracked fails: the link went down before the server confirmed it. */
+static void fail_tracked(sx_edge *e) {
+  while (e->b_head) {
+    batch *b = e->b_head;
+    e->b_head = b->next;
+    for (size_t i = 0; i < b->n; i++) confirm(e, b->tok[i], 0);
+    free(b);
+  }
+  e->b_tail = NULL;
+  for (size_t i = 0; i < e->open_n; i++) confirm(e, e->open_tok[i], 0);
+  e->open_n = 0;
+}
+
+static void on_barrier(uv_check_t *h) {
+  sx_edge *e = h->data;
+  batch *b;
+  sx_buf x = {0};
+
+  uv_check_stop(h);
+  e->barrier_armed = 0;
+  if (!e->open_n || e->state != LS_UP) return;
+  b = malloc(sizeof *b + e->open_n * sizeof(void *));
+  if (!b) { /* retry on the next turn */
+    uv_check_start(h, on_barrier);
+    e->barrier_armed = 1;
+    return;
+  }
+  b->next = NULL;
+  b->seq = ++e->barrier_seq;
+  b->n = e->open_n;
+  memcpy(b->tok, e->open_tok, e->open_n * sizeof(void *));
+  e->open_n = 0;
+  if (e->b_tail) e->b_tail->next = b;
+  else e->b_head = b;
+  e->b_tail = b;
+  sx_buf_printf(&x, "<iq type='get' id='" BARRIER_PREFIX "%lu'", b->seq);
+  put_attr(&x, "from", e->domain);
+  put_attr(&x, "to", e->domain);
+  sx_buf_puts(&x, "><ping xmlns='" NS_PING "'/></iq>");
+  send_buf(e, &x);
+}
+
+/* The barrier iq `seq` came back: every batch up to it was routed. */
+static void barrier_returned(sx_edge *e, const char *id) {
+  char *end;
+  unsigned long seq = strtoul(id + sizeof BARRIER_PREFIX - 1, &end, 10);
+  if (*end) return;
+  while (e->b_head && e->b_head->seq <= seq) {
+    batch *b = e->b_head;
+    e->b_head = b->next;
+    if (!e->b_head) e->b_tail = NULL;
+    for (size_t i = 0; i < b->n; i++) confirm(e, b->tok[i], 1);
+    free(b);
+  }
+}
+
 /* ---- inbound ---------------------------------------------------------------------------- */
 
 static int is_served(const sx_edge *e, const char *domain) {
@@ -286,6 +367,7 @@ static in_check check_addresses(sx_edge *e, xmpp_stanza_t *st, const char *kind,
     sx_warn("edge", "%s dropped %s id=%s: missing or malformed from", e->domain, kind,
             id ? id : "-");
     e->stats.dropped_malformed++;
+    if (e->cbs.on_drop) e->cbs.on_drop(e->ud, e, "malformed_address");
     sx_jid_free(from);
     return IN_DROP;
   }
@@ -293,6 +375,7 @@ static in_check check_addresses(sx_edge *e, xmpp_stanza_t *st, const char *kind,
     sx_warn("edge", "%s dropped spoofed %s id=%s: from %s is a served domain", e->domain, kind,
             id ? id : "-", from->domain);
     e->stats.dropped_spoofed++;
+    if (e->cbs.on_drop) e->cbs.on_drop(e->ud, e, "spoofed_from");
     sx_jid_free(from);
     return IN_DROP;
   }
@@ -300,6 +383,7 @@ static in_check check_addresses(sx_edge *e, xmpp_stanza_t *st, const char *kind,
     sx_warn("edge", "%s dropped %s id=%s: missing or malformed to", e->domain, kind,
             id ? id : "-");
     e->stats.dropped_malformed++;
+    if (e->cbs.on_drop) e->cbs.on_drop(e->ud, e, "malformed_address");
     sx_jid_free(from);
     sx_jid_free(to);
     return IN_DROP;
@@ -510,6 +594,12 @@ static int handle_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud) {
   (void)conn;
 
   e->last_read = now_ms(e);
+  /* Our own barrier, routed back to us: everything sent before it was routed. */
+  if (id && f && strncmp(id, BARRIER_PREFIX, sizeof BARRIER_PREFIX - 1) == 0 &&
+      sx_domain_eq(f, e->domain)) {
+    if (type && !strcmp(type, "get")) barrier_returned(e, id);
+    return 1;
+  }
   /* Our own keepalive ping, routed back to us by the server (or its answer). */
   if (id && f && strncmp(id, KA_PING_PREFIX, sizeof KA_PING_PREFIX - 1) == 0 &&
       sx_domain_eq(f, e->domain)) {
@@ -580,8 +670,11 @@ static void finish_stop(sx_edge *e) {
   e->timers_closing = 1;
   uv_timer_stop(&e->tick);
   uv_timer_stop(&e->retry);
+  uv_check_stop(&e->barrier);
+  fail_tracked(e);
   uv_close((uv_handle_t *)&e->tick, on_handle_closed);
   uv_close((uv_handle_t *)&e->retry, on_handle_closed);
+  uv_close((uv_handle_t *)&e->barrier, on_handle_closed);
 }
 
 static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
@@ -616,6 +709,7 @@ static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
   e->tcp_connected = 0;
   if (was_up) {
     e->stats.disconnects++;
+    fail_tracked(e);
     if (e->cbs.on_state) e->cbs.on_state(e->ud, e, 0);
   }
 
@@ -780,10 +874,12 @@ static void on_tick(uv_timer_t *t) {
     drive(e);
     return;
   }
-  if (!e->keepalive_s) return;
-  uint64_t ka = (uint64_t)e->keepalive_s * 1000;
-  if (now - e->last_read >= ka && now - e->last_ping >= ka) send_ping(e);
-  if (now - e->last_write >= ka && now - e->last_ws >= ka) {
+  /* The self-ping keeps an idle link from looking dead; without a keepalive interval it
+   * still runs, at a third of dead_after_s. */
+  uint64_t ka = (uint64_t)e->keepalive_s * 1000, pi = ka;
+  if (!pi && e->dead_after_s) pi = (uint64_t)e->dead_after_s * 1000 / 3;
+  if (pi && now - e->last_read >= pi && now - e->last_ping >= pi) send_ping(e);
+  if (ka && now - e->last_write >= ka && now - e->last_ws >= ka) {
     send_text(e, " ", 1);
     e->last_ws = now;
   }
@@ -791,13 +887,19 @@ static void on_tick(uv_timer_t *t) {
 
 static void destroy(sx_edge *e) {
   if (e->conn) {
-    if (!xmpp_conn_is_disconnected(e->conn))
-      sx_warn("edge", "%s released while libstrophe still has the socket", e->domain);
+    /* Still connected only when freed before the stream ended: xmpp_conn_release then closes
+     * the socket itself and fires DISCONNECT (handled: no handles left, callbacks cleared). */
     xmpp_conn_release(e->conn);
   }
   if (e->ctx) xmpp_ctx_free(e->ctx);
   if (e->reserve_fd >= 0) close(e->reserve_fd);
   if (e->poll_fd >= 0) close(e->poll_fd);
+  while (e->b_head) {
+    batch *b = e->b_head;
+    e->b_head = b->next;
+    free(b);
+  }
+  free(e->open_tok);
   free(e->domain);
   free(e->host);
   if (e->secret) {
@@ -882,8 +984,9 @@ sx_edge *sx_edge_new(uv_loop_t *loop, const sx_edge_params *p, const sx_edge_cbs
   reserve_low_fd(e);
   uv_timer_init(loop, &e->tick);
   uv_timer_init(loop, &e->retry);
-  e->tick.data = e->retry.data = e;
-  e->handles_open = 2;
+  uv_check_init(loop, &e->barrier);
+  e->tick.data = e->retry.data = e->barrier.data = e;
+  e->handles_open = 3;
   uv_timer_start(&e->tick, on_tick, TICK_MS, TICK_MS);
   start_connect(e);
   return e;
@@ -906,6 +1009,27 @@ int sx_edge_send(sx_edge *e, const char *xml, size_t len) {
   e->stats.out_stanzas++;
   return 0;
 }
+
+int sx_edge_send_tracked(sx_edge *e, const char *xml, size_t len, void *token) {
+  if (!e || e->state != LS_UP || e->stopping) return -1;
+  if (e->open_n == e->open_cap) {
+    size_t cap = e->open_cap ? e->open_cap * 2 : 64;
+    void **t = realloc(e->open_tok, cap * sizeof *t);
+    if (!t) return -1;
+    e->open_tok = t;
+    e->open_cap = cap;
+  }
+  if (sx_edge_send(e, xml, len) != 0) return -1;
+  e->open_tok[e->open_n++] = token;
+  e->unconfirmed++;
+  if (!e->barrier_armed) {
+    uv_check_start(&e->barrier, on_barrier);
+    e->barrier_armed = 1;
+  }
+  return 0;
+}
+
+size_t sx_edge_unconfirmed(const sx_edge *e) { return e ? e->unconfirmed : 0; }
 
 int sx_edge_is_up(const sx_edge *e) { return e && e->state == LS_UP && !e->stopping; }
 

@@ -3,14 +3,18 @@
  *
  * - Reconnects with exponential backoff and jitter (backoff_min_ms doubling to
  *   backoff_max_ms); after a stream error `conflict` or `not-authorized` it waits the maximum.
- * - Whitespace keepalive every keepalive_s; the link is declared dead and reconnected when
- *   nothing has been read for dead_after_s.
+ * - Whitespace keepalive when nothing was written for keepalive_s; the link is declared dead
+ *   and reconnected when nothing has been read for dead_after_s (0 disables either). An
+ *   attempt that has not completed the handshake after 20 s is abandoned.
  * - TCP_NODELAY on the socket. The socket fd is kept below FD_SETSIZE (libstrophe's
  *   xmpp_run_once uses select()).
- * - Inbound stanzas whose `from` is missing, malformed or in a served domain are refused
- *   (error reply where one is allowed) and never reach the callbacks.
- * - iq: answers XEP-0030 disco#info (identity gateway/sip), XEP-0199 ping, and
- *   service-unavailable for every other get/set itself.
+ * - Inbound stanzas whose `from` is missing, malformed or in a served domain (a spoof), or
+ *   whose `to` is missing or malformed, are dropped and logged without a reply (there is no
+ *   one to answer). A message or iq get/set for another domain is answered with
+ *   service-unavailable. None of these reach the callbacks. Presence is ignored for now.
+ * - iq: answers XEP-0030 disco#info (identity gateway/sip for the domain, account/registered
+ *   for a user JID; features disco#info, ping, receipts, chatstates), XEP-0199 ping, and
+ *   service-unavailable for every other get/set itself; results and errors are consumed.
  * - Outbound: sx_edge_send() only accepts a stanza while the stream is up; it never queues
  *   while down (the caller answers 503 instead).
  * - Liveness: besides the whitespace, when nothing was read for keepalive_s the edge sends an
@@ -65,6 +69,12 @@ typedef struct sx_edge_cbs {
   void (*on_state)(void *ud, sx_edge *edge, int up);
   /* A <message/> for a JID of this domain, already checked: from/to present and valid. */
   void (*on_message)(void *ud, sx_edge *edge, const sx_xmsg *msg);
+  /* A stanza sent with sx_edge_send_tracked was routed by the server (ok=1), or the link
+   * went down before that was known (ok=0). Called once per token. */
+  void (*on_confirm)(void *ud, sx_edge *edge, void *token, int ok);
+  /* An inbound stanza was dropped; reason is static snake_case ("spoofed_from",
+   * "malformed_address", ...). */
+  void (*on_drop)(void *ud, sx_edge *edge, const char *reason);
 } sx_edge_cbs;
 
 /* Creates the link and starts connecting. The strings in p are copied. NULL on failure. */
@@ -74,6 +84,16 @@ sx_edge *sx_edge_new(uv_loop_t *loop, const sx_edge_params *p, const sx_edge_cbs
 /* Sends one serialised stanza (from sx_xmsg_serialize or similar). The text is copied.
  * Returns 0 if handed to the stream, -1 if the link is not up. */
 int sx_edge_send(sx_edge *edge, const char *xml, size_t len);
+
+/* As sx_edge_send, and tracks the stanza: XEP-0114 has no acknowledgements, so after each
+ * loop turn in which tracked stanzas were sent the link sends an iq from its domain to its
+ * own domain. The server handles a stream's stanzas in order, so when that iq is routed
+ * back every stanza before it has been routed on; on_confirm(token, 1) then fires for each.
+ * If the link goes down first, on_confirm(token, 0). Returns 0, or -1 (not sent, no
+ * callback) when the link is not up. */
+int sx_edge_send_tracked(sx_edge *edge, const char *xml, size_t len, void *token);
+/* Tracked stanzas not yet confirmed. */
+size_t sx_edge_unconfirmed(const sx_edge *edge);
 
 int sx_edge_is_up(const sx_edge *edge);
 const char *sx_edge_domain(const sx_edge *edge);

@@ -173,6 +173,9 @@ class Prosody(_Child):
       already XEP-0106-escaped: 'd\\26j' is the account for "d&j").
     - `internal_domain` is an external component (XEP-0114) with `component_secret`: the
       gateway connects to it.
+    - `extra_hosts` {domain: {localpart: password}}: more VirtualHosts with their accounts
+      (XMPP users on several external domains: a partner's additional domain, a domain that
+      is not a partner).
     - `extra_components` {domain: secret}: more components, with from-address validation
       switched off (validate_from_addresses = false) so a test can play a misbehaving edge
       peer that forges `from`.
@@ -193,7 +196,7 @@ class Prosody(_Child):
     def start(self, tmpdir, internal_domain="contoso.example",
               external_domain="fabrikam.example", component_port=None, c2s_port=None,
               component_secret="s3cret", users=None, extra_components=None, offline=False,
-              log_level="debug", timeout=20):
+              log_level="debug", extra_hosts=None, timeout=20):
         self.dir = os.path.join(tmpdir, "prosody")
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
         os.makedirs(os.path.join(self.dir, "certs"), exist_ok=True)
@@ -205,6 +208,7 @@ class Prosody(_Child):
         self.users = dict(users if users is not None else
                           {"alice": "pw", "carol": "pw", "d\\26j": "pw"})
         self.extra_components = dict(extra_components or {})
+        self.extra_hosts = {d: dict(u) for d, u in (extra_hosts or {}).items()}
         self.offline = offline
         self.log_level = log_level
         self.cfg_path = os.path.join(self.dir, "prosody.cfg.lua")
@@ -252,6 +256,10 @@ class Prosody(_Child):
             "",
             "VirtualHost %s" % lua_str(self.external_domain),
             "",
+        ]
+        for dom in self.extra_hosts:
+            lines += ["VirtualHost %s" % lua_str(dom), ""]
+        lines += [
             "Component %s" % lua_str(self.internal_domain),
             "    component_secret = %s" % lua_str(self.component_secret),
             "",
@@ -275,11 +283,15 @@ class Prosody(_Child):
         return r.returncode, (r.stdout + r.stderr).decode(errors="replace")
 
     def _register_users(self):
-        for user, pw in self.users.items():
-            r = self._prosodyctl("register", user, self.external_domain, pw)
+        accounts = [(u, self.external_domain, pw) for u, pw in self.users.items()]
+        for dom, users in self.extra_hosts.items():
+            accounts += [(u, dom, pw) for u, pw in users.items()]
+        for user, dom, pw in accounts:
+            r = self._prosodyctl("register", user, dom, pw)
             if r.returncode != 0:
-                raise RuntimeError("prosodyctl register %s failed (%d): %s %s"
-                                   % (user, r.returncode, r.stdout.decode(errors="replace"),
+                raise RuntimeError("prosodyctl register %s@%s failed (%d): %s %s"
+                                   % (user, dom, r.returncode,
+                                      r.stdout.decode(errors="replace"),
                                       r.stderr.decode(errors="replace")))
 
     def _launch(self, timeout):

@@ -11,8 +11,9 @@
  *   --exit-after-ups N        stop when the link came up N times
  *   --timeout SEC             stop after SEC seconds (exit status 2)
  *   --keepalive S --dead-after S --backoff-min MS --backoff-max MS
- *   --burn-fds N          after the edge started, open N extra fds (to push new sockets over
- *                         FD_SETSIZE and exercise the low-fd move)
+ *   --burn-fds N          when the link first goes down, open N extra fds (so the next socket
+ *                         is over FD_SETSIZE and must be moved onto the edge's reserved low fd)
+ *   --abrupt              on exit call sx_edge_free at once instead of stop + wait
  *   -v                    debug logging
  * SIGINT/SIGTERM stop the link cleanly. Exit 0 unless the timeout hit. */
 #include <signal.h>
@@ -39,6 +40,9 @@ typedef struct probe {
   long exit_after_messages, exit_after_ups;
   long messages, ups, sent_seq;
   int timed_out, stopping;
+  long burn;
+  int abrupt;
+  int *burned;
 } probe;
 
 static void pr(const char *k, const char *v) {
@@ -52,6 +56,15 @@ static void begin_stop(probe *p, const char *why) {
   p->stopping = 1;
   printf("EXIT %s\n", why);
   fflush(stdout);
+  if (p->abrupt) {
+    sx_edge_free(p->edge);
+    p->edge = NULL;
+    uv_close((uv_handle_t *)&p->closer, NULL);
+    uv_close((uv_handle_t *)&p->timeout, NULL);
+    uv_close((uv_handle_t *)&p->sigint, NULL);
+    uv_close((uv_handle_t *)&p->sigterm, NULL);
+    return;
+  }
   sx_edge_stop(p->edge);
   uv_timer_start(&p->closer, on_closer, 50, 50); /* frees the edge once it is closed */
 }
@@ -83,6 +96,18 @@ static void on_state(void *ud, sx_edge *edge, int up) {
   (void)edge;
   printf("%s\n", up ? "UP" : "DOWN");
   fflush(stdout);
+  if (!up && p->burn > 0 && !p->burned) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)p->burn + 256) {
+      rl.rlim_cur = rl.rlim_max < (rlim_t)p->burn + 256 ? rl.rlim_max : (rlim_t)p->burn + 256;
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    p->burned = calloc((size_t)p->burn, sizeof *p->burned);
+    for (long i = 0; p->burned && i < p->burn; i++)
+      p->burned[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (p->burned) printf("BURNED %ld fds, last=%d\n", p->burn, p->burned[p->burn - 1]);
+    fflush(stdout);
+  }
   if (!up) return;
   p->ups++;
   if (p->send_to) send_one(p, p->send_to, p->send_body ? p->send_body : "hello from edge_probe",
@@ -187,8 +212,7 @@ int main(int argc, char **argv) {
   uv_loop_t loop;
   char **served = NULL;
   size_t n_served = 0;
-  long timeout_s = 0, burn = 0;
-  int *burned = NULL;
+  long timeout_s = 0;
 
   memset(&p, 0, sizeof p);
   memset(&ep, 0, sizeof ep);
@@ -209,6 +233,7 @@ int main(int argc, char **argv) {
     else if (OPT("--secret")) ep.secret = v;
     else if (OPT("--served")) served = split_csv(v, &n_served);
     else if (strcmp(a, "--echo") == 0) p.echo = 1;
+    else if (strcmp(a, "--abrupt") == 0) p.abrupt = 1;
     else if (OPT("--send-to")) p.send_to = v;
     else if (OPT("--send-body")) p.send_body = v;
     else if (OPT("--exit-after-messages")) p.exit_after_messages = atol(v);
@@ -218,7 +243,7 @@ int main(int argc, char **argv) {
     else if (OPT("--dead-after")) ep.dead_after_s = (unsigned)atoi(v);
     else if (OPT("--backoff-min")) ep.backoff_min_ms = (unsigned)atoi(v);
     else if (OPT("--backoff-max")) ep.backoff_max_ms = (unsigned)atoi(v);
-    else if (OPT("--burn-fds")) burn = atol(v);
+    else if (OPT("--burn-fds")) p.burn = atol(v);
     else if (strcmp(a, "-v") == 0) sx_log_set_level(SX_LOG_DEBUG);
     else {
       fprintf(stderr, "edge_probe: bad argument %s (see the source header for usage)\n", a);
@@ -251,23 +276,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "edge_probe: sx_edge_new failed\n");
     return 1;
   }
-  if (burn > 0) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)burn + 256) {
-      rl.rlim_cur = rl.rlim_max < (rlim_t)burn + 256 ? rl.rlim_max : (rlim_t)burn + 256;
-      setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    burned = calloc((size_t)burn, sizeof *burned);
-    for (long i = 0; i < burn; i++) burned[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    printf("BURNED %ld fds, last=%d\n", burn, burned[burn - 1]);
-    fflush(stdout);
-  }
-
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
-  for (long i = 0; i < burn; i++)
-    if (burned[i] >= 0) close(burned[i]);
-  free(burned);
+  for (long i = 0; p.burned && i < p.burn; i++)
+    if (p.burned[i] >= 0) close(p.burned[i]);
+  free(p.burned);
   for (size_t i = 0; i < n_served; i++) free(served[i]);
   free(served);
   return p.timed_out ? 2 : 0;
