@@ -208,7 +208,7 @@ static char **split_csv(const char *s, size_t *n) {
 int main(int argc, char **argv) {
   probe p;
   sx_edge_params ep;
-  sx_edge_cbs cbs = {on_state, on_message};
+  sx_edge_cbs cbs = {.on_state = on_state, .on_message = on_message};
   uv_loop_t loop;
   char **served = NULL;
   size_t n_served = 0;
