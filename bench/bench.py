@@ -22,8 +22,10 @@ the step). The ladder doubles the rate until a step fails, then bisects.
 Every child runs in its own session and is killed by PID when the driver exits."""
 
 import argparse
+import bisect
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -101,6 +103,21 @@ def cpu_ticks(pid):
         data = f.read()
     fields = data[data.rindex(")") + 2:].split()
     return int(fields[11]) + int(fields[12])
+
+
+def host_cpu():
+    """(busy, total) jiffies of all CPUs from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return sum(v) - idle, sum(v)
+
+
+def host_busy_pct(c0, c1):
+    """Busy share of the whole machine between two host_cpu() readings, in % of one CPU
+    (200 % = both cores of a 2-CPU host busy)."""
+    db, dt = c1[0] - c0[0], c1[1] - c0[1]
+    return 100.0 * (os.cpu_count() or 1) * db / dt if dt > 0 else 0.0
 
 
 def udp_rcvbuf_errors():
@@ -409,13 +426,15 @@ class Bench:
         return r
 
     def print_step(self, label, r):
-        cpu = " gw %.1f us/msg" % r["gw_cpu_us"] if "gw_cpu_us" in r else ""
-        pc = " prosody %.1f us/msg" % r["prosody_cpu_us"] if "prosody_cpu_us" in r else ""
-        self.say("  %-12s %6d/s x %6d: %s  arrived %d, sent %.0f/s, recv %.0f/s, "
-                 "p50 %.1f ms, p99 %.1f ms%s%s%s"
+        cpu = ", gw %.1f" % r["gw_cpu_us"] if "gw_cpu_us" in r else ""
+        pc = ", prosody %.1f" % r["prosody_cpu_us"] if "prosody_cpu_us" in r else ""
+        sc = ", sipp %.1f" % r["sipp_cpu_us"] if "sipp_cpu_us" in r else ""
+        self.say("  %-10s %6d/s x%6d %s: sent %.0f/s, recv %.0f/s, p50 %.1f ms, p99 %.1f ms;"
+                 " CPU us/msg%s%s%s; host %.0f%%%s"
                  % (label, r["rate"], r["count"], "PASS" if r["pass"] else "FAIL",
-                    r["arrived"], r["send_rate"], r["arr_rate"], r["p50_ms"], r["p99_ms"],
-                    cpu, pc, "" if r["pass"] else "  (" + r["why"] + ")"))
+                    r["send_rate"], r["arr_rate"], r["p50_ms"], r["p99_ms"],
+                    cpu, pc, sc, r.get("host_pct", 0),
+                    "" if r["pass"] else "\n      (" + r["why"] + ")"))
 
     # -- steps
     def step_sip_to_xmpp(self, transport, rate, dur=None):
@@ -424,8 +443,10 @@ class Bench:
         count = max(200, int(rate * dur))
         g0, p0 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
         rss0, drops0 = proc_status_kb(self.gw.pid, "VmRSS"), udp_rcvbuf_errors()
+        h0, k0 = host_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
         p, stat, log = self.run_sipp(transport, rate, count, run, dur)
         s = self.finish_sipp(p, stat, log, dur)
+        h1, k1 = host_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
         st = self.recv_alice.wait_done(run, count)
         g1, p1 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
         rss1, drops1 = proc_status_kb(self.gw.pid, "VmRSS"), udp_rcvbuf_errors()
@@ -444,6 +465,8 @@ class Bench:
         r["prosody_cpu_us"] = (p1 - p0) / HZ / count * 1e6
         r["rss_kb"] = rss1
         r["rss_growth_kb_per_msg"] = (rss1 - rss0) / count
+        r["host_pct"] = host_busy_pct(h0, h1)
+        r["sipp_cpu_us"] = (k1.ru_utime + k1.ru_stime - k0.ru_utime - k0.ru_stime) / count * 1e6
         time.sleep(0.3)
         return r
 
@@ -453,7 +476,9 @@ class Bench:
         count = max(200, int(rate * dur))
         g0, p0 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
         rss0, drops0 = proc_status_kb(self.gw.pid, "VmRSS"), udp_rcvbuf_errors()
+        h0 = host_cpu()
         sender = self.xmpp_send("bob@contoso.example", rate, count, run, dur)
+        h1 = host_cpu()
         st = self.sink.wait_done(run, count)
         g1, p1 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
         rss1, drops1 = proc_status_kb(self.gw.pid, "VmRSS"), udp_rcvbuf_errors()
@@ -466,6 +491,7 @@ class Bench:
                 drops1 - drops0)
         r = self.judge(rate, count, st, sender.get("sent", 0) - errs, errs, extra)
         r["rss_growth_kb_per_msg"] = (rss1 - rss0) / count
+        r["host_pct"] = host_busy_pct(h0, h1)
         r["gw_cpu_us"] = (g1 - g0) / HZ / count * 1e6
         r["prosody_cpu_us"] = (p1 - p0) / HZ / count * 1e6
         time.sleep(0.3)
@@ -476,11 +502,14 @@ class Bench:
         run = self.next_run()
         count = max(200, int(rate * dur))
         p0 = cpu_ticks(self.prosody.pid)
+        h0 = host_cpu()
         sender = self.xmpp_send("carol@fabrikam.example", rate, count, run, dur)
+        h1 = host_cpu()
         st = self.recv_carol.wait_done(run, count)
         p1 = cpu_ticks(self.prosody.pid)
         errs = sender.get("errors", 0)
         r = self.judge(rate, count, st, sender.get("sent", 0) - errs, errs)
+        r["host_pct"] = host_busy_pct(h0, h1)
         r["prosody_cpu_us"] = (p1 - p0) / HZ / count * 1e6
         time.sleep(0.3)
         return r
@@ -614,14 +643,31 @@ class Bench:
         except subprocess.TimeoutExpired:
             self.say("  (perf report timed out)")
             return
-        top = []
+        top, by_dso = [], {}
         for line in rep.stdout.splitlines():
-            m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+\[.\]\s+(.*)$", line)
+            m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+\[(.)\]\s+(\S+)", line)
             if m:
-                top.append((float(m.group(1)), m.group(2), m.group(3).strip()))
-        self.results.setdefault("profiles", {})[tag] = top[:10]
+                pct, dso, kind, sym = float(m.group(1)), m.group(2), m.group(3), m.group(4)
+                if sym.startswith("0x"):
+                    sym = symbolize(dso, int(sym, 16))
+                top.append((pct, dso, sym))
+        try:
+            drep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                                   "--sort", "dso"], capture_output=True, text=True,
+                                  timeout=120)
+            for line in drep.stdout.splitlines():
+                m = re.match(r"\s+([\d.]+)%\s+(\S+)", line)
+                if m:
+                    by_dso[m.group(2)] = float(m.group(1))
+        except subprocess.TimeoutExpired:
+            pass
+        shares = ", ".join("%s %.0f%%" % (d, v) for d, v in
+                           sorted(by_dso.items(), key=lambda kv: -kv[1])[:6])
+        self.results.setdefault("profiles", {})[tag] = {"rate": rate, "top": top[:10],
+                                                        "dso": shares}
+        self.say("    by object: " + shares)
         for pct, dso, sym in top[:10]:
-            self.say("    %5.1f%%  %-28s %s" % (pct, dso[:28], sym[:70]))
+            self.say("    %5.1f%%  %-26s %s" % (pct, dso[:26], sym[:80]))
 
     def phase_store(self):
         """The same SIP->XMPP TCP step with a large policy store (100k users, 1000 partners,
@@ -806,8 +852,9 @@ class Bench:
         L.append("sipxmppd %s  (gateway log_level = warn; Prosody log level warn)"
                  % os.path.join(self.build, "sipxmppd"))
         L.append("")
-        L.append("%-22s %12s %9s %9s %11s %11s %10s" % (
-            "path", "sustained/s", "p50 ms", "p99 ms", "gw CPU us", "prosody us", "gw RSS MB"))
+        L.append("%-22s %12s %9s %9s %11s %11s %10s %8s" % (
+            "path", "sustained/s", "p50 ms", "p99 ms", "gw CPU us", "prosody us", "gw RSS MB",
+            "host"))
         ref = (R.get("prosody") or {}).get("best")
 
         def row(name, res, hwm=None):
@@ -820,21 +867,23 @@ class Bench:
             ceiling = ""
             f = res.get("fail")
             if f is None:
-                ceiling = " (>= ; ladder top)"
+                ceiling = " (ladder top)"
             elif f.get("sender_limited"):
                 ceiling = " (sender-limited)"
-            L.append("%-22s %12d %9.1f %9.1f %11s %11s %10s%s" % (
+            L.append("%-22s %12d %9.1f %9.1f %11s %11s %10s %7.0f%%%s" % (
                 name, b["rate"], b["p50_ms"], b["p99_ms"],
                 "%.1f" % b["gw_cpu_us"] if "gw_cpu_us" in b else "-",
                 "%.1f" % b["prosody_cpu_us"] if "prosody_cpu_us" in b else "-",
-                "%.1f" % (hwm / 1024.0) if hwm else "-", ceiling))
+                "%.1f" % (hwm / 1024.0) if hwm else "-", b.get("host_pct", 0), ceiling))
         row("Prosody c2s->c2s (ref)", R.get("prosody"))
         row("SIP->XMPP UDP", R.get("sip_udp"), (R.get("sip_udp") or {}).get("hwm_kb"))
         row("SIP->XMPP TCP", R.get("sip_tcp"), (R.get("sip_tcp") or {}).get("hwm_kb"))
         row("XMPP->SIP (UDP)", R.get("xmpp_sip"), (R.get("xmpp_sip") or {}).get("hwm_kb"))
         L.append("")
         L.append("sustained = highest offered rate with 0 loss that the path kept up with "
-                 "(p99 < 500 ms); CPU per message at that rate;")
+                 "(p99 < 500 ms); CPU per message at that rate; host = busy share of the")
+        L.append("whole machine during that step (%d CPUs = %d %%)."
+                 % (os.cpu_count() or 1, 100 * (os.cpu_count() or 1)))
         L.append("gw RSS = peak VmHWM of the gateway(s) in that phase (a fresh gateway after "
                  "each failing step). Prosody: %s."
                  % ("default settings" if self.a.prosody_nagle else
@@ -911,11 +960,13 @@ class Bench:
             L.append("policy_bench")
             L.extend("  " + l for l in pb.splitlines())
         profs = R.get("profiles") or {}
-        for tag, top in profs.items():
+        for tag, prof in profs.items():
             L.append("")
-            L.append("perf profile of sipxmppd, %s (self %%, top 10)" % tag)
-            for pct, dso, sym in top:
-                L.append("  %5.1f%%  %-28s %s" % (pct, dso[:28], sym[:70]))
+            L.append("perf profile of sipxmppd, %s at %d/s (self %%, top 10)"
+                     % (tag, prof["rate"]))
+            L.append("  by object: " + prof["dso"])
+            for pct, dso, sym in prof["top"]:
+                L.append("  %5.1f%%  %-26s %s" % (pct, dso[:26], sym[:80]))
         L.append("")
         L.append("total bench time %.0f s" % self.elapsed())
         return L
@@ -948,6 +999,40 @@ class Bench:
             with open(a.results, "w") as f:
                 f.write("\n".join(lines) + "\n")
             self.say("(written to %s)" % a.results)
+
+
+_symtabs = {}
+
+
+def symbolize(dso, addr):
+    """For a stripped library: the nearest exported symbol below `addr` (a file offset as
+    perf prints it), as "sym+0xOFF"; static functions show as an offset from the exported
+    function before them."""
+    if dso not in _symtabs:
+        tab = []
+        path = None
+        for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib",
+                  "/lib/x86_64-linux-gnu"):
+            if os.path.exists(os.path.join(d, dso)):
+                path = os.path.join(d, dso)
+                break
+        if path:
+            try:
+                out = subprocess.run(["nm", "-D", "--defined-only", path], capture_output=True,
+                                     text=True, timeout=30).stdout
+                for line in out.splitlines():
+                    f = line.split()
+                    if len(f) == 3 and f[1] in "TtWw":
+                        tab.append((int(f[0], 16), f[2].split("@")[0]))
+            except (OSError, subprocess.TimeoutExpired, ValueError):
+                pass
+        tab.sort()
+        _symtabs[dso] = tab
+    tab = _symtabs[dso]
+    i = bisect.bisect_right(tab, (addr, "\xff")) - 1
+    if i < 0:
+        return "0x%x" % addr
+    return "0x%x (%s+0x%x)" % (addr, tab[i][1], addr - tab[i][0])
 
 
 def stop_gateway(g):

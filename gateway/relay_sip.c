@@ -44,6 +44,7 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
   sx_decision d;
   sx_im_imdn imdn;
   sx_edge *edge;
+  sx_sip_txn *deferred;
   char id[48], *xml, *user_key = NULL, *ext_key = NULL;
   size_t len;
 
@@ -124,13 +125,15 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
     goto out;
   }
   /* 202 once the edge server has routed the stanza (sx_relay_sip_confirm). */
-  if (sx_edge_send_tracked(edge, xml, len, txn) != 0) {
+  deferred = sx_sip_defer(gw->sip, txn);
+  if (!deferred) {
+    refuse(gw, txn, rq, 500, "out of memory", "internal", 0, 0);
+  } else if (sx_edge_send_tracked(edge, xml, len, deferred) != 0) {
     sx_sip_reply_hdrs h = {.retry_after = RETRY_AFTER_S};
-    sx_sip_reply(gw->sip, txn, 503, "XMPP Edge Link Down", &h);
+    sx_sip_reply(gw->sip, deferred, 503, "XMPP Edge Link Down", &h);
     sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_REJECTED_BUSY);
     sx_metric_refusal(SX_DIR_SIP_TO_XMPP, "link_down");
   } else {
-    sx_sip_defer(gw->sip, txn);
     sx_debug("im", "sip->xmpp sent: Call-ID %s id %s from %s to %s", rq->call_id, id, x.from,
              x.to);
   }

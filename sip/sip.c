@@ -11,13 +11,23 @@
 
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/nta.h>
+#include <sofia-sip/nta_stateless.h>
 #include <sofia-sip/sip.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/su_log.h>
+#include <sofia-sip/su_time.h>
+#include <sofia-sip/tport_tag.h>
 #include <sofia-sip/url.h>
 
+#include "sip/seen.h"
 #include "translate/log.h"
+
+/* Retransmission table: 2^20 entries (16 MiB) answer for 64×T1. */
+#define SEEN_CAPACITY (1u << 20)
+#define SEEN_TTL_MS 32000
+/* Messages queued per transport connection before Sofia answers 503 itself. */
+#define SEND_QUEUE 1024
 
 typedef struct out_req {
   struct out_req *next, **prev;
@@ -36,7 +46,8 @@ struct sx_sip {
   size_t max_body;
   int replied;     /* status of the reply made in the current callback */
   int deferred;    /* the current callback deferred its reply */
-  int in_callback; /* inside on_request: nta destroys the transaction after it */
+  struct sx_sip_txn *deferred_list;
+  sx_seen *seen;
   uint32_t cseq;
   uint64_t tag_counter;
   out_req *out;
@@ -90,33 +101,75 @@ static void bound_stream_listeners(int rcvbuf) {
   }
 }
 
-static int leg_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t *irq,
-                       sip_t const *sip) {
+/* A request being answered: the request message (owned until the reply consumes it) and its
+ * key in the retransmission table. Lives on the stack during on_request, on the heap once
+ * deferred. */
+struct sx_sip_txn {
+  struct sx_sip_txn *next, **prev; /* deferred list */
+  msg_t *msg;
+  uint64_t key;
+  int heap;
+};
+
+static uint64_t now_ms(void) {
+  su_time_t t = su_now();
+  return (uint64_t)t.tv_sec * 1000 + t.tv_usec / 1000;
+}
+
+/* Requests are handled statelessly (see sip/seen.h): the agent gives every request to this
+ * callback with its message, which the callback owns. */
+static int agent_message(nta_agent_magic_t *magic, nta_agent_t *agent, msg_t *msg, sip_t *sip) {
   sx_sip *s = (sx_sip *)magic;
   su_home_t home[1] = {SU_HOME_INIT(home)};
   sx_sip_request rq;
-  msg_t *msg;
+  sx_sip_txn txn = {0};
   su_addrinfo_t *ai;
-  char src[80] = "?";
-  int status;
-  (void)leg;
+  char src[80] = "?", cseq[16];
+  const char *parts[5];
+  int seen;
 
+  if (!sip || !sip->sip_request) { /* a stray response */
+    msg_destroy(msg);
+    return 0;
+  }
   switch (sip->sip_request->rq_method) {
   case sip_method_ack:
   case sip_method_cancel:
+    msg_destroy(msg);
     return 0;
   case sip_method_options:
-    nta_incoming_treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR("MESSAGE, OPTIONS"),
-                        SIPTAG_ACCEPT_STR("text/plain, message/cpim, application/im-iscomposing+xml"),
-                        TAG_END());
-    return 200;
+    nta_msg_treply(agent, msg, SIP_200_OK, SIPTAG_ALLOW_STR("MESSAGE, OPTIONS"),
+                   SIPTAG_ACCEPT_STR("text/plain, message/cpim, application/im-iscomposing+xml"),
+                   TAG_END());
+    return 0;
   default:
     break;
   }
-  if (!sip->sip_from || !sip->sip_to || !sip->sip_call_id) {
-    nta_incoming_treply(irq, 400, "Missing From, To or Call-ID", TAG_END());
-    return 400;
+  if (!sip->sip_from || !sip->sip_to || !sip->sip_call_id || !sip->sip_cseq || !sip->sip_via) {
+    nta_msg_treply(agent, msg, 400, "Missing From, To, Call-ID, CSeq or Via", TAG_END());
+    return 0;
   }
+
+  /* A retransmission gets the answer the request got, or nothing while it is pending. */
+  snprintf(cseq, sizeof cseq, "%u", (unsigned)sip->sip_cseq->cs_seq);
+  parts[0] = sip->sip_via->v_branch;
+  parts[1] = sip->sip_call_id->i_id;
+  parts[2] = cseq;
+  parts[3] = sip->sip_request->rq_method_name;
+  parts[4] = sip->sip_from->a_tag;
+  txn.key = sx_seen_key(parts, 5);
+  seen = sx_seen_check(s->seen, txn.key, now_ms());
+  if (seen == 0) {
+    msg_destroy(msg);
+    return 0;
+  }
+  if (seen > 0) {
+    nta_msg_treply(agent, msg, seen, NULL, TAG_END());
+    return 0;
+  }
+  /* The strings in rq point into msg: hold a reference until on_request returns, whatever
+   * sx_sip_reply does with the transaction's own. */
+  txn.msg = msg_ref_create(msg);
 
   memset(&rq, 0, sizeof rq);
   rq.method = sip->sip_request->rq_method_name;
@@ -135,8 +188,7 @@ static int leg_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t *i
     rq.body = sip->sip_payload->pl_data;
     rq.body_len = sip->sip_payload->pl_len;
   }
-  msg = nta_incoming_getrequest(irq);
-  ai = msg ? msg_addrinfo(msg) : NULL;
+  ai = msg_addrinfo(msg);
   if (ai && ai->ai_addr) {
     su_sockaddr_t *su = (su_sockaddr_t *)ai->ai_addr;
     rq.src_family = su->su_family;
@@ -147,49 +199,59 @@ static int leg_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t *i
   rq.src_text = src;
 
   if (!rq.request_uri || !rq.from_uri || !rq.to_uri) {
-    nta_incoming_treply(irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
-    status = 500;
+    sx_sip_reply(s, &txn, 500, NULL, NULL);
   } else {
     s->replied = 0;
     s->deferred = 0;
-    s->in_callback = 1;
-    s->cbs.on_request(s->ud, &rq, (sx_sip_txn *)irq);
-    s->in_callback = 0;
-    status = s->replied;
-    if (status == 0 && s->deferred) {
-      /* answered later by sx_sip_reply */
-    } else if (status == 0) {
+    s->cbs.on_request(s->ud, &rq, &txn);
+    if (!s->replied && !s->deferred) {
       sx_err("sip", "request %s Call-ID %s left unanswered; answering 500", rq.method,
              rq.call_id);
-      nta_incoming_treply(irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
-      status = 500;
+      sx_sip_reply(s, &txn, 500, NULL, NULL);
     }
   }
-  if (msg) msg_destroy(msg);
   su_home_deinit(home);
-  return status; /* >= 200: nta destroys the transaction */
+  msg_destroy(msg);
+  return 0;
 }
 
-void sx_sip_defer(sx_sip *s, sx_sip_txn *txn) {
-  (void)txn;
+sx_sip_txn *sx_sip_defer(sx_sip *s, sx_sip_txn *txn) {
+  sx_sip_txn *h = malloc(sizeof *h);
+  if (!h) return NULL;
+  *h = *txn;
+  h->heap = 1;
+  txn->msg = NULL;
+  h->next = s->deferred_list;
+  if (h->next) h->next->prev = &h->next;
+  h->prev = &s->deferred_list;
+  s->deferred_list = h;
   s->deferred = 1;
+  return h;
 }
 
 int sx_sip_reply(sx_sip *s, sx_sip_txn *txn, int status, const char *phrase,
                  const sx_sip_reply_hdrs *h) {
-  nta_incoming_t *irq = (nta_incoming_t *)txn;
   const sx_sip_reply_hdrs none = {0};
-  int rc;
+  int rc = -1;
   if (!h) h = &none;
   if (!phrase) phrase = sip_status_phrase(status);
   if (!phrase) phrase = "Unknown";
-  if (s->in_callback) s->replied = status;
-  rc = nta_incoming_treply(irq, status, phrase,
-                             TAG_IF(h->warning, SIPTAG_WARNING_STR(h->warning)),
-                             TAG_IF(h->retry_after, SIPTAG_RETRY_AFTER_STR(h->retry_after)),
-                             TAG_IF(h->accept, SIPTAG_ACCEPT_STR(h->accept)),
-                             TAG_IF(h->allow, SIPTAG_ALLOW_STR(h->allow)), TAG_END());
-  if (!s->in_callback) nta_incoming_destroy(irq);
+  if (txn->msg) {
+    rc = nta_msg_treply(s->agent, txn->msg, status, phrase,
+                        TAG_IF(h->warning, SIPTAG_WARNING_STR(h->warning)),
+                        TAG_IF(h->retry_after, SIPTAG_RETRY_AFTER_STR(h->retry_after)),
+                        TAG_IF(h->accept, SIPTAG_ACCEPT_STR(h->accept)),
+                        TAG_IF(h->allow, SIPTAG_ALLOW_STR(h->allow)), TAG_END());
+    txn->msg = NULL; /* nta_msg_treply took it */
+  }
+  if (status >= 200) sx_seen_answer(s->seen, txn->key, status, now_ms());
+  if (txn->heap) {
+    *txn->prev = txn->next;
+    if (txn->next) txn->next->prev = txn->prev;
+    free(txn);
+  } else {
+    s->replied = status;
+  }
   return rc;
 }
 
@@ -298,9 +360,16 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
   }
   /* Room for the headers on top of the largest body we accept: anything beyond is answered
    * 413 by nta itself, also on TCP. */
-  s->agent = nta_agent_create(root, URL_STRING_MAKE(p->listen[0]), NULL, NULL,
+  s->seen = sx_seen_new(SEEN_CAPACITY, SEEN_TTL_MS);
+  if (!s->seen) {
+    snprintf(err, errlen, "out of memory");
+    goto fail;
+  }
+  s->agent = nta_agent_create(root, URL_STRING_MAKE(p->listen[0]), agent_message,
+                              (nta_agent_magic_t *)s, NTATAG_STATELESS(1),
                               NTATAG_MAXSIZE(p->max_message_bytes + 65536), NTATAG_UA(1),
-                              NTATAG_SERVER_RPORT(1), NTATAG_TIMEOUT_408(1), TAG_END());
+                              NTATAG_SERVER_RPORT(1), NTATAG_TIMEOUT_408(1),
+                              TPTAG_QUEUESIZE(SEND_QUEUE), TAG_END());
   if (!s->agent) {
     snprintf(err, errlen, "sip.listen: cannot listen on %s: %s", p->listen[0],
              strerror(errno));
@@ -314,8 +383,8 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
     }
   }
   bound_stream_listeners(p->tcp_rcvbuf);
-  s->leg = nta_leg_tcreate(s->agent, leg_request, (nta_leg_magic_t *)s, NTATAG_NO_DIALOG(1),
-                           TAG_END());
+  /* The default leg carries outgoing requests; incoming ones never reach it (stateless). */
+  s->leg = nta_leg_tcreate(s->agent, NULL, NULL, NTATAG_NO_DIALOG(1), TAG_END());
   if (!s->leg) {
     snprintf(err, errlen, "sip: cannot create the default leg");
     goto fail;
@@ -335,8 +404,10 @@ void sx_sip_free(sx_sip *s) {
     s->cbs.on_response(s->ud, r->ud, 503, "Gateway shutting down", NULL);
     free(r);
   }
+  while (s->deferred_list) sx_sip_reply(s, s->deferred_list, 503, "Gateway shutting down", NULL);
   if (s->leg) nta_leg_destroy(s->leg);
   if (s->agent) nta_agent_destroy(s->agent);
+  sx_seen_free(s->seen);
   su_home_deinit(s->home);
   free(s);
 }

@@ -74,9 +74,10 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
                    char *err, size_t errlen);
 int sx_sip_reply(sx_sip *s, sx_sip_txn *txn, int status, const char *phrase,
                  const sx_sip_reply_hdrs *hdrs);
-/* Within on_request: the reply comes later (sx_sip_reply on the same txn, from any later
- * callback). The transaction stays open until then; retransmissions are absorbed. */
-void sx_sip_defer(sx_sip *s, sx_sip_txn *txn);
+/* Within on_request: the reply comes later. Returns the transaction to pass to sx_sip_reply
+ * from a later callback (the one given to on_request dies with the callback), or NULL when
+ * out of memory (then reply at once). Retransmissions meanwhile are absorbed. */
+sx_sip_txn *sx_sip_defer(sx_sip *s, sx_sip_txn *txn);
 /* Returns 0 when the request was created, -1 otherwise (then no callback follows). */
 int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud);
 /* Outgoing transactions still waiting for their final response. */
