@@ -18,8 +18,11 @@
 #define DEFAULT_CONFIG "/etc/sipxmpp/sipxmppd.conf"
 #define IDMAP_CAPACITY 65536
 #define IDMAP_TTL_MS (10 * 60 * 1000)
-/* Receive buffer of SIP TCP connections: bounds what Sofia reads at once after a stall. */
-#define SIP_TCP_RCVBUF (128 * 1024)
+/* Receive buffer of SIP TCP connections: bounds what Sofia reads at once after a stall.
+ * It must stay well under nta's maximum message size (max_message_bytes + 64 KiB): Sofia
+ * counts everything buffered on a connection against it and answers 413 and closes past it.
+ * The kernel doubles the value for its own bookkeeping. */
+#define SIP_TCP_RCVBUF (32 * 1024)
 
 uint64_t sx_gw_now(sx_gw *gw) { return uv_now(&gw->loop.uv); }
 
