@@ -83,8 +83,9 @@ struct sx_edge {
   xmpp_conn_t *conn;
 
   uv_timer_t tick, retry;
-  uv_check_t barrier; /* sends the barrier iq at the end of a loop turn */
-  int barrier_armed;
+  uv_check_t flush;  /* hands the turn's output to libstrophe at the end of a loop turn */
+  int flush_armed;
+  sx_buf out;        /* stanzas written during this turn, in order */
   void **open_tok;    /* tracked since the last barrier */
   size_t open_n, open_cap;
   batch *b_head, *b_tail;
@@ -230,10 +231,23 @@ static void break_socket(sx_edge *e) {
   }
 }
 
+static void on_flush(uv_check_t *h);
+
+static void arm_flush(sx_edge *e) {
+  if (e->flush_armed) return;
+  uv_check_start(&e->flush, on_flush);
+  e->flush_armed = 1;
+}
+
+/* Stanzas go out in one write per loop turn (on_flush), not one each. */
 static int send_text(sx_edge *e, const char *xml, size_t len) {
-  xmpp_send_raw(e->conn, xml, len);
+  sx_buf_put(&e->out, xml, len);
+  if (e->out.oom) {
+    sx_err("edge", "%s out of memory queueing output", e->domain);
+    return -1;
+  }
   e->last_write = now_ms(e);
-  update_poll(e);
+  arm_flush(e);
   return 0;
 }
 
@@ -300,20 +314,14 @@ static void fail_tracked(sx_edge *e) {
   e->open_n = 0;
 }
 
-static void on_barrier(uv_check_t *h) {
-  sx_edge *e = h->data;
+/* Closes the batch of tracked stanzas with a barrier iq (appended to the output). */
+static void add_barrier(sx_edge *e) {
   batch *b;
   sx_buf x = {0};
 
-  uv_check_stop(h);
-  e->barrier_armed = 0;
-  if (!e->open_n || e->state != LS_UP) return;
+  if (!e->open_n) return;
   b = malloc(sizeof *b + e->open_n * sizeof(void *));
-  if (!b) { /* retry on the next turn */
-    uv_check_start(h, on_barrier);
-    e->barrier_armed = 1;
-    return;
-  }
+  if (!b) return;
   b->next = NULL;
   b->seq = ++e->barrier_seq;
   b->n = e->open_n;
@@ -327,6 +335,25 @@ static void on_barrier(uv_check_t *h) {
   put_attr(&x, "to", e->domain);
   sx_buf_puts(&x, "><ping xmlns='" NS_PING "'/></iq>");
   send_buf(e, &x);
+}
+
+static void on_flush(uv_check_t *h) {
+  sx_edge *e = h->data;
+  if (e->state != LS_UP) {
+    uv_check_stop(h);
+    e->flush_armed = 0;
+    e->out.len = 0;
+    return;
+  }
+  add_barrier(e); /* still armed: its own write is part of this flush */
+  uv_check_stop(h);
+  e->flush_armed = 0;
+  if (e->open_n) arm_flush(e); /* the barrier could not be made; next turn */
+  if (e->out.len) {
+    xmpp_send_raw(e->conn, e->out.data, e->out.len);
+    e->out.len = 0;
+    drive(e); /* write it now */
+  }
 }
 
 /* The barrier iq `seq` came back: every batch up to it was routed. */
@@ -670,11 +697,11 @@ static void finish_stop(sx_edge *e) {
   e->timers_closing = 1;
   uv_timer_stop(&e->tick);
   uv_timer_stop(&e->retry);
-  uv_check_stop(&e->barrier);
+  uv_check_stop(&e->flush);
   fail_tracked(e);
   uv_close((uv_handle_t *)&e->tick, on_handle_closed);
   uv_close((uv_handle_t *)&e->retry, on_handle_closed);
-  uv_close((uv_handle_t *)&e->barrier, on_handle_closed);
+  uv_close((uv_handle_t *)&e->flush, on_handle_closed);
 }
 
 static void conn_handler(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
@@ -900,6 +927,7 @@ static void destroy(sx_edge *e) {
     free(b);
   }
   free(e->open_tok);
+  sx_buf_free(&e->out);
   free(e->domain);
   free(e->host);
   if (e->secret) {
@@ -984,8 +1012,8 @@ sx_edge *sx_edge_new(uv_loop_t *loop, const sx_edge_params *p, const sx_edge_cbs
   reserve_low_fd(e);
   uv_timer_init(loop, &e->tick);
   uv_timer_init(loop, &e->retry);
-  uv_check_init(loop, &e->barrier);
-  e->tick.data = e->retry.data = e->barrier.data = e;
+  uv_check_init(loop, &e->flush);
+  e->tick.data = e->retry.data = e->flush.data = e;
   e->handles_open = 3;
   uv_timer_start(&e->tick, on_tick, TICK_MS, TICK_MS);
   start_connect(e);
@@ -1022,10 +1050,7 @@ int sx_edge_send_tracked(sx_edge *e, const char *xml, size_t len, void *token) {
   if (sx_edge_send(e, xml, len) != 0) return -1;
   e->open_tok[e->open_n++] = token;
   e->unconfirmed++;
-  if (!e->barrier_armed) {
-    uv_check_start(&e->barrier, on_barrier);
-    e->barrier_armed = 1;
-  }
+  arm_flush(e);
   return 0;
 }
 
