@@ -40,6 +40,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import servers  # noqa: E402
 
 HZ = os.sysconf("SC_CLK_TCK")
+KEEP_TMP = False   # --keep: logs stay, so failure texts may point into them
 PASS_P99_US = 500000
 
 # ------------------------------------------------------------------------------ processes
@@ -262,8 +263,8 @@ def sipp_failure_text(s, stat):
             parts.append("%d %s" % (s[key], name))
     if s.get("first_unexpected"):
         parts.append("first unexpected: %s" % s["first_unexpected"])
-    return "SIPp: " + ", ".join(parts or ["%d failed" % s.get("failed", 0)]) + \
-        "; see %s.err" % stat
+    where = "; see %s.err" % stat if KEEP_TMP else ""
+    return "SIPp: " + ", ".join(parts or ["%d failed" % s.get("failed", 0)]) + where
 
 
 # ------------------------------------------------------------------------------ the bench
@@ -1069,6 +1070,8 @@ def main():
     ap.add_argument("--prosody-nagle", action="store_true",
                     help="leave Nagle on in Prosody (its default)")
     a = ap.parse_args()
+    global KEEP_TMP
+    KEEP_TMP = a.keep
     if a.step_s is None:
         a.step_s = 2.0 if a.quick else 4.0
     if a.bisect is None:

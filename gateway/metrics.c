@@ -261,8 +261,10 @@ char *sx_metrics_render(size_t *len) {
   }
 
   for (size_t i = 0; i < n_names; i++) {
+    /* names are checked to be at most SX_METRIC_NAME_MAX bytes when counted */
     char metric[SX_METRIC_NAME_MAX + 16];
-    snprintf(metric, sizeof metric, "sipxmpp_%s", names[i].name);
+    int mn = snprintf(metric, sizeof metric, "sipxmpp_%.*s", SX_METRIC_NAME_MAX, names[i].name);
+    if (mn < 0 || (size_t)mn >= sizeof metric) continue;
     const char *help = NULL;
     for (size_t k = 0; k < sizeof known_help / sizeof known_help[0]; k++)
       if (!strcmp(known_help[k].name, names[i].name)) help = known_help[k].help;

@@ -38,22 +38,40 @@ static const char USAGE[] =
     "Exit status: 0 ok (check: allow), 1 refused or invalid (check: deny or pending),\n"
     "2 usage, 3 store or config error. Errors and warnings go to stderr.\n";
 
+/* Prints prefix, the formatted message and a newline on stderr. */
+static void vmsg(const char *prefix, const char *fmt, va_list ap) {
+  fputs(prefix, stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+}
+
 void ctl_warn(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("warning: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vmsg("warning: ", fmt, ap);
   va_end(ap);
 }
 
 void ctl_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("error: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vmsg("error: ", fmt, ap);
   va_end(ap);
+}
+
+/* Prints "error: " and the message, then usage (when not NULL), on stderr; CTL_USAGE. */
+static int vusage_fail(const char *usage, const char *fmt, va_list ap) {
+  vmsg("error: ", fmt, ap);
+  if (usage) fputs(usage, stderr);
+  return CTL_USAGE;
+}
+
+int ctl_usage_fail(const char *usage, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = vusage_fail(usage, fmt, ap);
+  va_end(ap);
+  return rc;
 }
 
 int ctl_bool(const char *t, int *out) {
@@ -79,17 +97,7 @@ int ctl_opt(const ctl_optdef *defs, const char *name) {
   return -1;
 }
 
-static int usage_fail(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage_fail(const char *usage, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("error: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  if (usage) fprintf(stderr, "%s", usage);
-  return CTL_USAGE;
-}
+const ctl_optdef ctl_no_opts[] = {{NULL, 0}};
 
 int ctl_parse(int argc, char **argv, const ctl_optdef *defs, ctl_args *a, const char *usage) {
   memset(a, 0, sizeof *a);
@@ -97,7 +105,7 @@ int ctl_parse(int argc, char **argv, const ctl_optdef *defs, ctl_args *a, const 
   for (int i = 0; i < argc; i++) {
     const char *arg = argv[i];
     if (only_pos || arg[0] != '-' || arg[1] == '\0') {
-      if (a->npos == CTL_MAX_POS) return usage_fail(usage, "too many arguments");
+      if (a->npos == CTL_MAX_POS) return ctl_usage_fail(usage, "too many arguments");
       a->pos[a->npos++] = arg;
       continue;
     }
@@ -105,17 +113,17 @@ int ctl_parse(int argc, char **argv, const ctl_optdef *defs, ctl_args *a, const 
       only_pos = 1;
       continue;
     }
-    if (arg[1] != '-') return usage_fail(usage, "unknown option %s", arg);
+    if (arg[1] != '-') return ctl_usage_fail(usage, "unknown option %s", arg);
     const char *name = arg + 2, *eq = strchr(name, '=');
     size_t nl = eq ? (size_t)(eq - name) : strlen(name);
     int idx = -1;
     for (int j = 0; defs[j].name; j++)
       if (strlen(defs[j].name) == nl && strncmp(defs[j].name, name, nl) == 0) idx = j;
-    if (idx < 0) return usage_fail(usage, "unknown option --%.*s", (int)nl, name);
+    if (idx < 0) return ctl_usage_fail(usage, "unknown option --%.*s", (int)nl, name);
     const char *v = NULL;
     switch (defs[idx].kind) {
     case OPT_FLAG:
-      if (eq) return usage_fail(usage, "option --%s takes no value", defs[idx].name);
+      if (eq) return ctl_usage_fail(usage, "option --%s takes no value", defs[idx].name);
       v = "on";
       break;
     case OPT_VALUE:
@@ -124,13 +132,14 @@ int ctl_parse(int argc, char **argv, const ctl_optdef *defs, ctl_args *a, const 
       else if (i + 1 < argc)
         v = argv[++i];
       else
-        return usage_fail(usage, "option --%s needs a value", defs[idx].name);
+        return ctl_usage_fail(usage, "option --%s needs a value", defs[idx].name);
       break;
     case OPT_BOOL: {
       int b = 1;
       if (eq) {
         if (ctl_bool(eq + 1, &b))
-          return usage_fail(usage, "option --%s: '%s' is not on or off", defs[idx].name, eq + 1);
+          return ctl_usage_fail(usage, "option --%s: '%s' is not on or off", defs[idx].name,
+                                eq + 1);
       } else if (i + 1 < argc && ctl_bool(argv[i + 1], &b) == 0) {
         i++;
       } else {
@@ -144,6 +153,17 @@ int ctl_parse(int argc, char **argv, const ctl_optdef *defs, ctl_args *a, const 
     a->val[idx] = v;
   }
   return 0;
+}
+
+int ctl_parse_n(int argc, char **argv, const ctl_optdef *defs, ctl_args *a, const char *usage,
+                int min_pos, int max_pos, const char *fmt, ...) {
+  int rc = ctl_parse(argc, argv, defs, a, usage);
+  if (rc || (a->npos >= min_pos && a->npos <= max_pos)) return rc;
+  va_list ap;
+  va_start(ap, fmt);
+  rc = vusage_fail(usage, fmt, ap);
+  va_end(ap);
+  return rc;
 }
 
 int ctl_st(sx_st st, const char *err) {
@@ -179,6 +199,17 @@ char *ctl_key(const char *what, const char *arg) {
   return k;
 }
 
+int ctl_open_key(ctl_ctx *c, const char *what, const char *arg, char **key) {
+  *key = NULL;
+  if (arg && !(*key = ctl_key(what, arg))) return CTL_REFUSED;
+  int rc = ctl_open(c);
+  if (rc) {
+    free(*key);
+    *key = NULL;
+  }
+  return rc;
+}
+
 int ctl_json_out(cJSON *v) {
   if (!v) {
     ctl_error("out of memory");
@@ -193,6 +224,19 @@ int ctl_json_out(cJSON *v) {
   puts(s);
   cJSON_free(s);
   return CTL_OK;
+}
+
+void ctl_json_push(cJSON **arr, cJSON *item) {
+  if (!*arr) {
+    cJSON_Delete(item);
+    return;
+  }
+  if (item) {
+    cJSON_AddItemToArray(*arr, item);
+  } else {
+    cJSON_Delete(*arr);
+    *arr = NULL;
+  }
 }
 
 void ctl_json_str(cJSON *o, const char *name, const char *v) {
@@ -276,7 +320,7 @@ int main(int argc, char **argv) {
   int rc = take_globals(&c, &argc, argv);
   if (rc) return rc;
   if (argc == 0) {
-    fprintf(stderr, "%s", USAGE);
+    fputs(USAGE, stderr);
     return CTL_USAGE;
   }
   const char *cmd = argv[0];
@@ -295,21 +339,13 @@ int main(int argc, char **argv) {
     fn = ctl_contact;
   else if (strcmp(cmd, "check") == 0)
     fn = ctl_check;
-  if (!fn) {
-    ctl_error("unknown command '%s'", cmd);
-    fprintf(stderr, "%s", USAGE);
-    return CTL_USAGE;
-  }
+  if (!fn) return ctl_usage_fail(USAGE, "unknown command '%s'", cmd);
   if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
     printf("%s", USAGE);
     return CTL_OK;
   }
   /* check takes its positional arguments directly; the others a subcommand first */
-  if (fn != ctl_check && argc < 2) {
-    ctl_error("%s: missing subcommand", cmd);
-    fprintf(stderr, "%s", USAGE);
-    return CTL_USAGE;
-  }
+  if (fn != ctl_check && argc < 2) return ctl_usage_fail(USAGE, "%s: missing subcommand", cmd);
   rc = fn(&c, argc - 1, argv + 1);
   if (c.st) sx_store_close(c.st);
   if (c.have_cfg) sx_config_free(&c.cfg);

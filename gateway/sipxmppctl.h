@@ -54,6 +54,20 @@ typedef struct {
  * after printing the problem and `usage` on stderr. Booleans are stored as "on"/"off". */
 int ctl_parse(int argc, char **argv, const ctl_optdef *defs, ctl_args *a, const char *usage);
 
+/* ctl_parse, then checks that the number of positional arguments is within
+ * [min_pos, max_pos]. When it is not, prints "error: " and the formatted message, then
+ * `usage`, on stderr and returns CTL_USAGE. */
+int ctl_parse_n(int argc, char **argv, const ctl_optdef *defs, ctl_args *a, const char *usage,
+                int min_pos, int max_pos, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+
+/* An option table with no options. */
+extern const ctl_optdef ctl_no_opts[];
+
+/* Prints "error: " and the formatted message, then `usage` (unless NULL), on stderr.
+ * Returns CTL_USAGE. */
+int ctl_usage_fail(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Index of an option in defs, for a->seen / a->val. */
 int ctl_opt(const ctl_optdef *defs, const char *name);
 
@@ -68,9 +82,19 @@ int ctl_st(sx_st st, const char *err);
  * returns NULL when invalid. Caller frees. */
 char *ctl_key(const char *what, const char *arg);
 
+/* Canonicalises arg with ctl_key (skipped when arg is NULL: *key = NULL), then opens the
+ * store. Returns CTL_OK with *key owned by the caller, or CTL_REFUSED / CTL_STORE after
+ * printing why, with *key NULL. */
+int ctl_open_key(ctl_ctx *c, const char *what, const char *arg, char **key);
+
 /* Prints a JSON value on stdout (one document and a newline) and frees it; CTL_OK, or
  * CTL_STORE when out of memory. */
 int ctl_json_out(cJSON *v);
+
+/* Appends item (owned by the array from then on) to the array *arr. When item is NULL
+ * (out of memory) the array is deleted and *arr set to NULL; when *arr is already NULL,
+ * item is deleted. */
+void ctl_json_push(cJSON **arr, cJSON *item);
 
 /* Adds a string or null. */
 void ctl_json_str(cJSON *o, const char *name, const char *v);

@@ -48,15 +48,10 @@ static int two_keys(const ctl_args *a, char **user, char **contact) {
 }
 
 static int cmd_addremove(ctl_ctx *c, int add, int argc, char **argv) {
-  static const ctl_optdef opts[] = {{NULL, 0}};
   ctl_args a;
-  int rc = ctl_parse(argc, argv, opts, &a, USAGE);
+  int rc = ctl_parse_n(argc, argv, ctl_no_opts, &a, USAGE, 2, 2,
+                       "contact %s: expected USER and CONTACT", add ? "add" : "remove");
   if (rc) return rc;
-  if (a.npos != 2) {
-    ctl_error("contact %s: expected USER and CONTACT", add ? "add" : "remove");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
   char *user, *contact;
   if ((rc = two_keys(&a, &user, &contact))) return rc;
   if ((rc = ctl_open(c))) goto out;
@@ -77,21 +72,10 @@ out:
 }
 
 static int cmd_list(ctl_ctx *c, int argc, char **argv) {
-  static const ctl_optdef opts[] = {{NULL, 0}};
   ctl_args a;
-  int rc = ctl_parse(argc, argv, opts, &a, USAGE);
-  if (rc) return rc;
-  if (a.npos > 1) {
-    ctl_error("contact list: at most one USER");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
-  char *user = NULL;
-  if (a.npos == 1 && !(user = ctl_key("user", a.pos[0]))) return CTL_REFUSED;
-  if ((rc = ctl_open(c))) {
-    free(user);
-    return rc;
-  }
+  char *user;
+  int rc = ctl_parse_n(argc, argv, ctl_no_opts, &a, USAGE, 0, 1, "contact list: at most one USER");
+  if (rc || (rc = ctl_open_key(c, "user", a.npos ? a.pos[0] : NULL, &user))) return rc;
   char err[1024];
   sx_contact_rec *v;
   size_t n;
@@ -100,15 +84,7 @@ static int cmd_list(ctl_ctx *c, int argc, char **argv) {
   if (st) return ctl_st(st, err);
   if (c->json) {
     cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; arr && i < n; i++) {
-      cJSON *o = contact_json(&v[i]);
-      if (!o) {
-        cJSON_Delete(arr);
-        arr = NULL;
-        break;
-      }
-      cJSON_AddItemToArray(arr, o);
-    }
+    for (size_t i = 0; arr && i < n; i++) ctl_json_push(&arr, contact_json(&v[i]));
     rc = ctl_json_out(arr);
   } else {
     printf("%-32s %-32s %-12s %-11s %s\n", "USER", "CONTACT", "STATE", "SUB-OUT", "SUB-IN");
@@ -125,9 +101,7 @@ int ctl_contact(ctl_ctx *c, int argc, char **argv) {
   if (strcmp(sub, "add") == 0) return cmd_addremove(c, 1, argc - 1, argv + 1);
   if (strcmp(sub, "remove") == 0) return cmd_addremove(c, 0, argc - 1, argv + 1);
   if (strcmp(sub, "list") == 0) return cmd_list(c, argc - 1, argv + 1);
-  ctl_error("contact: unknown subcommand '%s'", sub);
-  fputs(USAGE, stderr);
-  return CTL_USAGE;
+  return ctl_usage_fail(USAGE, "contact: unknown subcommand '%s'", sub);
 }
 
 /* ---- check --------------------------------------------------------------------------- */
@@ -141,13 +115,8 @@ int ctl_check(ctl_ctx *c, int argc, char **argv) {
       {NULL, 0},
   };
   ctl_args a;
-  int rc = ctl_parse(argc, argv, opts, &a, CHECK_USAGE);
+  int rc = ctl_parse_n(argc, argv, opts, &a, CHECK_USAGE, 2, 2, "check: expected USER and CONTACT");
   if (rc) return rc;
-  if (a.npos != 2) {
-    ctl_error("check: expected USER and CONTACT");
-    fputs(CHECK_USAGE, stderr);
-    return CTL_USAGE;
-  }
   if (a.seen[O_IN] && a.seen[O_OUT]) {
     ctl_error("check: give --inbound or --outbound, not both");
     return CTL_USAGE;

@@ -201,14 +201,9 @@ static int apply(sx_partner_rec *p, const ctl_args *a) {
 
 static int cmd_write(ctl_ctx *c, int create, int argc, char **argv) {
   ctl_args a;
-  int rc = ctl_parse(argc, argv, WRITE_OPTS, &a, USAGE);
+  int rc = ctl_parse_n(argc, argv, WRITE_OPTS, &a, USAGE, 1, 1, "partner %s: expected one DOMAIN",
+                       create ? "new" : "set");
   if (rc) return rc;
-  const char *sub = create ? "new" : "set";
-  if (a.npos != 1) {
-    ctl_error("partner %s: expected one DOMAIN", sub);
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
   if (create && (a.seen[O_ADD] || a.seen[O_REMOVE])) {
     ctl_error("partner new: use --additional-domains (--add-domain and --remove-domain are for "
               "partner set)");
@@ -216,11 +211,7 @@ static int cmd_write(ctl_ctx *c, int create, int argc, char **argv) {
   }
   int any = 0;
   for (int i = 0; WRITE_OPTS[i].name; i++) any |= a.seen[i];
-  if (!create && !any) {
-    ctl_error("partner set: nothing to change");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
+  if (!create && !any) return ctl_usage_fail(USAGE, "partner set: nothing to change");
   if ((rc = ctl_open(c))) return rc;
   char err[1024], warn[1024];
   sx_partner_rec p;
@@ -275,30 +266,17 @@ static int cmd_write(ctl_ctx *c, int create, int argc, char **argv) {
 }
 
 static int cmd_show(ctl_ctx *c, int argc, char **argv) {
-  static const ctl_optdef opts[] = {{NULL, 0}};
   ctl_args a;
-  int rc = ctl_parse(argc, argv, opts, &a, USAGE);
-  if (rc) return rc;
-  if (a.npos != 1) {
-    ctl_error("partner show: expected one DOMAIN");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
-  if ((rc = ctl_open(c))) return rc;
+  int rc =
+      ctl_parse_n(argc, argv, ctl_no_opts, &a, USAGE, 1, 1, "partner show: expected one DOMAIN");
+  if (rc || (rc = ctl_open(c))) return rc;
   return show_one(c, a.pos[0]);
 }
 
 static int cmd_list(ctl_ctx *c, int argc, char **argv) {
-  static const ctl_optdef opts[] = {{NULL, 0}};
   ctl_args a;
-  int rc = ctl_parse(argc, argv, opts, &a, USAGE);
-  if (rc) return rc;
-  if (a.npos) {
-    ctl_error("partner list takes no arguments");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
-  if ((rc = ctl_open(c))) return rc;
+  int rc = ctl_parse_n(argc, argv, ctl_no_opts, &a, USAGE, 0, 0, "partner list takes no arguments");
+  if (rc || (rc = ctl_open(c))) return rc;
   char err[1024];
   sx_partner_rec *v;
   size_t n;
@@ -306,15 +284,7 @@ static int cmd_list(ctl_ctx *c, int argc, char **argv) {
   if (st) return ctl_st(st, err);
   if (c->json) {
     cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; arr && i < n; i++) {
-      cJSON *o = ctl_partner_json(&v[i]);
-      if (!o) {
-        cJSON_Delete(arr);
-        arr = NULL;
-        break;
-      }
-      cJSON_AddItemToArray(arr, o);
-    }
+    for (size_t i = 0; arr && i < n; i++) ctl_json_push(&arr, ctl_partner_json(&v[i]));
     rc = ctl_json_out(arr);
   } else {
     printf("%-28s %-16s %-12s %-12s %-8s %-9s %-5s %s\n", "DOMAIN", "TYPE", "TLS", "SASL",
@@ -334,16 +304,10 @@ static int cmd_list(ctl_ctx *c, int argc, char **argv) {
 }
 
 static int cmd_remove(ctl_ctx *c, int argc, char **argv) {
-  static const ctl_optdef opts[] = {{NULL, 0}};
   ctl_args a;
-  int rc = ctl_parse(argc, argv, opts, &a, USAGE);
-  if (rc) return rc;
-  if (a.npos != 1) {
-    ctl_error("partner remove: expected one DOMAIN");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
-  if ((rc = ctl_open(c))) return rc;
+  int rc =
+      ctl_parse_n(argc, argv, ctl_no_opts, &a, USAGE, 1, 1, "partner remove: expected one DOMAIN");
+  if (rc || (rc = ctl_open(c))) return rc;
   char err[1024];
   sx_st st = sx_store_partner_remove(c->st, a.pos[0], err, sizeof err);
   if (st) return ctl_st(st, err);
@@ -358,7 +322,5 @@ int ctl_partner(ctl_ctx *c, int argc, char **argv) {
   if (strcmp(sub, "show") == 0) return cmd_show(c, argc - 1, argv + 1);
   if (strcmp(sub, "list") == 0) return cmd_list(c, argc - 1, argv + 1);
   if (strcmp(sub, "remove") == 0) return cmd_remove(c, argc - 1, argv + 1);
-  ctl_error("partner: unknown subcommand '%s'", sub);
-  fputs(USAGE, stderr);
-  return CTL_USAGE;
+  return ctl_usage_fail(USAGE, "partner: unknown subcommand '%s'", sub);
 }

@@ -72,13 +72,9 @@ static const ctl_optdef WRITE_OPTS[] = {
 
 static int cmd_write(ctl_ctx *c, int create, int argc, char **argv) {
   ctl_args a;
-  int rc = ctl_parse(argc, argv, WRITE_OPTS, &a, USAGE);
+  int rc = ctl_parse_n(argc, argv, WRITE_OPTS, &a, USAGE, 1, 1,
+                       "policy %s: expected one policy NAME", create ? "new" : "set");
   if (rc) return rc;
-  if (a.npos != 1) {
-    ctl_error("policy %s: expected one policy NAME", create ? "new" : "set");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
   unsigned mask = 0, flags = 0;
   for (size_t i = 0; i < NFLAGS; i++) {
     int idx = ctl_opt(WRITE_OPTS, FLAGS[i].opt);
@@ -87,12 +83,9 @@ static int cmd_write(ctl_ctx *c, int create, int argc, char **argv) {
     if (strcmp(a.val[idx], "on") == 0) flags |= FLAGS[i].flag;
   }
   const char *desc = a.val[ctl_opt(WRITE_OPTS, "description")];
-  if (!create && !mask && !desc) {
-    ctl_error("policy set: nothing to change (give --xmpp, --federation, --public-cloud, "
-              "--outside or --description)");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
+  if (!create && !mask && !desc)
+    return ctl_usage_fail(USAGE, "policy set: nothing to change (give --xmpp, --federation, "
+                                 "--public-cloud, --outside or --description)");
   if ((rc = ctl_open(c))) return rc;
   char err[1024];
   sx_st st = create ? sx_store_policy_new(c->st, a.pos[0], flags, desc, err, sizeof err)
@@ -114,30 +107,17 @@ static int cmd_write(ctl_ctx *c, int create, int argc, char **argv) {
 }
 
 static int cmd_show(ctl_ctx *c, int argc, char **argv) {
-  static const ctl_optdef opts[] = {{NULL, 0}};
   ctl_args a;
-  int rc = ctl_parse(argc, argv, opts, &a, USAGE);
-  if (rc) return rc;
-  if (a.npos != 1) {
-    ctl_error("policy show: expected one policy NAME");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
-  if ((rc = ctl_open(c))) return rc;
+  int rc = ctl_parse_n(argc, argv, ctl_no_opts, &a, USAGE, 1, 1,
+                       "policy show: expected one policy NAME");
+  if (rc || (rc = ctl_open(c))) return rc;
   return show_one(c, a.pos[0]);
 }
 
 static int cmd_list(ctl_ctx *c, int argc, char **argv) {
-  static const ctl_optdef opts[] = {{NULL, 0}};
   ctl_args a;
-  int rc = ctl_parse(argc, argv, opts, &a, USAGE);
-  if (rc) return rc;
-  if (a.npos) {
-    ctl_error("policy list takes no arguments");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
-  if ((rc = ctl_open(c))) return rc;
+  int rc = ctl_parse_n(argc, argv, ctl_no_opts, &a, USAGE, 0, 0, "policy list takes no arguments");
+  if (rc || (rc = ctl_open(c))) return rc;
   char err[1024];
   sx_policy_rec *v;
   size_t n;
@@ -145,15 +125,7 @@ static int cmd_list(ctl_ctx *c, int argc, char **argv) {
   if (st) return ctl_st(st, err);
   if (c->json) {
     cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; arr && i < n; i++) {
-      cJSON *o = ctl_policy_json(&v[i]);
-      if (!o) {
-        cJSON_Delete(arr);
-        arr = NULL;
-        break;
-      }
-      cJSON_AddItemToArray(arr, o);
-    }
+    for (size_t i = 0; arr && i < n; i++) ctl_json_push(&arr, ctl_policy_json(&v[i]));
     rc = ctl_json_out(arr);
   } else {
     printf("%-24s %-7s %-5s %-10s %-12s %-7s %-6s %s\n", "NAME", "SCOPE", "XMPP", "FEDERATION",
@@ -178,14 +150,9 @@ static int cmd_list(ctl_ctx *c, int argc, char **argv) {
 static int cmd_remove(ctl_ctx *c, int argc, char **argv) {
   static const ctl_optdef opts[] = {{"force", OPT_FLAG}, {NULL, 0}};
   ctl_args a;
-  int rc = ctl_parse(argc, argv, opts, &a, USAGE);
-  if (rc) return rc;
-  if (a.npos != 1) {
-    ctl_error("policy remove: expected one policy NAME");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
-  if ((rc = ctl_open(c))) return rc;
+  int rc = ctl_parse_n(argc, argv, opts, &a, USAGE, 1, 1,
+                       "policy remove: expected one policy NAME");
+  if (rc || (rc = ctl_open(c))) return rc;
   char err[1024];
   sx_st st = sx_store_policy_remove(c->st, a.pos[0], a.seen[0], err, sizeof err);
   if (st) return ctl_st(st, err);
@@ -201,22 +168,13 @@ static int cmd_grant(ctl_ctx *c, int argc, char **argv) {
   if (rc) return rc;
   int none = a.seen[2], all = a.seen[1];
   const char *user = a.val[0];
-  if ((none && a.npos != 0) || (!none && a.npos != 1)) {
-    ctl_error("policy grant: give a TAG to grant, or --none to remove the grant");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
-  if (!!user == !!all) {
-    ctl_error("policy grant: give exactly one of --user URI or --all");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
-  char *key = NULL;
-  if (user && !(key = ctl_key("user", user))) return CTL_REFUSED;
-  if ((rc = ctl_open(c))) {
-    free(key);
-    return rc;
-  }
+  if ((none && a.npos != 0) || (!none && a.npos != 1))
+    return ctl_usage_fail(USAGE,
+                          "policy grant: give a TAG to grant, or --none to remove the grant");
+  if (!!user == !!all)
+    return ctl_usage_fail(USAGE, "policy grant: give exactly one of --user URI or --all");
+  char *key;
+  if ((rc = ctl_open_key(c, "user", user, &key))) return rc;
   char err[1024];
   long changed = 0;
   const char *tag = none ? NULL : a.pos[0];
@@ -256,7 +214,5 @@ int ctl_policy(ctl_ctx *c, int argc, char **argv) {
   if (strcmp(sub, "list") == 0) return cmd_list(c, argc - 1, argv + 1);
   if (strcmp(sub, "remove") == 0) return cmd_remove(c, argc - 1, argv + 1);
   if (strcmp(sub, "grant") == 0) return cmd_grant(c, argc - 1, argv + 1);
-  ctl_error("policy: unknown subcommand '%s'", sub);
-  fputs(USAGE, stderr);
-  return CTL_USAGE;
+  return ctl_usage_fail(USAGE, "policy: unknown subcommand '%s'", sub);
 }

@@ -101,24 +101,13 @@ static void check_served(ctl_ctx *c, const char *key) {
 static int cmd_addset(ctl_ctx *c, int create, int argc, char **argv) {
   static const ctl_optdef opts[] = {{"site", OPT_VALUE}, {"policy", OPT_VALUE}, {NULL, 0}};
   ctl_args a;
-  int rc = ctl_parse(argc, argv, opts, &a, USAGE);
+  int rc = ctl_parse_n(argc, argv, opts, &a, USAGE, 1, 1, "user %s: expected one URI",
+                       create ? "add" : "set");
   if (rc) return rc;
-  if (a.npos != 1) {
-    ctl_error("user %s: expected one URI", create ? "add" : "set");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
-  if (!create && !a.seen[0] && !a.seen[1]) {
-    ctl_error("user set: nothing to change (give --site or --policy)");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
-  char *key = ctl_key("user", a.pos[0]);
-  if (!key) return CTL_REFUSED;
-  if ((rc = ctl_open(c))) {
-    free(key);
-    return rc;
-  }
+  if (!create && !a.seen[0] && !a.seen[1])
+    return ctl_usage_fail(USAGE, "user set: nothing to change (give --site or --policy)");
+  char *key;
+  if ((rc = ctl_open_key(c, "user", a.pos[0], &key))) return rc;
   char err[1024];
   sx_st st = create ? sx_store_user_add(c->st, key, a.val[0], a.val[1], err, sizeof err)
                     : sx_store_user_set(c->st, key, a.val[0], a.val[1], err, sizeof err);
@@ -136,21 +125,10 @@ static int cmd_addset(ctl_ctx *c, int create, int argc, char **argv) {
 }
 
 static int cmd_remove(ctl_ctx *c, int argc, char **argv) {
-  static const ctl_optdef opts[] = {{NULL, 0}};
   ctl_args a;
-  int rc = ctl_parse(argc, argv, opts, &a, USAGE);
-  if (rc) return rc;
-  if (a.npos != 1) {
-    ctl_error("user remove: expected one URI");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
-  char *key = ctl_key("user", a.pos[0]);
-  if (!key) return CTL_REFUSED;
-  if ((rc = ctl_open(c))) {
-    free(key);
-    return rc;
-  }
+  char *key;
+  int rc = ctl_parse_n(argc, argv, ctl_no_opts, &a, USAGE, 1, 1, "user remove: expected one URI");
+  if (rc || (rc = ctl_open_key(c, "user", a.pos[0], &key))) return rc;
   char err[1024];
   sx_st st = sx_store_user_remove(c->st, key, err, sizeof err);
   if (!st && !c->json) printf("removed user %s\n", key);
@@ -159,21 +137,10 @@ static int cmd_remove(ctl_ctx *c, int argc, char **argv) {
 }
 
 static int cmd_show(ctl_ctx *c, int argc, char **argv) {
-  static const ctl_optdef opts[] = {{NULL, 0}};
   ctl_args a;
-  int rc = ctl_parse(argc, argv, opts, &a, USAGE);
-  if (rc) return rc;
-  if (a.npos != 1) {
-    ctl_error("user show: expected one URI");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
-  char *key = ctl_key("user", a.pos[0]);
-  if (!key) return CTL_REFUSED;
-  if ((rc = ctl_open(c))) {
-    free(key);
-    return rc;
-  }
+  char *key;
+  int rc = ctl_parse_n(argc, argv, ctl_no_opts, &a, USAGE, 1, 1, "user show: expected one URI");
+  if (rc || (rc = ctl_open_key(c, "user", a.pos[0], &key))) return rc;
   rc = show_key(c, key);
   free(key);
   return rc;
@@ -182,14 +149,9 @@ static int cmd_show(ctl_ctx *c, int argc, char **argv) {
 static int cmd_list(ctl_ctx *c, int argc, char **argv) {
   static const ctl_optdef opts[] = {{"site", OPT_VALUE}, {"policy", OPT_VALUE}, {NULL, 0}};
   ctl_args a;
-  int rc = ctl_parse(argc, argv, opts, &a, USAGE);
-  if (rc) return rc;
-  if (a.npos) {
-    ctl_error("user list takes no arguments (filters: --site, --policy)");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
-  if ((rc = ctl_open(c))) return rc;
+  int rc = ctl_parse_n(argc, argv, opts, &a, USAGE, 0, 0,
+                       "user list takes no arguments (filters: --site, --policy)");
+  if (rc || (rc = ctl_open(c))) return rc;
   char err[1024];
   sx_user_rec *v;
   size_t n;
@@ -197,15 +159,7 @@ static int cmd_list(ctl_ctx *c, int argc, char **argv) {
   if (st) return ctl_st(st, err);
   if (c->json) {
     cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; arr && i < n; i++) {
-      cJSON *o = user_json(c, &v[i], 0);
-      if (!o) {
-        cJSON_Delete(arr);
-        arr = NULL;
-        break;
-      }
-      cJSON_AddItemToArray(arr, o);
-    }
+    for (size_t i = 0; arr && i < n; i++) ctl_json_push(&arr, user_json(c, &v[i], 0));
     rc = ctl_json_out(arr);
   } else {
     printf("%-40s %-20s %s\n", "USER", "SITE", "POLICY");
@@ -319,13 +273,9 @@ static void seen_free(seenset *s) {
 static int cmd_import(ctl_ctx *c, int argc, char **argv) {
   static const ctl_optdef opts[] = {{"skip-bad", OPT_FLAG}, {NULL, 0}};
   ctl_args a;
-  int rc = ctl_parse(argc, argv, opts, &a, USAGE);
+  int rc = ctl_parse_n(argc, argv, opts, &a, USAGE, 1, 1,
+                       "user import: expected one FILE (or - for stdin)");
   if (rc) return rc;
-  if (a.npos != 1) {
-    ctl_error("user import: expected one FILE (or - for stdin)");
-    fputs(USAGE, stderr);
-    return CTL_USAGE;
-  }
   int skip_bad = a.seen[0];
   const char *fname = a.pos[0];
   FILE *f = strcmp(fname, "-") == 0 ? stdin : fopen(fname, "r");
@@ -451,7 +401,5 @@ int ctl_user(ctl_ctx *c, int argc, char **argv) {
   if (strcmp(sub, "show") == 0) return cmd_show(c, argc - 1, argv + 1);
   if (strcmp(sub, "list") == 0) return cmd_list(c, argc - 1, argv + 1);
   if (strcmp(sub, "import") == 0) return cmd_import(c, argc - 1, argv + 1);
-  ctl_error("user: unknown subcommand '%s'", sub);
-  fputs(USAGE, stderr);
-  return CTL_USAGE;
+  return ctl_usage_fail(USAGE, "user: unknown subcommand '%s'", sub);
 }

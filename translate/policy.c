@@ -60,24 +60,26 @@ static int loose_eq(const char *text, const char *name) {
   }
 }
 
-int sx_ptype_parse(const char *text, sx_ptype *out) {
+/* Index of text among the three names (loose_eq), or -1. */
+static int name_index(const char *text, const char *const names[3]) {
   if (!text) return -1;
   for (int i = 0; i < 3; i++)
-    if (loose_eq(text, PTYPE_NAMES[i])) {
-      *out = (sx_ptype)i;
-      return 0;
-    }
+    if (loose_eq(text, names[i])) return i;
   return -1;
 }
 
+int sx_ptype_parse(const char *text, sx_ptype *out) {
+  int i = name_index(text, PTYPE_NAMES);
+  if (i < 0) return -1;
+  *out = (sx_ptype)i;
+  return 0;
+}
+
 int sx_nego_parse(const char *text, sx_nego *out) {
-  if (!text) return -1;
-  for (int i = 0; i < 3; i++)
-    if (loose_eq(text, NEGO_NAMES[i])) {
-      *out = (sx_nego)i;
-      return 0;
-    }
-  return -1;
+  int i = name_index(text, NEGO_NAMES);
+  if (i < 0) return -1;
+  *out = (sx_nego)i;
+  return 0;
 }
 
 static void putmsg(char *msg, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -304,41 +306,37 @@ static char *arena_dup(chunk **head, const char *s, size_t len) {
   return p;
 }
 
-/* FNV-1a with a final mix; `fold` lower-cases ASCII and ignores one trailing dot. */
-static uint32_t hash_str(const char *s, int fold) {
-  uint64_t h = 1469598103934665603ull;
-  size_t len = strlen(s);
-  if (fold && len && s[len - 1] == '.') len--;
+#define FNV_BASIS 1469598103934665603ull
+
+/* FNV-1a over len bytes of s, continuing from h; `fold` lower-cases ASCII. */
+static uint64_t fnv_add(uint64_t h, const char *s, size_t len, int fold) {
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
     if (fold && c >= 'A' && c <= 'Z') c = (unsigned char)(c - 'A' + 'a');
     h ^= c;
     h *= 1099511628211ull;
   }
+  return h;
+}
+
+/* The final mix of an FNV-1a state, folded to 32 bits. */
+static uint32_t fnv_mix(uint64_t h) {
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdull;
   h ^= h >> 33;
   return (uint32_t)h;
 }
 
+/* FNV-1a with a final mix; `fold` lower-cases ASCII and ignores one trailing dot. */
+static uint32_t hash_str(const char *s, int fold) {
+  size_t len = strlen(s);
+  if (fold && len && s[len - 1] == '.') len--;
+  return fnv_mix(fnv_add(FNV_BASIS, s, len, fold));
+}
+
 /* "site:" + name hashed as one case-folded string, without building it. */
 static uint32_t hash_site_policy(const char *site) {
-  uint64_t h = 1469598103934665603ull;
-  const char *p = "site:";
-  for (; *p; p++) {
-    h ^= (unsigned char)*p;
-    h *= 1099511628211ull;
-  }
-  for (const char *q = site; *q; q++) {
-    unsigned char c = (unsigned char)*q;
-    if (c >= 'A' && c <= 'Z') c = (unsigned char)(c - 'A' + 'a');
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  return (uint32_t)h;
+  return fnv_mix(fnv_add(fnv_add(FNV_BASIS, "site:", 5, 0), site, strlen(site), 1));
 }
 
 static uint32_t hash_pair(uint32_t a, uint32_t b) {
@@ -365,22 +363,38 @@ typedef struct {
   uint32_t n;
 } htab;
 
+/* Puts item idx1 under hash h in the first free slot of its probe chain; the table must
+ * have a free slot. */
+static void ht_insert(htab *t, uint32_t h, uint32_t idx1) {
+  uint32_t i = h & t->mask;
+  while (t->slots[i].idx1) i = (i + 1) & t->mask;
+  t->slots[i].hash = h;
+  t->slots[i].idx1 = idx1;
+  t->n++;
+}
+
 static int ht_grow(htab *t) {
   uint32_t cap = t->slots ? (t->mask + 1) * 2 : 16;
-  slot *ns = calloc(cap, sizeof(slot));
-  if (!ns) return -1;
-  if (t->slots) {
-    for (uint32_t i = 0; i <= t->mask; i++) {
-      if (!t->slots[i].idx1) continue;
-      uint32_t j = t->slots[i].hash & (cap - 1);
-      while (ns[j].idx1) j = (j + 1) & (cap - 1);
-      ns[j] = t->slots[i];
-    }
-    free(t->slots);
-  }
-  t->slots = ns;
-  t->mask = cap - 1;
+  htab nt = {calloc(cap, sizeof(slot)), cap - 1, 0};
+  if (!nt.slots) return -1;
+  for (uint32_t i = 0; t->slots && i <= t->mask; i++)
+    if (t->slots[i].idx1) ht_insert(&nt, t->slots[i].hash, t->slots[i].idx1);
+  free(t->slots);
+  *t = nt;
   return 0;
+}
+
+/* Walks the probe chain of hash h: returns the index of the next item whose stored hash
+ * is h, or -1 at the end of the chain. *pos starts as h and is advanced by each call. */
+static long ht_next(const htab *t, uint32_t h, uint32_t *pos) {
+  if (!t->slots) return -1;
+  for (uint32_t i = *pos & t->mask; t->slots[i].idx1; i = (i + 1) & t->mask) {
+    if (t->slots[i].hash == h) {
+      *pos = i + 1;
+      return t->slots[i].idx1 - 1;
+    }
+  }
+  return -1;
 }
 
 /* ---- the snapshot -------------------------------------------------------------------- */
@@ -427,17 +441,24 @@ struct sx_policy_snap {
   int broken; /* an allocation failed while building */
 };
 
-static int vec_reserve(void **v, size_t *cap, size_t n, size_t elem) {
+/* Room for element n; marks the snapshot broken when out of memory. */
+static int vec_reserve(sx_policy_snap *s, void **v, size_t *cap, size_t n, size_t elem) {
   if (n < *cap) return 0;
   size_t nc = *cap ? *cap * 2 : 64;
   void *nv = realloc(*v, nc * elem);
-  if (!nv) return -1;
+  if (!nv) {
+    s->broken = 1;
+    return -1;
+  }
   *v = nv;
   *cap = nc;
   return 0;
 }
-#define VEC_PUSH(vec) \
-  (vec_reserve((void **)&(vec).v, &(vec).cap, (vec).n, sizeof(*(vec).v)) ? NULL : &(vec).v[(vec).n++])
+/* A new element at the end of a snapshot vector, or NULL (snapshot broken). */
+#define VEC_PUSH(s, vec)                                                            \
+  (vec_reserve((s), (void **)&(vec).v, &(vec).cap, (vec).n, sizeof(*(vec).v)) \
+       ? NULL                                                                  \
+       : &(vec).v[(vec).n++])
 
 sx_policy_snap *sx_snap_new(void) { return calloc(1, sizeof(sx_policy_snap)); }
 
@@ -492,31 +513,18 @@ static int ht_prepare(sx_policy_snap *s, htab *t) {
 }
 
 static long pol_find(const sx_policy_snap *s, const char *name, uint32_t h) {
-  const htab *t = &s->hpol;
-  if (!t->slots) return -1;
-  uint32_t i = h & t->mask;
-  while (t->slots[i].idx1) {
-    if (t->slots[i].hash == h) {
-      uint32_t idx = t->slots[i].idx1 - 1;
-      if (strcasecmp(s->pols.v[idx].name, name) == 0) return idx;
-    }
-    i = (i + 1) & t->mask;
-  }
+  uint32_t pos = h;
+  for (long idx; (idx = ht_next(&s->hpol, h, &pos)) >= 0;)
+    if (strcasecmp(s->pols.v[idx].name, name) == 0) return idx;
   return -1;
 }
 
 /* The policy "site:<site>" without building the name. */
 static long site_pol_find(const sx_policy_snap *s, const char *site, uint32_t h) {
-  const htab *t = &s->hpol;
-  if (!t->slots) return -1;
-  uint32_t i = h & t->mask;
-  while (t->slots[i].idx1) {
-    if (t->slots[i].hash == h) {
-      uint32_t idx = t->slots[i].idx1 - 1;
-      const char *nm = s->pols.v[idx].name;
-      if (strncasecmp(nm, "site:", 5) == 0 && strcasecmp(nm + 5, site) == 0) return idx;
-    }
-    i = (i + 1) & t->mask;
+  uint32_t pos = h;
+  for (long idx; (idx = ht_next(&s->hpol, h, &pos)) >= 0;) {
+    const char *nm = s->pols.v[idx].name;
+    if (strncasecmp(nm, "site:", 5) == 0 && strcasecmp(nm + 5, site) == 0) return idx;
   }
   return -1;
 }
@@ -533,34 +541,20 @@ int sx_snap_add_policy(sx_policy_snap *s, const char *name, unsigned flags) {
     return 0;
   }
   if (ht_prepare(s, &s->hpol)) return -1;
-  pol_t *p = VEC_PUSH(s->pols);
-  if (!p) {
-    s->broken = 1;
-    return -1;
-  }
+  pol_t *p = VEC_PUSH(s, s->pols);
+  if (!p) return -1;
   p->name = sdup(s, canon);
   p->scope = scope;
   p->flags = flags & SX_POL_ALL;
   if (!p->name) return -1;
-  uint32_t i = h & s->hpol.mask;
-  while (s->hpol.slots[i].idx1) i = (i + 1) & s->hpol.mask;
-  s->hpol.slots[i].hash = h;
-  s->hpol.slots[i].idx1 = (uint32_t)s->pols.n;
-  s->hpol.n++;
+  ht_insert(&s->hpol, h, (uint32_t)s->pols.n);
   return 0;
 }
 
 static long usr_find(const sx_policy_snap *s, const char *key, uint32_t h) {
-  const htab *t = &s->husr;
-  if (!t->slots) return -1;
-  uint32_t i = h & t->mask;
-  while (t->slots[i].idx1) {
-    if (t->slots[i].hash == h) {
-      uint32_t idx = t->slots[i].idx1 - 1;
-      if (strcmp(s->users.v[idx].key, key) == 0) return idx;
-    }
-    i = (i + 1) & t->mask;
-  }
+  uint32_t pos = h;
+  for (long idx; (idx = ht_next(&s->husr, h, &pos)) >= 0;)
+    if (strcmp(s->users.v[idx].key, key) == 0) return idx;
   return -1;
 }
 
@@ -577,18 +571,11 @@ int sx_snap_add_user(sx_policy_snap *s, const char *user_key, const char *site,
     u = &s->users.v[at];
   } else {
     if (ht_prepare(s, &s->husr)) return -1;
-    u = VEC_PUSH(s->users);
-    if (!u) {
-      s->broken = 1;
-      return -1;
-    }
+    u = VEC_PUSH(s, s->users);
+    if (!u) return -1;
     u->key = sdup(s, user_key);
     if (!u->key) return -1;
-    uint32_t i = h & s->husr.mask;
-    while (s->husr.slots[i].idx1) i = (i + 1) & s->husr.mask;
-    s->husr.slots[i].hash = h;
-    s->husr.slots[i].idx1 = (uint32_t)s->users.n;
-    s->husr.n++;
+    ht_insert(&s->husr, h, (uint32_t)s->users.n);
   }
   u->site = site ? sdup(s, site) : NULL;
   u->tag = tag ? sdup(s, tag) : NULL;
@@ -599,16 +586,9 @@ int sx_snap_add_user(sx_policy_snap *s, const char *user_key, const char *site,
 }
 
 static long dom_find(const sx_policy_snap *s, const char *domain, uint32_t h) {
-  const htab *t = &s->hdom;
-  if (!t->slots) return -1;
-  uint32_t i = h & t->mask;
-  while (t->slots[i].idx1) {
-    if (t->slots[i].hash == h) {
-      uint32_t idx = t->slots[i].idx1 - 1;
-      if (dom_eq(s->doms.v[idx].domain, domain)) return idx;
-    }
-    i = (i + 1) & t->mask;
-  }
+  uint32_t pos = h;
+  for (long idx; (idx = ht_next(&s->hdom, h, &pos)) >= 0;)
+    if (dom_eq(s->doms.v[idx].domain, domain)) return idx;
   return -1;
 }
 
@@ -620,19 +600,12 @@ static int dom_put(sx_policy_snap *s, const char *domain, uint32_t partner) {
     return 0;
   }
   if (ht_prepare(s, &s->hdom)) return -1;
-  dom_t *d = VEC_PUSH(s->doms);
-  if (!d) {
-    s->broken = 1;
-    return -1;
-  }
+  dom_t *d = VEC_PUSH(s, s->doms);
+  if (!d) return -1;
   d->domain = sdup(s, domain);
   d->partner = partner;
   if (!d->domain) return -1;
-  uint32_t i = h & s->hdom.mask;
-  while (s->hdom.slots[i].idx1) i = (i + 1) & s->hdom.mask;
-  s->hdom.slots[i].hash = h;
-  s->hdom.slots[i].idx1 = (uint32_t)s->doms.n;
-  s->hdom.n++;
+  ht_insert(&s->hdom, h, (uint32_t)s->doms.n);
   return 0;
 }
 
@@ -643,11 +616,8 @@ int sx_snap_add_partner(sx_policy_snap *s, const char *domain, sx_ptype type) {
     s->parts.v[s->doms.v[at].partner].type = type;
     return 0;
   }
-  part_t *p = VEC_PUSH(s->parts);
-  if (!p) {
-    s->broken = 1;
-    return -1;
-  }
+  part_t *p = VEC_PUSH(s, s->parts);
+  if (!p) return -1;
   p->domain = sdup(s, domain);
   p->type = type;
   if (!p->domain) return -1;
@@ -665,17 +635,10 @@ int sx_snap_add_partner_domain(sx_policy_snap *s, const char *primary, const cha
 
 static long ct_find(const sx_policy_snap *s, const char *user, const char *contact,
                     uint32_t h) {
-  const htab *t = &s->hct;
-  if (!t->slots) return -1;
-  uint32_t i = h & t->mask;
-  while (t->slots[i].idx1) {
-    if (t->slots[i].hash == h) {
-      uint32_t idx = t->slots[i].idx1 - 1;
-      if (strcmp(s->cts.v[idx].user, user) == 0 && strcmp(s->cts.v[idx].contact, contact) == 0)
-        return idx;
-    }
-    i = (i + 1) & t->mask;
-  }
+  uint32_t pos = h;
+  for (long idx; (idx = ht_next(&s->hct, h, &pos)) >= 0;)
+    if (strcmp(s->cts.v[idx].user, user) == 0 && strcmp(s->cts.v[idx].contact, contact) == 0)
+      return idx;
   return -1;
 }
 
@@ -689,20 +652,13 @@ int sx_snap_add_contact(sx_policy_snap *s, const char *user_key, const char *con
     return 0;
   }
   if (ht_prepare(s, &s->hct)) return -1;
-  ct_t *c = VEC_PUSH(s->cts);
-  if (!c) {
-    s->broken = 1;
-    return -1;
-  }
+  ct_t *c = VEC_PUSH(s, s->cts);
+  if (!c) return -1;
   c->user = sdup(s, user_key);
   c->contact = sdup(s, contact_key);
   c->state = state;
   if (!c->user || !c->contact) return -1;
-  uint32_t i = h & s->hct.mask;
-  while (s->hct.slots[i].idx1) i = (i + 1) & s->hct.mask;
-  s->hct.slots[i].hash = h;
-  s->hct.slots[i].idx1 = (uint32_t)s->cts.n;
-  s->hct.n++;
+  ht_insert(&s->hct, h, (uint32_t)s->cts.n);
   return 0;
 }
 
@@ -782,6 +738,11 @@ static void reason(sx_decision *d, const char *fmt, ...) {
   }
 }
 
+static void allow(sx_decision *d) {
+  d->verdict = SX_ALLOW;
+  d->reason_code = "allowed";
+}
+
 static void deny(sx_decision *d, const char *code, const char *cond, int sip) {
   d->verdict = SX_DENY;
   d->reason_code = code;
@@ -854,8 +815,7 @@ static void decide(const sx_policy_snap *s, const char *user_key, const char *ex
 
   /* 4. outbound to a partner: allowed for an enabled user */
   if (dir == SX_DIR_OUT) {
-    out->verdict = SX_ALLOW;
-    out->reason_code = "allowed";
+    allow(out);
     reason(out, "outbound %s allowed: %s partner %s%s%s%s, %s enabled by %s policy '%s'", kname,
            sx_ptype_name(part->type), part->domain, via_additional ? " (via additional domain " : "",
            via_additional ? ext_domain : "", via_additional ? ")" : "", user_key,
@@ -865,8 +825,7 @@ static void decide(const sx_policy_snap *s, const char *user_key, const char *ex
 
   /* 3. inbound, by partner type */
   if (part->type != SX_PT_PUBLIC_UNVERIFIED) {
-    out->verdict = SX_ALLOW;
-    out->reason_code = "allowed";
+    allow(out);
     reason(out,
            "inbound %s allowed: %s %s%s%s%s (%s), %s enabled by %s policy '%s'", kname, pdesc,
            part->domain, via_additional ? " (via additional domain " : "",
@@ -880,8 +839,7 @@ static void decide(const sx_policy_snap *s, const char *user_key, const char *ex
   sx_contact_state cs = have_contact ? contact : sx_snap_contact(s, user_key, ext_bare_key);
   const char *who = ext_bare_key && *ext_bare_key ? ext_bare_key : ext_domain;
   if (cs == SX_CONTACT_ADDED) {
-    out->verdict = SX_ALLOW;
-    out->reason_code = "allowed";
+    allow(out);
     reason(out,
            "inbound %s allowed: %s is a PublicUnverified partner and %s added %s as a "
            "contact; %s enabled by %s policy '%s'",
