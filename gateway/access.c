@@ -12,10 +12,11 @@ struct sx_access {
   uv_timer_t poll;
   uv_work_t work;
   sx_store *store;       /* used only by the work thread while work is queued */
+  sx_store *poll_store;  /* the loop thread's handle: reads the change counter only */
   sx_policy_snap *snap;  /* current, owned */
   sx_policy_snap *built; /* result of the work thread */
   int64_t generation;
-  int busy, force, want_force, closing, poll_closed;
+  int busy, want_force, closing, poll_closed;
   char err[256];
 };
 
@@ -23,20 +24,14 @@ static void start_build(sx_access *a);
 
 static void build_work(uv_work_t *w) {
   sx_access *a = w->data;
-  int64_t gen = sx_store_generation(a->store);
-  a->built = NULL;
   a->err[0] = '\0';
-  if (gen < 0) {
-    snprintf(a->err, sizeof a->err, "cannot read the store's change counter");
-    return;
-  }
-  if (gen == a->generation && !a->force) return;
   a->built = sx_store_snapshot(a->store, a->err, sizeof a->err);
 }
 
 static void maybe_free(sx_access *a) {
   if (a->closing && !a->busy && a->poll_closed) {
     sx_store_close(a->store);
+    sx_store_close(a->poll_store);
     sx_snap_free(a->snap);
     free(a);
   }
@@ -58,21 +53,28 @@ static void build_done(uv_work_t *w, int status) {
            (long long)a->generation, a->err);
   }
   a->built = NULL;
-  a->force = 0;
   if (a->want_force) start_build(a);
   maybe_free(a);
 }
 
 static void start_build(sx_access *a) {
   if (a->busy || a->closing) return;
-  a->force = a->want_force;
   a->want_force = 0;
   a->busy = 1;
   a->work.data = a;
   if (uv_queue_work(a->loop, &a->work, build_work, build_done) != 0) a->busy = 0;
 }
 
-static void on_poll(uv_timer_t *t) { start_build(t->data); }
+/* One indexed read every 250 ms on the loop thread; the rebuild itself runs off it. */
+static void on_poll(uv_timer_t *t) {
+  sx_access *a = t->data;
+  int64_t gen = sx_store_generation(a->poll_store);
+  if (gen < 0) {
+    sx_warn("policy", "cannot read the store's change counter");
+    return;
+  }
+  if (gen != a->generation) start_build(a);
+}
 
 sx_access *sx_access_new(uv_loop_t *loop, const char *store_path, char *err, size_t n) {
   sx_access *a = calloc(1, sizeof *a);
@@ -85,9 +87,15 @@ sx_access *sx_access_new(uv_loop_t *loop, const char *store_path, char *err, siz
     free(a);
     return NULL;
   }
+  if (sx_store_open(store_path, &a->poll_store, err, n) != SX_ST_OK) {
+    sx_store_close(a->store);
+    free(a);
+    return NULL;
+  }
   a->snap = sx_store_snapshot(a->store, err, n);
   if (!a->snap) {
     sx_store_close(a->store);
+    sx_store_close(a->poll_store);
     free(a);
     return NULL;
   }

@@ -226,6 +226,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   sx_log_set_level(gw.cfg.log_level);
+  /* Snapshot rebuilds are the only work off the loop thread: one pool thread is enough. */
+  setenv("UV_THREADPOOL_SIZE", "1", 0);
   signal(SIGPIPE, SIG_IGN);
   srandom((unsigned)time(NULL) ^ (unsigned)getpid());
   if (sx_loop_init(&gw.loop) != 0) {
