@@ -336,7 +336,9 @@ static uint32_t hash_str(const char *s, int fold) {
 
 /* "site:" + name hashed as one case-folded string, without building it. */
 static uint32_t hash_site_policy(const char *site) {
-  return fnv_mix(fnv_add(fnv_add(FNV_BASIS, "site:", 5, 0), site, strlen(site), 1));
+  size_t len = strlen(site);
+  if (len && site[len - 1] == '.') len--; /* as hash_str(..., 1) does for the policy name */
+  return fnv_mix(fnv_add(fnv_add(FNV_BASIS, "site:", 5, 0), site, len, 1));
 }
 
 static uint32_t hash_pair(uint32_t a, uint32_t b) {

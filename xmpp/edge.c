@@ -35,7 +35,6 @@
 #include "translate/log.h"
 #include "translate/text.h"
 #include "translate/xmsg.h"
-#include "xmpp/tcpinfo.h"
 
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_PING "urn:xmpp:ping"
@@ -185,10 +184,6 @@ static int pending_bytes(const sx_edge *e) {
   return n;
 }
 
-static int fd_writable(int fd) {
-  struct pollfd p = {.fd = fd, .events = POLLOUT};
-  return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
-}
 
 static void on_handle_closed(uv_handle_t *h);
 static void on_poll(uv_poll_t *h, int status, int events);
@@ -198,9 +193,9 @@ static void schedule_retry(sx_edge *e, unsigned delay);
 static void update_poll(sx_edge *e) {
   int ev = UV_READABLE;
   if (!e->poll) return;
-  if (xmpp_conn_is_connecting(e->conn) || xmpp_conn_send_queue_len(e->conn) > 0 ||
-      !fd_writable(e->poll_fd))
-    ev |= UV_WRITABLE;
+  /* libstrophe counts only our stanzas in its queue length; its own stream header and
+   * handshake are written while the link is not up yet. */
+  if (e->state != LS_UP || xmpp_conn_send_queue_len(e->conn) > 0) ev |= UV_WRITABLE;
   if (ev != e->poll_events) {
     uv_poll_start(e->poll, ev, on_poll);
     e->poll_events = ev;
@@ -831,42 +826,23 @@ static void schedule_retry(sx_edge *e, unsigned delay) {
 
 /* Bytes libstrophe has taken out of the socket so far: what the kernel received minus what
  * still waits in the receive queue. -1 if unknown. */
-static int64_t bytes_consumed(const sx_edge *e) {
-  uint64_t rcvd;
-  int q = pending_bytes(e);
-  if (q < 0 || sx_tcp_bytes_received(e->poll_fd, &rcvd) != 0) return -1;
-  return (int64_t)(rcvd - (uint64_t)q);
-}
-
-/* Runs libstrophe until a pass neither read anything nor changed the connection state, so
- * that whatever its handlers queued in one pass (our replies, and its own stream header and
- * <handshake/>, which xmpp_conn_send_queue_len does not count) is written by the next: each
- * xmpp_run_once writes its queue before it reads. Bounded; the poll or the tick resumes. */
+/* Runs libstrophe while the socket has input, then once more: every xmpp_run_once writes its
+ * send queue before it reads, so what the handlers of one pass queued (our replies, and its
+ * own stream header and <handshake/>) goes out in the next. Each pass reads at most 4096
+ * bytes; bounded, the poll or the tick resumes. */
 static void drive(sx_edge *e) {
   if (e->in_drive) return;
   e->in_drive = 1;
   for (int i = 0; i < RUN_BATCH_MAX; i++) {
-    int64_t before = bytes_consumed(e), after;
-    int was_tcp = e->tcp_connected, more;
-    if (pending_bytes(e) > 0) e->last_read = now_ms(e);
+    int was_tcp = e->tcp_connected, avail = pending_bytes(e);
+    if (avail > 0) e->last_read = now_ms(e);
     xmpp_run_once(e->ctx, 0);
     if (!e->poll) break; /* disconnected */
     if (!e->tcp_connected && xmpp_conn_is_connected(e->conn)) {
       e->tcp_connected = 1;
       sx_debug("edge", "%s tcp connected, handshaking", e->domain);
     }
-    after = bytes_consumed(e);
-    more = e->tcp_connected != was_tcp || pending_bytes(e) > 0;
-    if (before < 0 || after < 0) {
-      /* No kernel counter: one more pass to write what was queued. */
-      if (!more) {
-        xmpp_run_once(e->ctx, 0);
-        break;
-      }
-    } else if (after != before) {
-      more = 1;
-    }
-    if (!more) break;
+    if (avail <= 0 && e->tcp_connected == was_tcp) break;
   }
   e->in_drive = 0;
   update_poll(e);

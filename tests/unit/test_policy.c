@@ -140,6 +140,7 @@ static void test_precedence(void) {
   sx_snap_add_user(s, "u5@c.com", NULL, "tag:On");       /* tag over global */
   sx_snap_add_user(s, "u6@c.com", "redmond", "Missing"); /* dangling tag → site */
   sx_snap_add_user(s, "u7@c.com", "Redmond", "site:redmond"); /* not a tag → site */
+  sx_snap_add_user(s, "u8@c.com", "redmond.", NULL);     /* trailing dot on the site */
   CHECK_INT(sx_snap_add_policy(s, "global", 0), 0, "global");
   CHECK_INT(sx_snap_add_policy(s, "site:REDMOND", SX_POL_XMPP | SX_POL_OUTSIDE), 0, "site");
   CHECK_INT(sx_snap_add_policy(s, "Off", SX_POL_FEDERATION), 0, "off");
@@ -157,6 +158,7 @@ static void test_precedence(void) {
       {"u5@c.com", "on", "user", SX_ALLOW},
       {"u6@c.com", "site:REDMOND", "site", SX_ALLOW},
       {"u7@c.com", "site:REDMOND", "site", SX_ALLOW},
+      {"u8@c.com", "site:REDMOND", "site", SX_ALLOW},
       {"unknown@c.com", "global", "global", SX_DENY},
   };
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
