@@ -6,11 +6,11 @@
 
 #include "translate/log.h"
 
-/* Sofia only needs to wake up; the work happens in uv_run() after the step returns. */
+/* libuv has I/O ready: run it after this step. */
 static int uv_ready(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg) {
   (void)magic;
   (void)w;
-  (void)arg;
+  ((sx_loop *)arg)->uv_pending = 1;
   return 0;
 }
 
@@ -22,14 +22,21 @@ int sx_loop_init(sx_loop *l) {
   if (!l->root) return -1;
   su_root_threading(l->root, 0);
   if (su_wait_create(&l->uv_wait, uv_backend_fd(&l->uv), SU_WAIT_IN) != 0) return -1;
-  l->uv_wait_index = su_root_register(l->root, &l->uv_wait, uv_ready, NULL, 0);
+  l->uv_wait_index =
+      su_root_register(l->root, &l->uv_wait, uv_ready, (su_wakeup_arg_t *)l, 0);
   if (l->uv_wait_index < 0) return -1;
   return 0;
 }
 
 void sx_loop_turn(sx_loop *l, long max_wait_ms) {
   long t;
-  uv_run(&l->uv, UV_RUN_NOWAIT);
+  /* libuv runs when its fd was ready in the last step or it has work due (timers, idle
+   * handles, closing handles); otherwise a SIP-only turn costs no libuv poll. */
+  uv_update_time(&l->uv);
+  if (l->uv_pending || uv_backend_timeout(&l->uv) == 0) {
+    l->uv_pending = 0;
+    uv_run(&l->uv, UV_RUN_NOWAIT);
+  }
   t = uv_backend_timeout(&l->uv);
   if (t < 0 || t > max_wait_ms) t = max_wait_ms;
   su_root_step(l->root, t);

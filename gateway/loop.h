@@ -3,10 +3,12 @@
  *
  * Integration, with public APIs only: libuv's backend fd (uv_backend_fd(), an epoll fd that
  * is readable whenever any libuv watcher has work) is registered as a wait object in the
- * su_root. Each turn runs libuv without blocking (UV_RUN_NOWAIT), then lets Sofia wait with
- * su_root_step() for at most uv_backend_timeout(): Sofia's own sockets and timers and every
- * libuv watcher wake that single wait. Sofia processes its queued messages before it waits,
- * so a reply made from a libuv callback is sent in the very next step. */
+ * su_root. Each turn runs libuv without blocking (UV_RUN_NOWAIT) when it has anything to do,
+ * then lets Sofia wait with su_root_step() for at most uv_backend_timeout(): Sofia's own
+ * sockets and timers and every libuv watcher wake that single wait. Sofia processes its
+ * queued messages before it waits, so a reply made from a libuv callback is sent in the very
+ * next step. Work a Sofia callback leaves for libuv is scheduled with an idle handle, which
+ * makes the next turn run libuv. */
 #ifndef SX_GATEWAY_LOOP_H
 #define SX_GATEWAY_LOOP_H
 #include <sofia-sip/su_wait.h>
@@ -17,6 +19,7 @@ typedef struct sx_loop {
   su_root_t *root;
   su_wait_t uv_wait;
   int uv_wait_index;
+  int uv_pending; /* libuv's fd was ready in the last Sofia step */
   int stopping;
 } sx_loop;
 

@@ -11,6 +11,10 @@
 #include "translate/log.h"
 
 #define RETRY_AFTER_S "5"
+/* Stanzas handed to one edge link and not yet confirmed by the server: past this the link
+ * is not keeping up and new messages get 503 instead of a growing queue (each one waiting
+ * holds its SIP request). */
+#define MAX_UNCONFIRMED 2048
 
 static void refuse(sx_gw *gw, sx_sip_txn *txn, const sx_sip_request *rq, int status,
                    const char *reason, const char *code, int with_warning, int with_accept) {
@@ -106,6 +110,13 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
     sx_metric_refusal(SX_DIR_SIP_TO_XMPP, "link_down");
     sx_info("im", "sip->xmpp 503: edge link for %s is down (Call-ID %s)", sender.domain,
             rq->call_id);
+    goto out;
+  }
+  if (sx_edge_unconfirmed(edge) >= MAX_UNCONFIRMED) {
+    sx_sip_reply_hdrs h = {.retry_after = "1"};
+    sx_sip_reply(gw->sip, txn, 503, "XMPP Edge Link Busy", &h);
+    sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_REJECTED_BUSY);
+    sx_metric_refusal(SX_DIR_SIP_TO_XMPP, "link_busy");
     goto out;
   }
   {

@@ -82,7 +82,7 @@ struct sx_edge {
   xmpp_conn_t *conn;
 
   uv_timer_t tick, retry;
-  uv_check_t flush;  /* hands the turn's output to libstrophe at the end of a loop turn */
+  uv_idle_t flush;   /* hands the turn's output to libstrophe in the next libuv run */
   int flush_armed;
   sx_buf out;        /* stanzas written during this turn, in order */
   void **open_tok;    /* tracked since the last barrier */
@@ -226,11 +226,11 @@ static void break_socket(sx_edge *e) {
   }
 }
 
-static void on_flush(uv_check_t *h);
+static void on_flush(uv_idle_t *h);
 
 static void arm_flush(sx_edge *e) {
   if (e->flush_armed) return;
-  uv_check_start(&e->flush, on_flush);
+  uv_idle_start(&e->flush, on_flush);
   e->flush_armed = 1;
 }
 
@@ -332,18 +332,20 @@ static void add_barrier(sx_edge *e) {
   send_buf(e, &x);
 }
 
-static void on_flush(uv_check_t *h) {
+static void on_flush(uv_idle_t *h) {
   sx_edge *e = h->data;
   if (e->state != LS_UP) {
-    uv_check_stop(h);
+    uv_idle_stop(h);
     e->flush_armed = 0;
     e->out.len = 0;
     return;
   }
-  add_barrier(e); /* still armed: its own write is part of this flush */
-  uv_check_stop(h);
+  /* One barrier outstanding at a time: at low rates each stanza gets its own, under load
+   * they cover everything sent during one round trip. */
+  if (!e->b_head) add_barrier(e); /* still armed: its own write is part of this flush */
+  uv_idle_stop(h);
   e->flush_armed = 0;
-  if (e->open_n) arm_flush(e); /* the barrier could not be made; next turn */
+  if (e->open_n && !e->b_head) arm_flush(e); /* the barrier could not be made; next turn */
   if (e->out.len) {
     xmpp_send_raw(e->conn, e->out.data, e->out.len);
     e->out.len = 0;
@@ -363,6 +365,7 @@ static void barrier_returned(sx_edge *e, const char *id) {
     for (size_t i = 0; i < b->n; i++) confirm(e, b->tok[i], 1);
     free(b);
   }
+  if (e->open_n) arm_flush(e); /* what was sent meanwhile gets the next barrier */
 }
 
 /* ---- inbound ---------------------------------------------------------------------------- */
@@ -692,7 +695,7 @@ static void finish_stop(sx_edge *e) {
   e->timers_closing = 1;
   uv_timer_stop(&e->tick);
   uv_timer_stop(&e->retry);
-  uv_check_stop(&e->flush);
+  uv_idle_stop(&e->flush);
   fail_tracked(e);
   uv_close((uv_handle_t *)&e->tick, on_handle_closed);
   uv_close((uv_handle_t *)&e->retry, on_handle_closed);
@@ -988,7 +991,7 @@ sx_edge *sx_edge_new(uv_loop_t *loop, const sx_edge_params *p, const sx_edge_cbs
   reserve_low_fd(e);
   uv_timer_init(loop, &e->tick);
   uv_timer_init(loop, &e->retry);
-  uv_check_init(loop, &e->flush);
+  uv_idle_init(loop, &e->flush);
   e->tick.data = e->retry.data = e->flush.data = e;
   e->handles_open = 3;
   uv_timer_start(&e->tick, on_tick, TICK_MS, TICK_MS);

@@ -85,10 +85,11 @@ sx_edge *sx_edge_new(uv_loop_t *loop, const sx_edge_params *p, const sx_edge_cbs
  * Returns 0 if handed to the stream, -1 if the link is not up. */
 int sx_edge_send(sx_edge *edge, const char *xml, size_t len);
 
-/* As sx_edge_send, and tracks the stanza: XEP-0114 has no acknowledgements, so after each
- * loop turn in which tracked stanzas were sent the link sends an iq from its domain to its
- * own domain. The server handles a stream's stanzas in order, so when that iq is routed
- * back every stanza before it has been routed on; on_confirm(token, 1) then fires for each.
+/* As sx_edge_send, and tracks the stanza: XEP-0114 has no acknowledgements, so at the end of
+ * a loop turn in which tracked stanzas were sent the link sends an iq from its domain to its
+ * own domain (one at a time: stanzas sent while one is out wait for the next). The server
+ * handles a stream's stanzas in order, so when that iq is routed back every stanza before
+ * it has been routed on; on_confirm(token, 1) then fires for each.
  * If the link goes down first, on_confirm(token, 0). Returns 0, or -1 (not sent, no
  * callback) when the link is not up. */
 int sx_edge_send_tracked(sx_edge *edge, const char *xml, size_t len, void *token);
