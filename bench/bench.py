@@ -786,10 +786,13 @@ class Bench:
         # Keeping up again: after the last message that arrived later than the threshold,
         # every arrival is within it. If the last late arrival is at the very end of the
         # run, the backlog never drained.
-        lost = count - res["arrived"]
-        if lost > 0 or res["failed"]:
+        # A message answered with an error (the gateway's 503 while the link is busy) was
+        # refused, not lost; lost is what neither arrived nor got an error.
+        lost = count - res["arrived"] - res["failed"]
+        res["refused"] = res["failed"]
+        if lost > 0:
             res["recovery_s"] = None
-            res["recovery_note"] = "%d of %d messages lost, %d failed at SIPp (%s)" % (
+            res["recovery_note"] = "%d of %d messages lost, %d refused (%s)" % (
                 lost, count, res["failed"], res.get("failure", ""))
         elif not late:
             res["recovery_s"] = 0.0
@@ -820,8 +823,8 @@ class Bench:
                  + " ".join("%d" % v for (_, v) in res["bins"]))
         rec = ("%.2f s" % res["recovery_s"]) if res["recovery_s"] is not None else \
             res.get("recovery_note", "n/a")
-        self.say("  peak RSS (VmHWM) %.1f MB, recovery %s"
-                 % (hwm / 1024.0, rec))
+        self.say("  peak RSS (VmHWM) %.1f MB, recovery %s, %d refused with an error, %d lost"
+                 % (hwm / 1024.0, rec, res["refused"], max(0, lost)))
         return res
 
     def phase_policy_bench(self):
@@ -944,8 +947,9 @@ class Bench:
             else:
                 L.append("  %-52s %8.2f s    %s" % ("  recovery <= 2 s", s["recovery_s"],
                                                    verdict(s["recovery_s"] <= 2.0)))
-            L.append("  %-52s %d of %d answered 202, %d arrived"
-                     % ("  messages", s["ok"], s["count"], s["arrived"]))
+            L.append("  %-52s %d of %d answered 202, %d arrived, %d refused (503), %d lost"
+                     % ("  messages", s["ok"], s["count"], s["arrived"], s.get("refused", 0),
+                        max(0, s["count"] - s["arrived"] - s.get("refused", 0))))
             if s.get("note"):
                 L.append("    note: " + s["note"])
         bs = R.get("bigstore")
