@@ -28,6 +28,10 @@
 #define SEEN_TTL_MS 32000
 /* Messages queued per transport connection before Sofia answers 503 itself. */
 #define SEND_QUEUE 1024
+/* T4 bounds how long a completed outgoing UDP transaction (~9 KB) is kept to absorb
+ * retransmitted responses (Timer K, RFC 3261 default 5 s: 560 MB at 12k msg/s). A response
+ * retransmitted after it reaches the stateless request callback and is dropped there. */
+#define SIP_T4_MS 1000
 
 typedef struct out_req {
   struct out_req *next, **prev;
@@ -369,6 +373,7 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
                               (nta_agent_magic_t *)s, NTATAG_STATELESS(1),
                               NTATAG_MAXSIZE(p->max_message_bytes + 65536), NTATAG_UA(1),
                               NTATAG_SERVER_RPORT(1), NTATAG_TIMEOUT_408(1),
+                              NTATAG_SIP_T4(SIP_T4_MS),
                               TPTAG_QUEUESIZE(SEND_QUEUE), TAG_END());
   if (!s->agent) {
     snprintf(err, errlen, "sip.listen: cannot listen on %s: %s", p->listen[0],
