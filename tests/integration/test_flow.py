@@ -43,14 +43,15 @@ def test_in_flight_bound_and_queue(fresh_stack):
     assert {m.error_condition for m in busy} == {"resource-constraint"}, busy
     assert len(busy) == SENT - IN_FLIGHT - QUEUED, busy
     refused = {m.id for m in busy}
-    # Everything else is delivered, exactly once, in order.
+    # Everything else is delivered exactly once (transactions run in parallel and Kamailio's
+    # workers may swap neighbours, so order is not checked).
     want = [i for i in ids if i not in refused]
     got = []
     deadline = time.monotonic() + 15
     while len(got) < len(want) and time.monotonic() < deadline:
         got = [m.body_text() for m in rcpt.requests("MESSAGE")]
         time.sleep(0.1)
-    assert got == ["m%s" % i.split("-")[1] for i in want], got
+    assert sorted(got) == sorted("m%s" % i.split("-")[1] for i in want), got
     # No error for a delivered message, none doubled.
     time.sleep(0.5)
     late = [m for m in sender.messages if m.type == "error"]
