@@ -44,8 +44,12 @@ def send_xmpp(user, to_jid, text):
         mid = x.send_message(to_jid, text, request_receipt=True)
         try:
             m = x.wait_message(lambda m: m.id == mid or m.receipt_for == mid, timeout=5)
-            print("answer: %s" % m)
-            return 1 if m.type == "error" else 0
+            if m.type == "error":
+                print("error: %s%s" % (m.error_condition,
+                                       (" (%s)" % m.error_text) if m.error_text else ""))
+                return 1
+            print("delivered (XEP-0184 receipt from %s)" % m.frm)
+            return 0
         except TimeoutError:
             print("sent (no receipt within 5 s)")
             return 0
