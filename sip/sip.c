@@ -376,14 +376,17 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
                               NTATAG_SIP_T4(SIP_T4_MS),
                               TPTAG_QUEUESIZE(SEND_QUEUE), TAG_END());
   if (!s->agent) {
-    snprintf(err, errlen, "sip.listen: cannot listen on %s: %s", p->listen[0],
-             strerror(errno));
+    snprintf(err, errlen,
+             "sip.listen: cannot listen on %s (address in use, or not an address of this host)",
+             p->listen[0]);
     goto fail;
   }
   for (i = 1; i < p->n_listen; i++) {
     if (nta_agent_add_tport(s->agent, URL_STRING_MAKE(p->listen[i]), TAG_END()) < 0) {
-      snprintf(err, errlen, "sip.listen: cannot listen on %s: %s", p->listen[i],
-               strerror(errno));
+      snprintf(err, errlen,
+               "sip.listen: cannot listen on %s (address in use, or not an address of this "
+               "host)",
+               p->listen[i]);
       goto fail;
     }
   }
