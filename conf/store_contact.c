@@ -1,0 +1,193 @@
+/* The store's per-user contact entries and XMPP subscription state (see store.h). */
+#include "conf/store.h"
+
+#include "conf/store_internal.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- contacts ------------------------------------------------------------------------ */
+
+static const char *const SUB_OUT[] = {"none", "pending", "subscribed"};
+static const char *const SUB_IN[] = {"none", "pending", "approved"};
+
+static sx_sub sub_of(const char *t) {
+  if (!t || strcmp(t, "none") == 0) return SX_SUB_NONE;
+  if (strcmp(t, "pending") == 0) return SX_SUB_PENDING;
+  return SX_SUB_YES;
+}
+
+void sx_contact_rec_free(sx_contact_rec *c) {
+  if (!c) return;
+  free(c->user);
+  free(c->contact);
+  memset(c, 0, sizeof *c);
+}
+
+void sx_contact_list_free(sx_contact_rec *v, size_t count) {
+  if (!v) return;
+  for (size_t i = 0; i < count; i++) sx_contact_rec_free(&v[i]);
+  free(v);
+}
+
+const char *sx_contact_rec_state(const sx_contact_rec *c) {
+  if (c->added) return "added";
+  if (c->sub_in == SX_SUB_PENDING) return "pending_in";
+  if (c->sub_in == SX_SUB_YES) return "approved_in";
+  return "none";
+}
+
+static int contact_from_row(sqlite3_stmt *st, sx_contact_rec *c) {
+  memset(c, 0, sizeof *c);
+  c->user = sxs_col_dup(st, 0);
+  c->contact = sxs_col_dup(st, 1);
+  c->added = sqlite3_column_int(st, 2);
+  c->sub_out = sub_of(COLS(st, 3));
+  c->sub_in = sub_of(COLS(st, 4));
+  c->updated = sqlite3_column_int64(st, 5);
+  if (!c->user || !c->contact) {
+    sx_contact_rec_free(c);
+    return -1;
+  }
+  return 0;
+}
+
+#define CONTACT_COLS "user, contact, added, sub_out, sub_in, updated"
+
+sx_st sx_store_contact_get(sx_store *s, const char *user, const char *contact,
+                           sx_contact_rec *out, char *err, size_t n) {
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *st =
+      sxs_q(s, "SELECT " CONTACT_COLS " FROM contacts WHERE user = ? AND contact = ?", err, n);
+  if (!st) return SX_ST_ERROR;
+  sxs_bind_text(st, 1, user);
+  sxs_bind_text(st, 2, contact);
+  int rc = sqlite3_step(st);
+  sx_st r;
+  if (rc == SQLITE_ROW)
+    r = contact_from_row(st, out) ? sxs_fail(SX_ST_ERROR, err, n, "out of memory") : SX_ST_OK;
+  else if (rc == SQLITE_DONE)
+    r = sxs_fail(SX_ST_NOTFOUND, err, n, "%s has no contact entry for %s", user ? user : "",
+             contact ? contact : "");
+  else
+    r = sxs_dberr(s, err, n, "contact show");
+  sqlite3_reset(st);
+  return r;
+}
+
+sx_st sx_store_contact_add(sx_store *s, const char *user, const char *contact,
+                           int *approved_pending, char *err, size_t n) {
+  if (approved_pending) *approved_pending = 0;
+  sx_st r = sxs_check_key(user, "user", err, n);
+  if (r || (r = sxs_check_key(contact, "contact", err, n))) return r;
+  txkind k;
+  if ((r = sxs_wbegin(s, &k, err, n))) return r;
+  sx_contact_rec cur;
+  r = sx_store_contact_get(s, user, contact, &cur, err, n);
+  if (r == SX_ST_ERROR) return sxs_wend(s, k, r, err, n);
+  int was_pending = r == SX_ST_OK && cur.sub_in == SX_SUB_PENDING;
+  if (r == SX_ST_OK) sx_contact_rec_free(&cur);
+  sqlite3_stmt *st = sxs_q(s,
+                       "INSERT INTO contacts(user, contact, added, updated) VALUES(?1, ?2, 1, ?3)"
+                       " ON CONFLICT(user, contact) DO UPDATE SET added = 1,"
+                       " sub_in = CASE sub_in WHEN 'pending' THEN 'approved' ELSE sub_in END,"
+                       " updated = excluded.updated",
+                       err, n);
+  if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
+  sxs_bind_text(st, 1, user);
+  sxs_bind_text(st, 2, contact);
+  sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+  r = sxs_step_done(s, st, err, n, "contact add");
+  if (r == SX_ST_OK && approved_pending) *approved_pending = was_pending;
+  return sxs_wend(s, k, r, err, n);
+}
+
+sx_st sx_store_contact_remove(sx_store *s, const char *user, const char *contact, char *err,
+                              size_t n) {
+  txkind k;
+  sx_st r = sxs_wbegin(s, &k, err, n);
+  if (r) return r;
+  sqlite3_stmt *st = sxs_q(s, "DELETE FROM contacts WHERE user = ? AND contact = ?", err, n);
+  if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
+  sxs_bind_text(st, 1, user);
+  sxs_bind_text(st, 2, contact);
+  if ((r = sxs_step_done(s, st, err, n, "contact remove"))) return sxs_wend(s, k, r, err, n);
+  if (sqlite3_changes(s->db) == 0)
+    r = sxs_fail(SX_ST_NOTFOUND, err, n, "%s has no contact entry for %s", user ? user : "",
+             contact ? contact : "");
+  return sxs_wend(s, k, r, err, n);
+}
+
+sx_st sx_store_contact_set_sub(sx_store *s, const char *user, const char *contact,
+                               int outbound, sx_sub state, char *err, size_t n) {
+  sx_st r = sxs_check_key(user, "user", err, n);
+  if (r || (r = sxs_check_key(contact, "contact", err, n))) return r;
+  if ((unsigned)state > 2) return sxs_fail(SX_ST_INVALID, err, n, "unknown subscription state");
+  txkind k;
+  if ((r = sxs_wbegin(s, &k, err, n))) return r;
+  sqlite3_stmt *st =
+      outbound ? sxs_q(s,
+                   "INSERT INTO contacts(user, contact, sub_out, updated) VALUES(?1, ?2, ?3, ?4)"
+                   " ON CONFLICT(user, contact) DO UPDATE SET sub_out = excluded.sub_out,"
+                   " updated = excluded.updated",
+                   err, n)
+               : sxs_q(s,
+                   "INSERT INTO contacts(user, contact, sub_in, updated) VALUES(?1, ?2, ?3, ?4)"
+                   " ON CONFLICT(user, contact) DO UPDATE SET sub_in = excluded.sub_in,"
+                   " updated = excluded.updated",
+                   err, n);
+  if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
+  sxs_bind_text(st, 1, user);
+  sxs_bind_text(st, 2, contact);
+  sxs_bind_text(st, 3, outbound ? SUB_OUT[state] : SUB_IN[state]);
+  sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+  if ((r = sxs_step_done(s, st, err, n, "contact state"))) return sxs_wend(s, k, r, err, n);
+  st = sxs_q(s,
+         "DELETE FROM contacts WHERE user = ? AND contact = ? AND added = 0"
+         " AND sub_out = 'none' AND sub_in = 'none'",
+         err, n);
+  if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
+  sxs_bind_text(st, 1, user);
+  sxs_bind_text(st, 2, contact);
+  return sxs_wend(s, k, sxs_step_done(s, st, err, n, "contact state"), err, n);
+}
+
+sx_st sx_store_contact_list(sx_store *s, const char *user, sx_contact_rec **out,
+                            size_t *count, char *err, size_t n) {
+  *out = NULL;
+  *count = 0;
+  sqlite3_stmt *st = sxs_q(s,
+                       "SELECT " CONTACT_COLS " FROM contacts WHERE ?1 IS NULL OR user = ?1"
+                       " ORDER BY user, contact",
+                       err, n);
+  if (!st) return SX_ST_ERROR;
+  sxs_bind_text(st, 1, user);
+  sx_contact_rec *v = NULL;
+  size_t cnt = 0, cap = 0;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (cnt == cap) {
+      size_t nc = cap ? cap * 2 : 16;
+      sx_contact_rec *nv = realloc(v, nc * sizeof *v);
+      if (!nv) goto nomem;
+      v = nv;
+      cap = nc;
+    }
+    if (contact_from_row(st, &v[cnt])) goto nomem;
+    cnt++;
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) {
+    sx_contact_list_free(v, cnt);
+    return sxs_dberr(s, err, n, "contact list");
+  }
+  *out = v;
+  *count = cnt;
+  return SX_ST_OK;
+nomem:
+  sqlite3_reset(st);
+  sx_contact_list_free(v, cnt);
+  return sxs_fail(SX_ST_ERROR, err, n, "out of memory");
+}
