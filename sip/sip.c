@@ -47,7 +47,6 @@ struct sx_sip {
   url_t *proxy;
   sx_sip_cbs cbs;
   void *ud;
-  size_t max_body;
   int replied;     /* status of the reply made in the current callback */
   int deferred;    /* the current callback deferred its reply */
   struct sx_sip_txn *deferred_list;
@@ -352,7 +351,6 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
   su_home_init(s->home);
   s->cbs = *cbs;
   s->ud = ud;
-  s->max_body = p->max_message_bytes;
 
   su_log_redirect(su_log_default, sofia_logger, NULL);
   su_log_set_level(su_log_default, p->debug ? 3 : 0);
