@@ -22,7 +22,7 @@
  * It must stay well under nta's maximum message size (max_message_bytes + 64 KiB): Sofia
  * counts everything buffered on a connection against it and answers 413 and closes past it.
  * The kernel doubles the value for its own bookkeeping. */
-#define SIP_TCP_RCVBUF (32 * 1024)
+#define SIP_TCP_RCVBUF (8 * 1024)
 
 uint64_t sx_gw_now(sx_gw *gw) { return uv_now(&gw->loop.uv); }
 
