@@ -151,13 +151,13 @@ class Stack:
             raise errors[0]
 
 
-def _stack(prefix, with_gateway, config_overrides=None, prosody_kw=None):
+def _stack(prefix, with_gateway, config_overrides=None, prosody_kw=None, ctl_setup=None):
     tmp = make_tmp(prefix)
     st = Stack(tmp)
     try:
         st.start_servers(prosody_kw=prosody_kw)
         if with_gateway:
-            st.start_gateway(config_overrides=config_overrides)
+            st.start_gateway(config_overrides=config_overrides, ctl_setup=ctl_setup)
     except BaseException:
         try:
             st.stop(check_gateway=False)
@@ -167,10 +167,9 @@ def _stack(prefix, with_gateway, config_overrides=None, prosody_kw=None):
     return st, tmp
 
 
-@pytest.fixture(scope="module")
-def servers_only():
-    """Prosody + Kamailio without the gateway."""
-    st, tmp = _stack("sx-infra-", with_gateway=False)
+def stack_fixture(prefix, **kw):
+    """A generator for a fixture: a stack started with kw (as _stack), stopped after."""
+    st, tmp = _stack(prefix, **kw)
     try:
         yield st
     finally:
@@ -178,6 +177,12 @@ def servers_only():
             st.stop()
         finally:
             drop_tmp(tmp)
+
+
+@pytest.fixture(scope="module")
+def servers_only():
+    """Prosody + Kamailio without the gateway."""
+    yield from stack_fixture("sx-infra-", with_gateway=False)
 
 
 @pytest.fixture(scope="module")
@@ -185,15 +190,8 @@ def stack():
     """Prosody + Kamailio + sipxmppd shared by the tests of a module. Tests must leave the
     servers running (tests that stop a server build their own stack)."""
     need_gateway()
-    st, tmp = _stack("sx-im-", with_gateway=True,
-                     config_overrides={"sip": {"max_message_bytes": "16384"}})
-    try:
-        yield st
-    finally:
-        try:
-            st.stop()
-        finally:
-            drop_tmp(tmp)
+    yield from stack_fixture("sx-im-", with_gateway=True,
+                             config_overrides={"sip": {"max_message_bytes": "16384"}})
 
 
 @pytest.fixture
@@ -202,15 +200,8 @@ def fresh_stack(request):
     indirectly with a dict {"config": {...}, "prosody": {...}} to change the set-up."""
     need_gateway()
     p = getattr(request, "param", None) or {}
-    st, tmp = _stack("sx-fresh-", with_gateway=True, config_overrides=p.get("config"),
-                     prosody_kw=p.get("prosody"))
-    try:
-        yield st
-    finally:
-        try:
-            st.stop()
-        finally:
-            drop_tmp(tmp)
+    yield from stack_fixture("sx-fresh-", with_gateway=True, config_overrides=p.get("config"),
+                             prosody_kw=p.get("prosody"))
 
 
 @pytest.fixture

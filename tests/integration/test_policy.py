@@ -26,7 +26,7 @@ import time
 import pytest
 
 import servers
-from conftest import COMPONENT_SECRET, INTERNAL, Stack, drop_tmp, make_tmp, need_gateway
+from conftest import COMPONENT_SECRET, INTERNAL, need_gateway, stack_fixture
 from sipua import SipUA
 
 PARTNER = "fabrikam.example"            # Federated
@@ -58,30 +58,13 @@ def pstack():
     ctl_bin = os.path.join(servers.build_dir_from_env(), "sipxmppctl")
     if not os.access(ctl_bin, os.X_OK):
         pytest.fail("sipxmppctl not built at %s" % ctl_bin)
-    tmp = make_tmp("sx-policy-")
-    st = Stack(tmp)
-    try:
-        st.start_servers(prosody_kw=dict(
-            users={"alice": "pw"},
-            extra_components={},
-            extra_hosts={ADDITIONAL: {"hank": "pw"},
-                         UNVERIFIED: {"ivan": "pw"},
-                         OUTSIDER: {"oscar": "pw"}},
-            component_secret=COMPONENT_SECRET))
-        st.start_gateway(ctl_setup=SETUP)
-    except BaseException:
-        try:
-            st.stop(check_gateway=False)
-        finally:
-            drop_tmp(tmp)
-        raise
-    try:
-        yield st
-    finally:
-        try:
-            st.stop()
-        finally:
-            drop_tmp(tmp)
+    yield from stack_fixture(
+        "sx-policy-", with_gateway=True, ctl_setup=SETUP,
+        prosody_kw=dict(users={"alice": "pw"}, extra_components={},
+                        extra_hosts={ADDITIONAL: {"hank": "pw"},
+                                     UNVERIFIED: {"ivan": "pw"},
+                                     OUTSIDER: {"oscar": "pw"}},
+                        component_secret=COMPONENT_SECRET))
 
 
 @pytest.fixture
