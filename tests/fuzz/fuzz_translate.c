@@ -1,0 +1,67 @@
+/* libFuzzer target for the parsers of the translation core that see network input: SIP URIs
+ * and JIDs (both directions), CPIM documents, text in any charset, isComposing documents and
+ * the IM mapping. Build: see tests/fuzz/run.sh. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "translate/address.h"
+#include "translate/cpim.h"
+#include "translate/im.h"
+#include "translate/text.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  char *s = malloc(size + 1), *out = NULL, *t;
+  sx_jid j;
+  sx_cpim c;
+  size_t n = 0;
+  if (!s) return 0;
+  memcpy(s, data, size);
+  s[size] = '\0';
+
+  if (sx_sip_to_jid(s, &j) == SX_ADDR_OK) {
+    t = sx_jid_to_sip(&j, 1);
+    free(t);
+    t = sx_jid_key(&j);
+    free(t);
+    sx_jid_free(&j);
+  }
+  if (sx_jid_parse(s, &j) == SX_ADDR_OK) {
+    t = sx_jid_to_sip(&j, 1);
+    free(t);
+    t = sx_jid_to_text(&j, 1);
+    free(t);
+    sx_jid_free(&j);
+  }
+  if (sx_cpim_parse((const char *)data, size, &c) == 0) sx_cpim_free(&c);
+  if (sx_text_to_utf8(size > 8 ? "iso-8859-1" : NULL, (const char *)data, size, 4096, &out, &n,
+                      NULL) == SX_TEXT_OK)
+    free(out);
+
+  {
+    sx_im_sip_in in = {.from_uri = "sip:bob@contoso.example",
+                       .request_uri = "sip:carol@fabrikam.example",
+                       .call_id = "c@h",
+                       .content_type = (size && data[0] & 1) ? "message/cpim"
+                                                             : "application/im-iscomposing+xml",
+                       .body = (const char *)data,
+                       .body_len = size};
+    sx_im_opts o = {.max_body = 65536, .msg_type = "chat"};
+    sx_xmsg x;
+    sx_jid a, b;
+    sx_im_imdn im;
+    sx_im_fail f;
+    if (sx_im_from_sip_ex(&in, &o, &x, &a, &b, &im, &f) == 0) {
+      size_t len;
+      char *xml = sx_xmsg_serialize(&x, &len);
+      free(xml);
+      sx_xmsg_free(&x);
+      sx_jid_free(&a);
+      sx_jid_free(&b);
+      sx_im_imdn_free(&im);
+    }
+  }
+  free(s);
+  return 0;
+}
