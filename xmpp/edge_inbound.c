@@ -38,10 +38,11 @@ static int is_served(const sx_edge *e, const char *domain) {
   return 0;
 }
 
-typedef enum { IN_OK, IN_DROP, IN_WRONG_DOMAIN } in_check;
+typedef enum { IN_OK, IN_DROP, IN_WRONG_DOMAIN, IN_BAD_TO } in_check;
 
 /* Parses and checks from/to. On IN_OK and IN_WRONG_DOMAIN both JIDs are filled (caller frees);
- * on IN_DROP nothing is left allocated. */
+ * on IN_BAD_TO (a valid sender, a missing or malformed `to`: the sender gets jid-malformed)
+ * only `from`; on IN_DROP nothing is left allocated. */
 static in_check check_addresses(sx_edge *e, xmpp_stanza_t *st, const char *kind, sx_jid *from,
                                 sx_jid *to) {
   const char *f = xmpp_stanza_get_from(st), *t = xmpp_stanza_get_to(st);
@@ -66,13 +67,12 @@ static in_check check_addresses(sx_edge *e, xmpp_stanza_t *st, const char *kind,
     return IN_DROP;
   }
   if (!t || sx_jid_parse(t, to) != SX_ADDR_OK) {
-    sx_warn("edge", "%s dropped %s id=%s: missing or malformed to", e->domain, kind,
+    sx_warn("edge", "%s refused %s id=%s: missing or malformed to", e->domain, kind,
             id ? id : "-");
     e->stats.dropped_malformed++;
     if (e->cbs.on_drop) e->cbs.on_drop(e->ud, e, "malformed_address");
-    sx_jid_free(from);
     sx_jid_free(to);
-    return IN_DROP;
+    return IN_BAD_TO;
   }
   if (!sx_domain_eq(to->domain, e->domain)) return IN_WRONG_DOMAIN;
   return IN_OK;
@@ -180,6 +180,16 @@ static int handle_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud) {
   e->last_read = now_ms(e);
   c = check_addresses(e, st, "message", &from, &to);
   if (c == IN_DROP) return 1;
+  if (c == IN_BAD_TO) {
+    char *f = sx_jid_to_text(&from, 1), *x = NULL;
+    size_t len;
+    if (!is_error && f) x = sx_xmsg_error_reply(f, e->domain, id, "jid-malformed", NULL, &len);
+    if (x && e->state == LS_UP) edge_send_text(e, x, len);
+    free(x);
+    free(f);
+    sx_jid_free(&from);
+    return 1;
+  }
   if (c == IN_WRONG_DOMAIN) {
     sx_warn("edge", "%s refused message id=%s for domain %s", e->domain, id ? id : "-",
             to.domain);
@@ -226,7 +236,12 @@ static int handle_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud) {
   (void)conn;
 
   e->last_read = now_ms(e);
-  if (check_addresses(e, st, "presence", &from, &to) == IN_DROP) return 1;
+  in_check pc = check_addresses(e, st, "presence", &from, &to);
+  if (pc == IN_DROP) return 1;
+  if (pc == IN_BAD_TO) {
+    sx_jid_free(&from);
+    return 1;
+  }
   sx_debug("edge", "%s presence type=%s from %s@%s ignored", e->domain,
            type ? type : "available", from.local ? from.local : "", from.domain);
   sx_jid_free(&from);
@@ -297,6 +312,14 @@ static int handle_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud) {
 
   c = check_addresses(e, st, "iq", &from, &to);
   if (c == IN_DROP) return 1;
+  if (c == IN_BAD_TO) {
+    char *rt = sx_jid_to_text(&from, 1);
+    if ((is_get || is_set) && id && rt)
+      send_iq_error(e, e->domain, rt, id, "jid-malformed", "modify");
+    free(rt);
+    sx_jid_free(&from);
+    return 1;
+  }
   if (!is_get && !is_set) { /* result / error: nothing of ours waits for one */
     sx_debug("edge", "%s iq %s id=%s consumed", e->domain, type ? type : "-", id ? id : "-");
     goto done;
