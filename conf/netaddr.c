@@ -46,23 +46,17 @@ int sx_valid_dns_name(const char *s, size_t n) {
   return label > 0 && s[n - 1] != '-';
 }
 
-int sx_valid_ipv4(const char *s, size_t n) {
-  char buf[INET_ADDRSTRLEN];
-  struct in_addr a;
+static int valid_ip(int family, const char *s, size_t n) {
+  char buf[INET6_ADDRSTRLEN];
+  struct in6_addr a; /* large enough for either family */
   if (n >= sizeof buf) return 0;
   memcpy(buf, s, n);
   buf[n] = 0;
-  return inet_pton(AF_INET, buf, &a) == 1;
+  return inet_pton(family, buf, &a) == 1;
 }
 
-int sx_valid_ipv6(const char *s, size_t n) {
-  char buf[INET6_ADDRSTRLEN];
-  struct in6_addr a;
-  if (n >= sizeof buf) return 0;
-  memcpy(buf, s, n);
-  buf[n] = 0;
-  return inet_pton(AF_INET6, buf, &a) == 1;
-}
+int sx_valid_ipv4(const char *s, size_t n) { return valid_ip(AF_INET, s, n); }
+int sx_valid_ipv6(const char *s, size_t n) { return valid_ip(AF_INET6, s, n); }
 
 /* Host and port "HOST:PORT", "[V6]:PORT" (or without ":PORT" when port_required is 0).
  * On success *host_start and *host_len delimit the host without brackets and *port is the port
