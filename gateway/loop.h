@@ -25,8 +25,7 @@ typedef struct sx_loop {
 } sx_loop;
 
 int sx_loop_init(sx_loop *l);
-/* Runs until sx_loop_stop(); then keeps turning until nothing is pending in libuv
- * (handles closed) or `drain_ms` passed. */
+/* Turns until sx_loop_stop(). */
 void sx_loop_run(sx_loop *l);
 void sx_loop_stop(sx_loop *l);
 /* One turn with a bounded wait (used while draining at shutdown). */

@@ -10,7 +10,6 @@
 #include "gateway/metrics.h"
 #include "translate/log.h"
 
-#define RETRY_AFTER_S "5"
 /* Stanzas handed to one edge link and not yet confirmed by the server: past this the link
  * is not keeping up and new messages get 503 instead of a growing queue (each one waiting
  * holds its SIP request). */
@@ -36,6 +35,18 @@ static void refuse(sx_gw *gw, sx_sip_txn *txn, const sx_sip_request *rq, int sta
   sx_metric_refusal(SX_DIR_SIP_TO_XMPP, code);
   sx_info("im", "sip->xmpp refused %d (%s): Call-ID %s from %s to %s via %s: %s", status, code,
           rq->call_id, rq->from_uri, rq->request_uri, rq->src_text, reason);
+}
+
+/* 503 because the edge link is down (edge may be NULL): Retry-After is when the link tries
+ * to reconnect. */
+static void reply_link_down(sx_gw *gw, sx_sip_txn *txn, const sx_edge *edge) {
+  char secs[16];
+  unsigned ms = edge ? sx_edge_retry_in_ms(edge) : 0;
+  sx_sip_reply_hdrs h = {.retry_after = secs};
+  snprintf(secs, sizeof secs, "%u", ms ? (ms + 999) / 1000 : 1);
+  sx_sip_reply(gw->sip, txn, 503, "XMPP Edge Link Down", &h);
+  sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_REJECTED_BUSY);
+  sx_metric_refusal(SX_DIR_SIP_TO_XMPP, "link_down");
 }
 
 void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
@@ -104,10 +115,7 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
 
   edge = sx_gw_edge(gw, sender.domain);
   if (!edge || !sx_edge_is_up(edge)) {
-    sx_sip_reply_hdrs h = {.retry_after = RETRY_AFTER_S};
-    sx_sip_reply(gw->sip, txn, 503, "XMPP Edge Link Down", &h);
-    sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_REJECTED_BUSY);
-    sx_metric_refusal(SX_DIR_SIP_TO_XMPP, "link_down");
+    reply_link_down(gw, txn, edge);
     sx_info("im", "sip->xmpp 503: edge link for %s is down (Call-ID %s)", sender.domain,
             rq->call_id);
     goto out;
@@ -140,10 +148,7 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
   if (!deferred) {
     refuse(gw, txn, rq, 500, "out of memory", "internal", 0, 0);
   } else if (sx_edge_send_tracked(edge, xml, len, deferred) != 0) {
-    sx_sip_reply_hdrs h = {.retry_after = RETRY_AFTER_S};
-    sx_sip_reply(gw->sip, deferred, 503, "XMPP Edge Link Down", &h);
-    sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_REJECTED_BUSY);
-    sx_metric_refusal(SX_DIR_SIP_TO_XMPP, "link_down");
+    reply_link_down(gw, deferred, edge);
   } else {
     sx_debug("im", "sip->xmpp sent: Call-ID %s id %s from %s to %s", rq->call_id, id, x.from,
              x.to);
@@ -167,10 +172,7 @@ void sx_relay_sip_confirm(void *ud, sx_edge *edge, void *token, int ok) {
   } else {
     /* The link went down before the server confirmed the stanza: the sender learns it was
      * not taken, and may send again. */
-    sx_sip_reply_hdrs h = {.retry_after = RETRY_AFTER_S};
-    sx_sip_reply(gw->sip, txn, 503, "XMPP Edge Link Down", &h);
-    sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_REJECTED_BUSY);
-    sx_metric_refusal(SX_DIR_SIP_TO_XMPP, "link_down");
+    reply_link_down(gw, txn, edge);
     sx_info("im", "sip->xmpp 503: edge link for %s went down before the server confirmed",
             sx_edge_domain(edge));
   }

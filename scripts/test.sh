@@ -18,7 +18,6 @@ cmake --build "$build" -j"$(nproc)" || { echo "build failed"; exit 1; }
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp:print_suppressions=0}
 
 passed=0 failed=0
 add() { passed=$((passed + $1)); failed=$((failed + $2)); }

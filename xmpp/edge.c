@@ -646,13 +646,6 @@ int sx_edge_is_up(const sx_edge *e) { return e && e->state == LS_UP && !e->stopp
 
 const char *sx_edge_domain(const sx_edge *e) { return e ? e->domain : NULL; }
 
-size_t sx_edge_backlog(const sx_edge *e) {
-  int n;
-  if (!e || !e->conn) return 0;
-  n = xmpp_conn_send_queue_len(e->conn);
-  return n > 0 ? (size_t)n : 0;
-}
-
 unsigned sx_edge_retry_in_ms(const sx_edge *e) {
   uint64_t now;
   if (!e || e->state == LS_UP) return 0;

@@ -99,10 +99,6 @@ size_t sx_edge_unconfirmed(const sx_edge *edge);
 int sx_edge_is_up(const sx_edge *edge);
 const char *sx_edge_domain(const sx_edge *edge);
 
-/* Stanzas handed to sx_edge_send and not yet completely written to the socket (flow
- * control; libstrophe exposes a count of queued stanzas, not bytes). */
-size_t sx_edge_backlog(const sx_edge *edge);
-
 /* While the link is down: milliseconds until the next connection attempt (at least 1000, for
  * a SIP Retry-After); 0 while up. */
 unsigned sx_edge_retry_in_ms(const sx_edge *edge);
