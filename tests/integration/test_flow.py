@@ -78,3 +78,25 @@ def test_chat_states_both_ways(fresh_stack):
     assert r.status == 202, (r.status, r.reason)
     got = x.wait_message(lambda m: "paused" in m.xml, timeout=10)
     assert got.body in (None, ""), got.xml
+
+
+def test_udp_retransmission_delivered_once(fresh_stack):
+    """Requests are handled without per-request transactions: a retransmitted MESSAGE (same
+    branch, Call-ID, CSeq) gets the same answer and is not delivered a second time."""
+    st = fresh_stack
+    ua = st.ua("resend", register=False)
+    x = st.xmpp("alice")
+    data, branch, _ = ua.build_request("MESSAGE", "sip:alice@%s" % EXTERNAL,
+                                       body="only once".encode(),
+                                       content_type="text/plain;charset=UTF-8")
+    first = ua.send_request_bytes(data, branch, "MESSAGE", st.gateway.sip_addr)
+    again = ua.send_request_bytes(data, branch, "MESSAGE", st.gateway.sip_addr)
+    assert (first.status, again.status) == (202, 202), (first.status, again.status)
+    x.wait_message(lambda m: m.body == "only once", timeout=10)
+    time.sleep(1.0)
+    dup = [m for m in x.messages if m.body == "only once"]
+    assert not dup, "retransmission delivered again: %r" % dup
+    # A new transaction with the same text is a new message.
+    r = ua.send_message("sip:alice@%s" % EXTERNAL, "only once", dest=st.gateway.sip_addr)
+    assert r.status == 202
+    x.wait_message(lambda m: m.body == "only once", timeout=10)
