@@ -34,9 +34,11 @@ enum {
   SEC_SIP,
   SEC_EDGE,
   SEC_HTTP,
+  SEC_ADMIN,
   SEC_COUNT,
 };
-static const char *const section_names[SEC_COUNT] = {"gateway", "sip", "edge", "http"};
+static const char *const section_names[SEC_COUNT] = {"gateway", "sip", "edge", "http",
+                                                           "admin"};
 
 typedef enum {
   K_DOMAINS,
@@ -59,6 +61,10 @@ typedef enum {
   K_KEEPALIVE,
   K_DEAD_AFTER,
   K_HTTP_LISTEN,
+  K_ADMIN_LISTEN,
+  K_ADMIN_CERT,
+  K_ADMIN_KEY,
+  K_ADMIN_IDLE,
   K_COUNT,
 } key_id;
 
@@ -87,6 +93,10 @@ static const struct {
     [K_KEEPALIVE] = {SEC_EDGE, "keepalive_s", "edge.keepalive_s"},
     [K_DEAD_AFTER] = {SEC_EDGE, "dead_after_s", "edge.dead_after_s"},
     [K_HTTP_LISTEN] = {SEC_HTTP, "listen", "http.listen"},
+    [K_ADMIN_LISTEN] = {SEC_ADMIN, "listen", "admin.listen"},
+    [K_ADMIN_CERT] = {SEC_ADMIN, "cert_file", "admin.cert_file"},
+    [K_ADMIN_KEY] = {SEC_ADMIN, "key_file", "admin.key_file"},
+    [K_ADMIN_IDLE] = {SEC_ADMIN, "session_idle_s", "admin.session_idle_s"},
 };
 
 /* ---- parser state ------------------------------------------------------------------ */
@@ -265,6 +275,53 @@ static int set_uint_key(parse_state *st, int line, const char *label, const char
     return -1;
   }
   return 0;
+}
+
+/* [admin]: the web console's listener, its TLS files and the session idle timeout. */
+static void apply_admin_key(parse_state *st, key_id k, const char *value, int line) {
+  sx_config *cfg = st->cfg;
+  const char *label = keys[k].label;
+  unsigned long long u;
+  if (k == K_ADMIN_IDLE) {
+    if (!set_uint_key(st, line, label, value, 60, 86400, &u)) cfg->admin_idle_s = (unsigned)u;
+    return;
+  }
+  if (k == K_ADMIN_CERT || k == K_ADMIN_KEY) {
+    if (!*value) {
+      fail(st, line, label, "must not be empty");
+      return;
+    }
+    FILE *f = fopen(value, "r");
+    if (!f) {
+      fail(st, line, label, "cannot read '%s': %s", value, strerror(errno));
+      return;
+    }
+    fclose(f);
+    if (set_str(k == K_ADMIN_CERT ? &cfg->admin_cert_file : &cfg->admin_key_file, value))
+      OOM(st, line, label);
+    return;
+  }
+  const char *h;
+  size_t hl;
+  unsigned port;
+  const char *why = sx_parse_hostport(value, strlen(value), 1, 0, &h, &hl, &port);
+  if (why) {
+    fail(st, line, label, "must be HOST:PORT or [IPV6]:PORT (%s), got '%s'", why, value);
+    return;
+  }
+  char *host = strndup(h, hl);
+  char *listen = strdup(value);
+  if (!host || !listen) {
+    free(host);
+    free(listen);
+    OOM(st, line, label);
+    return;
+  }
+  free(cfg->admin_host);
+  free(cfg->admin_listen);
+  cfg->admin_host = host;
+  cfg->admin_listen = listen;
+  cfg->admin_port = port;
 }
 
 static void apply_key(parse_state *st, key_id k, const char *value, int line) {
@@ -468,6 +525,12 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
     cfg->http_port = port;
     return;
   }
+  case K_ADMIN_LISTEN:
+  case K_ADMIN_CERT:
+  case K_ADMIN_KEY:
+  case K_ADMIN_IDLE:
+    apply_admin_key(st, k, value, line);
+    return;
   case K_COUNT:
     break;
   }
@@ -487,8 +550,8 @@ static int handler(void *user, const char *section, const char *name, const char
   if (st->failed) return 0;
   if (!name || !value) return 1;
   if (!*section) {
-    fail(st, line, name, "key outside any section; put it under [gateway], [sip], [edge] or "
-                         "[http]");
+    fail(st, line, name, "key outside any section; put it under [gateway], [sip], [edge], "
+                         "[http] or [admin]");
     return 0;
   }
   int sec = find_section(section);
@@ -565,7 +628,7 @@ static char *reader(char *buf, int num, void *stream) {
       if (!known) {
         char shown[80];
         snprintf(shown, sizeof shown, "[%.*s]", (int)(nl < 64 ? nl : 64), p + 1);
-        fail(st, st->lineno, shown, "unknown section (known: gateway, sip, edge, http)");
+        fail(st, st->lineno, shown, "unknown section (known: gateway, sip, edge, http, admin)");
         return NULL;
       }
     }
@@ -613,6 +676,7 @@ int sx_config_load(const char *path, sx_config *cfg, char *err, size_t errlen) {
   cfg->backoff_max_ms = 30000;
   cfg->keepalive_s = 30;
   cfg->dead_after_s = 90;
+  cfg->admin_idle_s = 900;
 
   st.f = fopen(path, "r");
   struct stat sb;
@@ -656,6 +720,11 @@ int sx_config_load(const char *path, sx_config *cfg, char *err, size_t errlen) {
          "edge.dead_after_s (%u) must be greater than edge.keepalive_s (%u)",
          cfg->dead_after_s, cfg->keepalive_s);
   }
+  if (!st.failed && !cfg->admin_cert_file != !cfg->admin_key_file) {
+    key_id k = cfg->admin_cert_file ? K_ADMIN_CERT : K_ADMIN_KEY;
+    fail(&st, st.key_line[k], keys[k].label,
+         "admin.cert_file and admin.key_file must be set together (HTTPS needs both)");
+  }
   if (!st.failed && (set_defaults(cfg) || !(cfg->path = strdup(path))))
     fail(&st, 0, NULL, "out of memory");
 
@@ -684,6 +753,10 @@ void sx_config_free(sx_config *cfg) {
   }
   free(cfg->http_listen);
   free(cfg->http_host);
+  free(cfg->admin_listen);
+  free(cfg->admin_host);
+  free(cfg->admin_cert_file);
+  free(cfg->admin_key_file);
   memset(cfg, 0, sizeof *cfg);
 }
 

@@ -47,6 +47,14 @@ typedef struct sx_config {
   char *http_listen; /* "HOST:PORT" or NULL (off) */
   char *http_host;   /* parsed from http_listen */
   unsigned http_port;
+
+  /* [admin]: the web console (gateway/admin_http.c) */
+  char *admin_listen;    /* "HOST:PORT" or NULL (off) */
+  char *admin_host;      /* parsed from admin_listen */
+  unsigned admin_port;
+  char *admin_cert_file; /* PEM certificate (chain); with admin_key_file: HTTPS */
+  char *admin_key_file;  /* PEM private key */
+  unsigned admin_idle_s; /* a session ends after this long unused; default 900 */
 } sx_config;
 
 /* Loads and validates `path`. On failure returns -1 and writes one message of the form

@@ -39,9 +39,10 @@ static const struct {
   const char *want;
 } bad[] = {
     /* structure */
-    {BASE "[edge2]\n", "F:7: [edge2]: unknown section (known: gateway, sip, edge, http)"},
+    {BASE "[edge2]\n", "F:7: [edge2]: unknown section (known: gateway, sip, edge, http, admin)"},
     {"domains = x.example\n" BASE,
-     "F:1: domains: key outside any section; put it under [gateway], [sip], [edge] or [http]"},
+     "F:1: domains: key outside any section; put it under [gateway], [sip], [edge], [http] or "
+     "[admin]"},
     {BASE "colour = blue\n", "F:7: edge.colour: unknown key"},
     {BASE "port = 1\nport = 2\n", "F:8: edge.port: duplicate key (first set on line 7)"},
     {BASE "just words\n", "F:7: (syntax): expected '[section]' or 'key = value'"},
@@ -148,6 +149,17 @@ static const struct {
     {BASE "[http]\nlisten = 127.0.0.1:80x\n",
      "F:8: http.listen: must be HOST:PORT or [IPV6]:PORT (the port must be an integer 1..65535), "
      "got '127.0.0.1:80x'"},
+    /* [admin] */
+    {BASE "[admin]\nlisten = 127.0.0.1\n",
+     "F:8: admin.listen: must be HOST:PORT or [IPV6]:PORT (the port is missing (HOST:PORT)), got "
+     "'127.0.0.1'"},
+    {BASE "[admin]\nlisten = 127.0.0.1:8071\ncert_file = /etc/hostname\n",
+     "F:9: admin.cert_file: admin.cert_file and admin.key_file must be set together (HTTPS needs "
+     "both)"},
+    {BASE "[admin]\nkey_file = /nonexistent/key.pem\n",
+     "F:8: admin.key_file: cannot read '/nonexistent/key.pem': No such file or directory"},
+    {BASE "[admin]\nsession_idle_s = 10\n",
+     "F:8: admin.session_idle_s: must be an integer 60..86400, got '10'"},
     /* the first error wins */
     {BASE "port = x\nhost = bad host\n", "F:7: edge.port: must be an integer 1..65535, got 'x'"},
 };
@@ -220,6 +232,8 @@ static void test_defaults(void) {
   CHECK_INT(cfg.keepalive_s, 30, "keepalive");
   CHECK_INT(cfg.dead_after_s, 90, "dead_after");
   CHECK(cfg.http_listen == NULL && cfg.http_host == NULL && cfg.http_port == 0, "http off");
+  CHECK(cfg.admin_listen == NULL && cfg.admin_cert_file == NULL, "admin console off");
+  CHECK_INT(cfg.admin_idle_s, 900, "admin session idle default");
   uint8_t lo4[4] = {127, 0, 0, 1}, lo6[16] = {[15] = 1}, other[4] = {127, 0, 0, 2};
   CHECK(sx_config_trusted(&cfg, AF_INET, lo4), "default trusts 127.0.0.1");
   CHECK(sx_config_trusted(&cfg, AF_INET6, lo6), "default trusts ::1");
@@ -255,7 +269,12 @@ static void test_full(void) {
       "keepalive_s = 10\n"
       "dead_after_s = 11\n"
       "[http]\n"
-      "listen = [::1]:9100\n");
+      "listen = [::1]:9100\n"
+      "[admin]\n"
+      "listen = 127.0.0.1:8071\n"
+      "cert_file = /etc/hostname\n"
+      "key_file = /etc/hostname\n"
+      "session_idle_s = 600\n");
   sx_config cfg;
   char err[512] = "";
   CHECK_INT(sx_config_load(path, &cfg, err, sizeof err), 0, err);
@@ -298,6 +317,12 @@ static void test_full(void) {
   CHECK_STR(cfg.http_listen, "[::1]:9100", "http_listen");
   CHECK_STR(cfg.http_host, "::1", "http_host");
   CHECK_INT(cfg.http_port, 9100, "http_port");
+  CHECK_STR(cfg.admin_listen, "127.0.0.1:8071", "admin_listen");
+  CHECK_STR(cfg.admin_host, "127.0.0.1", "admin_host");
+  CHECK_INT(cfg.admin_port, 8071, "admin_port");
+  CHECK_STR(cfg.admin_cert_file, "/etc/hostname", "admin_cert_file");
+  CHECK_STR(cfg.admin_key_file, "/etc/hostname", "admin_key_file");
+  CHECK_INT(cfg.admin_idle_s, 600, "admin_idle_s");
 
   CHECK(sx_config_serves(&cfg, "contoso.example"), "serves");
   CHECK(sx_config_serves(&cfg, "CONTOSO.example."), "serves: case, trailing dot");
