@@ -60,6 +60,12 @@ static const char *const MIGRATIONS[SX_STORE_SCHEMA_VERSION] = {
     "  sub_in TEXT NOT NULL DEFAULT 'none' CHECK(sub_in IN ('none','pending','approved')),"
     "  updated INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY(user, contact)) WITHOUT ROWID;",
+
+    /* 3: administrators of the web console (conf/store_admin.c) */
+    "CREATE TABLE admins("
+    "  name TEXT PRIMARY KEY COLLATE NOCASE,"
+    "  hash TEXT NOT NULL,"
+    "  updated INTEGER NOT NULL DEFAULT 0);",
 };
 
 /* ---- errors, statements ------------------------------------------------------------- */

@@ -32,6 +32,7 @@ static const char USAGE[] =
     "  user import FILE.csv [--skip-bad]            (lines: uri,site,policy)\n"
     "  contact add USER CONTACT | contact remove USER CONTACT | contact list [USER]\n"
     "  check USER CONTACT [--inbound|--outbound] [--im|--subscribe|--presence|--probe]\n"
+    "  admin passwd NAME | admin list | admin remove NAME   (web console logins)\n"
     "\n"
     "Options: --config FILE (default " CTL_DEFAULT_CONFIG "), --store PATH (use this store\n"
     "file instead of the config's [gateway] store), --json (JSON on stdout).\n"
@@ -339,6 +340,8 @@ int main(int argc, char **argv) {
     fn = ctl_contact;
   else if (strcmp(cmd, "check") == 0)
     fn = ctl_check;
+  else if (strcmp(cmd, "admin") == 0)
+    fn = ctl_admin;
   if (!fn) return ctl_usage_fail(USAGE, "unknown command '%s'", cmd);
   if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
     printf("%s", USAGE);

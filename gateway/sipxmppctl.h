@@ -119,6 +119,7 @@ int ctl_partner(ctl_ctx *c, int argc, char **argv);
 int ctl_user(ctl_ctx *c, int argc, char **argv);
 int ctl_contact(ctl_ctx *c, int argc, char **argv);
 int ctl_check(ctl_ctx *c, int argc, char **argv);
+int ctl_admin(ctl_ctx *c, int argc, char **argv);
 
 /* JSON forms shared by several commands (NULL when out of memory). */
 cJSON *ctl_policy_json(const sx_policy_rec *p);
