@@ -5,6 +5,8 @@
  * This file: global options, dispatch and the helpers the command files share. */
 #include "gateway/sipxmppctl.h"
 
+#include "conf/check.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,26 +250,7 @@ void ctl_json_str(cJSON *o, const char *name, const char *v) {
 }
 
 int ctl_effective(ctl_ctx *c, const char *key, sx_policy_rec *out, const char **scope) {
-  char err[512];
-  sx_user_rec u;
-  int have = sx_store_user_get(c->st, key, &u, err, sizeof err) == SX_ST_OK;
-  if (have && u.policy && sx_store_policy_get(c->st, u.policy, out, err, sizeof err) == SX_ST_OK) {
-    *scope = "per-user";
-    sx_user_rec_free(&u);
-    return 0;
-  }
-  if (have && u.site) {
-    char name[300];
-    snprintf(name, sizeof name, "site:%s", u.site);
-    if (sx_store_policy_get(c->st, name, out, err, sizeof err) == SX_ST_OK) {
-      *scope = "site";
-      sx_user_rec_free(&u);
-      return 0;
-    }
-  }
-  if (have) sx_user_rec_free(&u);
-  *scope = "global";
-  return sx_store_policy_get(c->st, "global", out, err, sizeof err) == SX_ST_OK ? 0 : -1;
+  return sx_store_effective_policy(c->st, key, out, scope);
 }
 
 /* Removes the global options from argv (anywhere before "--"), filling c. */

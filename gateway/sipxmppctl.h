@@ -6,6 +6,7 @@
 
 #include "conf/config.h"
 #include "conf/store.h"
+#include "gateway/store_json.h"
 #include "translate/address.h"
 #include "translate/policy.h"
 
@@ -121,8 +122,5 @@ int ctl_contact(ctl_ctx *c, int argc, char **argv);
 int ctl_check(ctl_ctx *c, int argc, char **argv);
 int ctl_admin(ctl_ctx *c, int argc, char **argv);
 
-/* JSON forms shared by several commands (NULL when out of memory). */
-cJSON *ctl_policy_json(const sx_policy_rec *p);
-cJSON *ctl_partner_json(const sx_partner_rec *p);
 
 #endif

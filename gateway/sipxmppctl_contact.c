@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/check.h"
 #include "gateway/sipxmppctl.h"
 
 static const char USAGE[] =
@@ -20,19 +21,6 @@ static const char CHECK_USAGE[] =
 
 static const char *const SUB_OUT[] = {"none", "pending", "subscribed"};
 static const char *const SUB_IN[] = {"none", "pending", "approved"};
-
-static cJSON *contact_json(const sx_contact_rec *r) {
-  cJSON *o = cJSON_CreateObject();
-  if (!o) return NULL;
-  cJSON_AddStringToObject(o, "user", r->user);
-  cJSON_AddStringToObject(o, "contact", r->contact);
-  cJSON_AddStringToObject(o, "state", sx_contact_rec_state(r));
-  cJSON_AddBoolToObject(o, "added", r->added);
-  cJSON_AddStringToObject(o, "subscription_out", SUB_OUT[r->sub_out]);
-  cJSON_AddStringToObject(o, "subscription_in", SUB_IN[r->sub_in]);
-  cJSON_AddNumberToObject(o, "updated", (double)r->updated);
-  return o;
-}
 
 /* Parses USER and CONTACT into canonical keys; CTL_OK or CTL_REFUSED. */
 static int two_keys(const ctl_args *a, char **user, char **contact) {
@@ -84,7 +72,7 @@ static int cmd_list(ctl_ctx *c, int argc, char **argv) {
   if (st) return ctl_st(st, err);
   if (c->json) {
     cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; arr && i < n; i++) ctl_json_push(&arr, contact_json(&v[i]));
+    for (size_t i = 0; arr && i < n; i++) ctl_json_push(&arr, sx_json_contact(&v[i]));
     rc = ctl_json_out(arr);
   } else {
     printf("%-32s %-32s %-12s %-11s %s\n", "USER", "CONTACT", "STATE", "SUB-OUT", "SUB-IN");
@@ -133,74 +121,30 @@ int ctl_check(ctl_ctx *c, int argc, char **argv) {
   char *user, *contact;
   if ((rc = two_keys(&a, &user, &contact))) return rc;
   if ((rc = ctl_open(c))) goto out;
-  const char *at = strrchr(user, '@');
-  if (c->have_cfg && at && !sx_config_serves(&c->cfg, at + 1))
-    ctl_warn("%s is not in a domain this gateway serves; the daemon would not treat it as an "
-             "internal user",
-             at + 1);
-  const char *cat = strrchr(contact, '@');
-  const char *ext_domain = cat ? cat + 1 : contact;
-  if (c->have_cfg && sx_config_serves(&c->cfg, ext_domain))
-    ctl_warn("%s is a domain this gateway serves; the daemon never sends its traffic to XMPP",
-             ext_domain);
+  char *warn = sx_check_warnings(c->have_cfg ? &c->cfg : NULL, user, contact);
+  for (char *line = warn, *nl; line && (nl = strchr(line, '\n')); line = nl + 1) {
+    *nl = 0;
+    ctl_warn("%s", line);
+  }
+  free(warn);
   char err[1024];
-  sx_policy_snap *snap = sx_store_snapshot(c->st, err, sizeof err);
-  if (!snap) {
-    rc = ctl_st(SX_ST_ERROR, err);
+  sx_check_result r;
+  sx_st st = sx_check_run(c->st, user, contact, dir, kind, &r, err, sizeof err);
+  if (st) {
+    rc = ctl_st(st, err);
     goto out;
   }
-  sx_decision d;
-  sx_decide(snap, user, ext_domain, contact, dir, kind, &d);
-  sx_contact_state cs = sx_snap_contact(snap, user, contact);
-  const char *cs_name = cs == SX_CONTACT_ADDED ? "added"
-                        : cs == SX_CONTACT_PENDING_IN ? "pending_in"
-                                                      : "none";
+  const sx_decision *d = &r.d;
   if (c->json) {
-    cJSON *o = cJSON_CreateObject();
-    if (o) {
-      cJSON_AddStringToObject(o, "decision", sx_verdict_name(d.verdict));
-      cJSON_AddStringToObject(o, "reason", d.reason);
-      cJSON_AddStringToObject(o, "reason_code", d.reason_code);
-      cJSON_AddStringToObject(o, "user", user);
-      cJSON_AddStringToObject(o, "contact", contact);
-      cJSON_AddStringToObject(o, "direction", sx_pdir_name(dir));
-      cJSON_AddStringToObject(o, "kind", sx_kind_name(kind));
-      ctl_json_str(o, "policy", d.policy_name);
-      ctl_json_str(o, "policy_scope", d.policy_scope);
-      ctl_json_str(o, "partner", d.partner_domain);
-      ctl_json_str(o, "partner_type", d.partner_domain ? sx_ptype_name(d.partner_type) : NULL);
-      cJSON_AddStringToObject(o, "contact_state", cs_name);
-      ctl_json_str(o, "xmpp_condition", d.xmpp_condition);
-      if (d.sip_status)
-        cJSON_AddNumberToObject(o, "sip_status", d.sip_status);
-      else
-        cJSON_AddNullToObject(o, "sip_status");
-      cJSON_AddBoolToObject(o, "strip_status_notes", d.strip_status_notes);
-    }
-    rc = ctl_json_out(o);
-    if (rc == CTL_OK) rc = d.verdict == SX_ALLOW ? CTL_OK : CTL_REFUSED;
+    rc = ctl_json_out(sx_json_check(&r, user, contact, dir, kind));
+    if (rc == CTL_OK) rc = d->verdict == SX_ALLOW ? CTL_OK : CTL_REFUSED;
   } else {
-    printf("%s: %s\n", sx_verdict_name(d.verdict), d.reason);
-    printf("  %s %s, %s %s %s\n", sx_pdir_name(dir), sx_kind_name(kind), user,
-           dir == SX_DIR_OUT ? "->" : "<-", contact);
-    if (d.policy_name)
-      printf("  policy: %s (%s)\n", d.policy_name,
-             strcmp(d.policy_scope, "user") == 0 ? "granted to the user"
-             : strcmp(d.policy_scope, "site") == 0 ? "the user's site policy"
-                                                   : "global policy");
-    if (d.partner_domain)
-      printf("  partner: %s (%s)%s\n", d.partner_domain, sx_ptype_name(d.partner_type),
-             d.strip_status_notes ? ", status notes removed" : "");
-    printf("  contact entry: %s\n", cs_name);
-    if (d.verdict == SX_DENY)
-      printf("  refusal: SIP %d, XMPP %s\n", d.sip_status, d.xmpp_condition);
-    if (d.verdict == SX_ALLOW && dir == SX_DIR_OUT && kind == SX_KIND_SUBSCRIBE &&
-        cs != SX_CONTACT_ADDED)
-      printf("  note: the daemon adds %s to %s's contacts when the SUBSCRIBE is sent\n",
-             contact, user);
-    rc = d.verdict == SX_ALLOW ? CTL_OK : CTL_REFUSED;
+    char *text = sx_check_text(&r, user, contact, dir, kind);
+    if (text) fputs(text, stdout);
+    free(text);
+    rc = !text ? CTL_STORE : d->verdict == SX_ALLOW ? CTL_OK : CTL_REFUSED;
   }
-  sx_snap_free(snap);
+  sx_check_result_free(&r);
 out:
   free(user);
   free(contact);
