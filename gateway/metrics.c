@@ -160,6 +160,14 @@ uint64_t sx_metric_get_refusal(sx_dir dir, const char *reason) {
   return r ? r->count[dir] : 0;
 }
 
+void sx_metric_each_refusal(sx_refusal_fn fn, void *ud) {
+  for (size_t i = 0; i < n_reasons; i++)
+    for (int d = 0; d < SX_DIR_COUNT; d++)
+      if (reasons[i].count[d]) fn(ud, (sx_dir)d, reasons[i].reason, reasons[i].count[d]);
+  for (int d = 0; d < SX_DIR_COUNT; d++)
+    if (other_refusals[d]) fn(ud, (sx_dir)d, "other", other_refusals[d]);
+}
+
 int sx_metric_get_link(const char *domain) {
   link_row *l = find_link(domain, 0);
   return l ? l->up : -1;

@@ -60,6 +60,9 @@ uint64_t sx_metric_get_refusal(sx_dir dir, const char *reason);
 int sx_metric_get_link(const char *domain);
 uint64_t sx_metric_get_reconnects(const char *domain);
 uint64_t sx_metric_get(const char *name);
+/* Calls fn for every refusal counter that is not zero, in first-seen order ("other" last). */
+typedef void (*sx_refusal_fn)(void *ud, sx_dir dir, const char *reason, uint64_t count);
+void sx_metric_each_refusal(sx_refusal_fn fn, void *ud);
 
 /* The Prometheus text exposition format (version 0.0.4) of every counter, plus
  * process_resident_memory_bytes. Returns malloc'd text (caller frees) and its length in
