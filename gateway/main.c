@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gateway/access.h"
+#include "gateway/admin.h"
 #include "gateway/gateway.h"
 #include "gateway/http.h"
 #include "gateway/metrics.h"
@@ -144,6 +145,11 @@ static int start(sx_gw *gw) {
     }
     sx_info("http", "serving /healthz and /metrics on %s", gw->cfg.http_listen);
   }
+  if (gw->cfg.admin_listen && sx_admin_start(gw, &gw->admin, err, sizeof err) != 0) {
+    sx_err("admin", "%s", err);
+    return -1;
+  }
+  if (gw->admin) sx_info("admin", "web console on %s (port %u)", gw->cfg.admin_listen, sx_admin_port(gw->admin));
   uv_signal_init(&gw->loop.uv, &gw->sig_term);
   uv_signal_init(&gw->loop.uv, &gw->sig_int);
   uv_signal_init(&gw->loop.uv, &gw->sig_hup);
@@ -178,6 +184,8 @@ static void stop(sx_gw *gw) {
   gw->sip = NULL;
   if (gw->http) sx_http_stop(gw->http);
   gw->http = NULL;
+  sx_admin_stop(gw->admin);
+  gw->admin = NULL;
   if (gw->access) sx_access_close(gw->access);
   gw->access = NULL;
   if (uv_is_active((uv_handle_t *)&gw->sig_term)) {
