@@ -18,6 +18,7 @@ PACKAGES=(
   libinih-dev libcjson-dev libmicrohttpd-dev
   prosody kamailio sip-tester
   python3 python3-slixmpp python3-pytest
+  chromium chromium-driver python3-selenium openssl
   curl procps iproute2 ca-certificates
 )
 SERVICES=(prosody kamailio)

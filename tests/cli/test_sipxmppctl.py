@@ -447,6 +447,33 @@ def with_config():
     expect(["--config", bad, "policy", "list"], 3, "bad config", store=None, err="bad.conf")
 
 
+def admins():
+    gen = generation()
+    expect(["admin", "passwd", "root"], 0, "admin passwd from stdin", out="created admin root",
+           stdin="correct horse\n")
+    expect(["admin", "passwd", "root"], 0, "admin passwd again",
+           out="changed the password of admin root", stdin="battery staple\n")
+    expect(["admin", "passwd", "root"], 1, "admin passwd short", err="8..1024 bytes",
+           stdin="short\n")
+    expect(["admin", "passwd", "root"], 1, "admin passwd no input", err="no password",
+           stdin="")
+    expect(["admin", "passwd", "bad name"], 1, "admin passwd bad name", err="use only letters",
+           stdin="correct horse\n")
+    expect(["admin", "passwd"], 2, "admin passwd without NAME", err="expected one NAME")
+    expect(["admin", "passwd", "ops@contoso"], 0, "second admin", stdin="another pass\n")
+    d = jrun(["admin", "list"], 0, "admin list")
+    check(d == ["ops@contoso", "root"], "admin list content", repr(d))
+    db = sqlite3.connect(STORE)
+    rows = db.execute("SELECT name, hash FROM admins ORDER BY name").fetchall()
+    db.close()
+    check(all(h.startswith("scrypt$") and "pass" not in h and "staple" not in h
+              for _, h in rows), "only salted hashes stored", repr(rows))
+    check(generation() == gen, "admins do not bump the change counter")
+    expect(["admin", "remove", "ops@contoso"], 0, "admin remove", out="removed admin")
+    expect(["admin", "remove", "ops@contoso"], 1, "admin remove again", err="no admin")
+    expect(["admin", "frobnicate"], 2, "admin unknown subcommand", err="unknown subcommand")
+
+
 def main():
     try:
         usage_and_store_errors()
@@ -457,6 +484,7 @@ def main():
         imports()
         contacts_and_check()
         with_config()
+        admins()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
     print("%d passed, %d failed" % (passed, failed))
