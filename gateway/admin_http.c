@@ -3,11 +3,16 @@
  *
  * Every path but /login, /api/login and the two static files needs a live session; a
  * state-changing request (POST, PUT, DELETE) also needs the session's CSRF token, in the
- * X-CSRF-Token header or a "csrf" form field. Login verification (scrypt, ~50 ms) runs on
- * the loop; failed logins are throttled per address and overall, and logged. */
+ * X-CSRF-Token header or a "csrf" form field.
+ *
+ * A login's password check (scrypt, ~0.1 s) runs in libuv's thread pool with its own store
+ * handle while the connection is suspended, so SIP and XMPP traffic never waits for it; the
+ * request is then handled again with the result. Failed logins are throttled per address
+ * and overall, and logged. */
 #include "gateway/admin.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +40,24 @@ typedef struct {
   field *fields;
   size_t n_fields;
   int bad_form;
+  admin_login_slot login;
+  login_job *job; /* while a password check runs */
 } req_state;
+
+struct login_job {
+  uv_work_t work;
+  login_job *next;         /* in sx_admin.jobs */
+  sx_admin *a;             /* NULL once the console stopped */
+  struct MHD_Connection *c;
+  req_state *s;            /* NULL once the request ended */
+  char *store, *name, *password;
+  sx_st st;
+  char err[256];
+};
 
 static void state_free(req_state *s) {
   if (!s) return;
+  if (s->job) s->job->s = NULL;
   free(s->buf);
   for (size_t i = 0; i < s->n_fields; i++) {
     free(s->fields[i].key);
@@ -100,6 +119,13 @@ static int parse_form(struct MHD_Connection *c, req_state *s, admin_req *q) {
   if (!ct || (strncasecmp(ct, "application/x-www-form-urlencoded", 33) &&
               strncasecmp(ct, "multipart/form-data", 19)))
     return 0;
+  /* parsed afresh each time the request is handled (again after a password check) */
+  for (size_t i = 0; i < s->n_fields; i++) {
+    free(s->fields[i].key);
+    free(s->fields[i].val);
+    free(s->fields[i].filename);
+  }
+  s->n_fields = 0;
   struct MHD_PostProcessor *pp = MHD_create_post_processor(c, 8192, on_field, s);
   if (!pp) {
     s->bad_form = 1;
@@ -220,14 +246,86 @@ static const char *log_name(const char *name) {
   return name && sx_admin_name_check(name, NULL, 0) == 0 ? name : "(invalid name)";
 }
 
-/* Verifies name/password; on success creates the session and sets the cookie. Returns the
- * session, or NULL with r holding the refusal (api: JSON, else the login page). */
+/* ---- password checks off the loop ------------------------------------------------------- */
+
+static void job_free(login_job *j) {
+  if (j->password) explicit_bzero(j->password, strlen(j->password));
+  free(j->password);
+  free(j->name);
+  free(j->store);
+  free(j);
+}
+
+static void job_work(uv_work_t *w) {
+  login_job *j = w->data;
+  sx_store *st = NULL;
+  j->st = sx_store_open(j->store, &st, j->err, sizeof j->err);
+  if (j->st == SX_ST_OK) j->st = sx_store_admin_verify(st, j->name, j->password, j->err, sizeof j->err);
+  if (st) sx_store_close(st);
+}
+
+static void job_done(uv_work_t *w, int status) {
+  login_job *j = w->data;
+  sx_admin *a = j->a;
+  if (a) {
+    for (login_job **p = &a->jobs; *p; p = &(*p)->next)
+      if (*p == j) {
+        *p = j->next;
+        break;
+      }
+    if (j->s) {
+      j->s->job = NULL;
+      j->s->login.done = 1;
+      j->s->login.st = status == 0 ? j->st : SX_ST_ERROR;
+      snprintf(j->s->login.err, sizeof j->s->login.err, "%s",
+               status == 0 ? j->err : "the password check was cancelled");
+    }
+    MHD_resume_connection(j->c);
+    sx_mhd_kick(a->mhd);
+  }
+  job_free(j);
+}
+
+/* Starts the password check and suspends the connection; 0, or -1 (nothing started). */
+static int start_check(admin_req *q, const char *name, const char *password) {
+  sx_admin *a = q->a;
+  req_state *s = (req_state *)((char *)q->login - offsetof(req_state, login));
+  login_job *j = calloc(1, sizeof *j);
+  if (!j) return -1;
+  j->a = a;
+  j->c = q->c;
+  j->s = s;
+  j->store = strdup(a->gw->cfg.store);
+  j->name = strdup(name ? name : "");
+  j->password = strdup(password ? password : "");
+  j->work.data = j;
+  if (!j->store || !j->name || !j->password) {
+    job_free(j);
+    return -1;
+  }
+  MHD_suspend_connection(q->c);
+  if (uv_queue_work(&a->gw->loop.uv, &j->work, job_work, job_done) != 0) {
+    MHD_resume_connection(q->c);
+    job_free(j);
+    return -1;
+  }
+  j->next = a->jobs;
+  a->jobs = j;
+  s->job = j;
+  q->login->started = 1;
+  return 0;
+}
+
+/* Verifies name/password (the check runs off the loop: the first call starts it and
+ * suspends the request, the second has the result). On success creates the session and
+ * sets the cookie. Returns the session, or NULL with r holding the refusal (api: JSON, else
+ * the login page) or r->suspended set. */
 static sx_admin_session *do_login(admin_req *q, admin_resp *r, const char *name,
                                   const char *password, int api) {
   sx_admin *a = q->a;
   uint64_t now = sx_gw_now(a->gw);
   unsigned retry = 0;
-  if (!sx_throttle_allowed(a->sessions, q->addr, now, &retry)) {
+  if (!q->login->done && !sx_throttle_allowed(a->sessions, q->addr, now, &retry)) {
     sx_warn("admin", "login refused for '%s' from %s: too many failed logins (retry in %u s)",
             log_name(name), q->addr, retry);
     char msg[160];
@@ -239,8 +337,16 @@ static sx_admin_session *do_login(admin_req *q, admin_resp *r, const char *name,
     r->retry_after = retry;
     return NULL;
   }
-  char err[512];
-  sx_st st = sx_store_admin_verify(a->store, name, password, err, sizeof err);
+  if (!q->login->done) {
+    if (start_check(q, name, password) == 0) {
+      r->suspended = 1;
+      return NULL;
+    }
+    resp_error(r, 500, "cannot start the password check");
+    return NULL;
+  }
+  sx_st st = q->login->st;
+  const char *err = q->login->err;
   if (st != SX_ST_OK) {
     if (st == SX_ST_ERROR) {
       sx_err("admin", "login for '%s' from %s: %s", log_name(name), q->addr, err);
@@ -393,6 +499,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   sx_admin *a = cls;
   (void)version;
   req_state *s = *req_cls;
+  if (s && s->job) return MHD_NO; /* resumed only to be closed (the console stops) */
   if (!s) {
     if (!(s = calloc(1, sizeof *s))) return MHD_NO;
     *req_cls = s;
@@ -430,6 +537,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   q.path = url;
   q.body = s->buf ? s->buf : "";
   q.body_len = s->len;
+  q.login = &s->login;
   client_addr(c, q.addr, sizeof q.addr);
   if (strcmp(q.method, "GET") && strcmp(q.method, "POST") && strcmp(q.method, "PUT") &&
       strcmp(q.method, "DELETE")) {
@@ -442,6 +550,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     route(&q, &r);
   }
   cJSON_Delete(q.form);
+  if (r.suspended) {
+    free(r.body);
+    return MHD_YES;
+  }
   return send_resp(c, &r, head);
 }
 
@@ -511,7 +623,8 @@ int sx_admin_start(sx_gw *gw, sx_admin **out, char *err, size_t n) {
                    .key_pem = key,
                    .connection_limit = 32,
                    .timeout_s = 30,
-                   .what = "the admin console"};
+                   .what = "the admin console",
+                   .flags = MHD_ALLOW_SUSPEND_RESUME};
   int rc = sx_mhd_start(&gw->loop.uv, gw->cfg.admin_host, gw->cfg.admin_port, &o, &a->mhd, err, n);
   if (key) {
     explicit_bzero(key, strlen(key));
@@ -534,6 +647,13 @@ unsigned sx_admin_port(const sx_admin *a) { return a ? sx_mhd_port(a->mhd) : 0; 
 
 void sx_admin_stop(sx_admin *a) {
   if (!a) return;
+  /* libmicrohttpd must not stop with suspended connections: resume them (they are closed);
+   * the checks still running finish on their own and free themselves. */
+  for (login_job *j = a->jobs; j; j = j->next) {
+    j->a = NULL;
+    MHD_resume_connection(j->c);
+  }
+  a->jobs = NULL;
   sx_mhd_stop(a->mhd);
   sx_admin_status_free(a->status);
   if (a->store) sx_store_close(a->store);

@@ -20,6 +20,8 @@
 #define ADMIN_MAX_BODY (4u * 1024 * 1024) /* CSV uploads included */
 #define ADMIN_COOKIE "sxadmin"
 
+typedef struct login_job login_job;
+
 struct sx_admin {
   sx_gw *gw;
   sx_mhd *mhd;
@@ -27,7 +29,15 @@ struct sx_admin {
   sx_admin_sessions *sessions;
   sx_admin_status *status;
   int tls;
+  login_job *jobs; /* password checks running in libuv's thread pool */
 };
+
+/* A login's password check, done off the loop while its connection is suspended. */
+typedef struct {
+  int started, done;
+  sx_st st;
+  char err[256];
+} admin_login_slot;
 
 typedef struct {
   sx_admin *a;
@@ -42,6 +52,7 @@ typedef struct {
   size_t upload_len;
   const char *upload_name;
   char addr[64];          /* client address */
+  admin_login_slot *login; /* the request's password check */
 } admin_req;
 
 typedef struct {
@@ -52,6 +63,7 @@ typedef struct {
   char location[600];
   char cookie[200];
   unsigned retry_after;
+  int suspended; /* no response yet: the connection waits for a password check */
 } admin_resp;
 
 /* ---- request and response helpers (admin_http.c) ------------------------------------- */

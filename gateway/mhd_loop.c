@@ -165,7 +165,7 @@ int sx_mhd_start(uv_loop_t *loop, const char *host, unsigned port, const sx_mhd_
       {MHD_OPTION_END, 0, NULL},
   };
   if (!tls) tls_opts[0].option = MHD_OPTION_END;
-  unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
+  unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0) | o->flags;
   m->d = MHD_start_daemon(flags, 0, NULL, NULL, o->handler, o->handler_cls,
                           MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m,
                           MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
@@ -210,6 +210,10 @@ int sx_mhd_start(uv_loop_t *loop, const char *host, unsigned port, const sx_mhd_
 }
 
 unsigned sx_mhd_port(const sx_mhd *m) { return m ? m->port : 0; }
+
+void sx_mhd_kick(sx_mhd *m) {
+  if (m) drive(m);
+}
 
 void sx_mhd_stop(sx_mhd *m) {
   if (!m) return;

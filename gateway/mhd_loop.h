@@ -25,6 +25,7 @@ typedef struct {
   unsigned connection_limit;      /* 0: 64 */
   unsigned timeout_s;             /* idle connection timeout; 0: 10 s */
   const char *what;               /* "HTTP", "admin console": named in messages */
+  unsigned flags;                 /* more MHD_FLAG bits, e.g. MHD_ALLOW_SUSPEND_RESUME */
 } sx_mhd_opts;
 
 /* Listens on host:port and serves on `loop`. Returns 0 and *out, or -1 with one line naming
@@ -34,6 +35,9 @@ int sx_mhd_start(uv_loop_t *loop, const char *host, unsigned port, const sx_mhd_
 
 /* The port actually bound. */
 unsigned sx_mhd_port(const sx_mhd *m);
+
+/* Runs libmicrohttpd once now (after MHD_resume_connection, as its API requires). */
+void sx_mhd_kick(sx_mhd *m);
 
 /* 1 when this libmicrohttpd build can serve HTTPS. */
 int sx_mhd_tls_supported(void);
