@@ -398,6 +398,7 @@ def test_https(tmp_path):
                     "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True, timeout=60)
     port = servers.free_port()
+    threads = []
     gw = servers.Gateway()
     gw.start(str(tmp_path), wait_healthy=False,
              config_overrides={"admin": {"listen": "127.0.0.1:%d" % port,
@@ -413,9 +414,11 @@ def test_https(tmp_path):
         assert servers.http_get("http://127.0.0.1:%d/login" % port)[0] != 200
         # logins whose password checks may still run when the daemon stops: a clean exit
         threads = [threading.Thread(target=lambda: AdminClient(port, tls=True).login(
-            ADMIN, PASSWORD)) for _ in range(3)]
+            ADMIN, PASSWORD), daemon=True) for _ in range(3)]
         for t in threads:
             t.start()
         time.sleep(0.05)
     finally:
         gw.stop()
+    for t in threads:
+        t.join(15)
