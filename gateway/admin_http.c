@@ -178,6 +178,17 @@ void resp_json(admin_resp *r, unsigned status, cJSON *v) {
 }
 
 void resp_error(admin_resp *r, unsigned status, const char *msg) {
+  hbuf b;
+  if (r->html && hb_open(&b) == 0) {
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>sipxmpp"
+          "</title><link rel=\"stylesheet\" href=\"/static/console.css\"></head><body><main>",
+          b.f);
+    h_msg(b.f, "error", msg);
+    fputs("<a href=\"/\">Back to the console</a></main></body></html>\n", b.f);
+    r->html = 0; /* hb_finish reports its own failure as JSON */
+    hb_finish(&b, r, status);
+    return;
+  }
   cJSON *o = cJSON_CreateObject();
   if (o) cJSON_AddStringToObject(o, "error", msg);
   resp_json(r, status, o);
@@ -239,6 +250,18 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, admin_resp *r, int he
 static void set_cookie(sx_admin *a, admin_resp *r, const char *value) {
   snprintf(r->cookie, sizeof r->cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict%s%s",
            ADMIN_COOKIE, value, a->tls ? "; Secure" : "", *value ? "" : "; Max-Age=0");
+}
+
+/* A client-supplied string for the log: printable ASCII only, cut with "..." (it is only
+ * shown, never used). */
+static void log_safe(const char *in, char *out, size_t n) {
+  size_t i = 0;
+  for (; in && *in && i + 4 < n; in++) out[i++] = *in >= 0x20 && *in < 0x7f ? *in : '?';
+  if (in && *in && n >= 4) {
+    memcpy(out + (i < n - 4 ? i : n - 4), "...", 4);
+    return;
+  }
+  out[i] = 0;
 }
 
 /* Names as logged: the name when it is a valid admin name, else a placeholder. */
@@ -424,10 +447,7 @@ static void route(admin_req *q, admin_resp *r) {
       cJSON_AddStringToObject(o, "user", s->user);
       cJSON_AddStringToObject(o, "csrf", s->csrf);
     }
-    char keep[sizeof r->cookie];
-    memcpy(keep, r->cookie, sizeof keep);
-    resp_json(r, 200, o);
-    memcpy(r->cookie, keep, sizeof keep);
+    resp_json(r, 200, o); /* keeps the cookie do_login set */
     return;
   }
 
@@ -444,7 +464,9 @@ static void route(admin_req *q, admin_resp *r) {
     const char *tok = MHD_lookup_connection_value(q->c, MHD_HEADER_KIND, "X-CSRF-Token");
     if (!tok) tok = form_str(q, "csrf");
     if (!sx_session_csrf_ok(q->sess, tok)) {
-      sx_warn("admin", "%s %s from %s refused: missing or wrong CSRF token", q->method, q->path,
+      char shown[120];
+      log_safe(q->path, shown, sizeof shown);
+      sx_warn("admin", "%s %s from %s refused: missing or wrong CSRF token", q->method, shown,
               q->addr);
       resp_error(r, 403, "missing or wrong CSRF token (reload the page)");
       return;
@@ -538,6 +560,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   q.body = s->buf ? s->buf : "";
   q.body_len = s->len;
   q.login = &s->login;
+  r.html = strncmp(url, "/api/", 5) != 0;
   client_addr(c, q.addr, sizeof q.addr);
   if (strcmp(q.method, "GET") && strcmp(q.method, "POST") && strcmp(q.method, "PUT") &&
       strcmp(q.method, "DELETE")) {

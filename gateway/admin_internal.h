@@ -64,6 +64,7 @@ typedef struct {
   char cookie[200];
   unsigned retry_after;
   int suspended; /* no response yet: the connection waits for a password check */
+  int html;      /* resp_error answers with a page (page paths), not JSON (API paths) */
 } admin_resp;
 
 /* ---- request and response helpers (admin_http.c) ------------------------------------- */
@@ -71,7 +72,8 @@ typedef struct {
 const char *req_arg(const admin_req *q, const char *name); /* query argument or NULL */
 const char *form_str(const admin_req *q, const char *name); /* form field or NULL */
 void resp_json(admin_resp *r, unsigned status, cJSON *v);   /* takes v (NULL: 500) */
-void resp_error(admin_resp *r, unsigned status, const char *msg); /* {"error": msg} */
+/* {"error": msg}, or a small page saying msg when r->html */
+void resp_error(admin_resp *r, unsigned status, const char *msg);
 void resp_redirect(admin_resp *r, const char *location);    /* 303 */
 void resp_take(admin_resp *r, unsigned status, const char *ctype, char *body, size_t len);
 /* The store changed: rebuild the daemon's snapshot now rather than at the next poll. */

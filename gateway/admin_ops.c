@@ -507,19 +507,20 @@ void op_user_import(sx_admin *a, const char *text, size_t len, const char *sourc
     fail(o, 400, "no CSV data (send text/csv, or choose a file)");
     return;
   }
-  FILE *f = len ? fmemopen((void *)text, len, "r") : fmemopen((void *)"", 1, "r");
-  if (!f) {
-    fail(o, 500, "out of memory");
-    return;
-  }
   o->data = cJSON_CreateObject();
   import_ctx c = {o->data ? cJSON_AddArrayToObject(o->data, "errors") : NULL, source, 0};
   sx_import_counts n;
-  /* an empty upload is an empty file, not a one-byte one */
-  sx_st st = len ? sx_user_import(a->store, f, source, skip_bad, on_bad, &c, &n, err, sizeof err)
-                 : SX_ST_OK;
-  if (!len) memset(&n, 0, sizeof n);
-  fclose(f);
+  memset(&n, 0, sizeof n);
+  sx_st st = SX_ST_OK; /* an empty file imports nothing */
+  if (len) {
+    FILE *f = fmemopen((void *)text, len, "r");
+    if (!f) {
+      fail(o, 500, "out of memory");
+      return;
+    }
+    st = sx_user_import(a->store, f, source, skip_bad, on_bad, &c, &n, err, sizeof err);
+    fclose(f);
+  }
   if (o->data) {
     cJSON_AddNumberToObject(o->data, "added", (double)n.added);
     cJSON_AddNumberToObject(o->data, "updated", (double)n.updated);

@@ -28,7 +28,8 @@ int sx_http_start(uv_loop_t *loop, const char *host, unsigned port, sx_health_fn
 /* The port actually bound. */
 unsigned sx_http_port(const sx_http *h);
 
-/* Closes the listener and every connection, and frees h once its uv handles are closed
+/* Closes the listener and every connection and frees h; the libmicrohttpd driver it used
+ * (mhd_loop.c) is freed once its uv handles are closed
  * (the loop must run once more for that). NULL is allowed. */
 void sx_http_stop(sx_http *h);
 
