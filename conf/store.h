@@ -218,6 +218,10 @@ sx_st sx_store_admin_passwd(sx_store *s, const char *name, const char *password,
  * unknown name, which costs the same time); ERROR when the store fails. */
 sx_st sx_store_admin_verify(sx_store *s, const char *name, const char *password, char *err,
                             size_t n);
+/* When the administrator's password was last set (unix time); NOTFOUND when there is no
+ * such administrator. */
+sx_st sx_store_admin_updated(sx_store *s, const char *name, int64_t *updated, char *err,
+                             size_t n);
 sx_st sx_store_admin_remove(sx_store *s, const char *name, char *err, size_t n);
 /* Names sorted; released with sx_admin_list_free(). */
 sx_st sx_store_admin_list(sx_store *s, char ***names, size_t *count, char *err, size_t n);

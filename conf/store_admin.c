@@ -157,6 +157,23 @@ sx_st sx_store_admin_verify(sx_store *s, const char *name, const char *password,
   return sxs_fail(SX_ST_INVALID, err, n, "%s", FAIL);
 }
 
+sx_st sx_store_admin_updated(sx_store *s, const char *name, int64_t *updated, char *err,
+                             size_t n) {
+  sqlite3_stmt *q = sxs_q(s, "SELECT updated FROM admins WHERE name = ?", err, n);
+  if (!q) return SX_ST_ERROR;
+  sqlite3_bind_text(q, 1, name ? name : "", -1, SQLITE_TRANSIENT);
+  int rc = sqlite3_step(q);
+  sx_st st = SX_ST_OK;
+  if (rc == SQLITE_ROW)
+    *updated = sqlite3_column_int64(q, 0);
+  else if (rc == SQLITE_DONE)
+    st = sxs_fail(SX_ST_NOTFOUND, err, n, "no admin '%s'", name ? name : "");
+  else
+    st = sxs_dberr(s, err, n, "read admin");
+  sqlite3_reset(q);
+  return st;
+}
+
 sx_st sx_store_admin_remove(sx_store *s, const char *name, char *err, size_t n) {
   sqlite3_stmt *q = sxs_q(s, "DELETE FROM admins WHERE name = ?", err, n);
   if (!q) return SX_ST_ERROR;

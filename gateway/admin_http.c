@@ -453,6 +453,23 @@ static void route(admin_req *q, admin_resp *r) {
 
   const char *cookie = MHD_lookup_connection_value(q->c, MHD_COOKIE_KIND, ADMIN_COOKIE);
   q->sess = sx_sessions_find(a->sessions, cookie, sx_gw_now(a->gw));
+  if (q->sess) {
+    /* an administrator removed, or whose password changed since the login, is logged out */
+    int64_t updated = 0;
+    char err[256];
+    sx_st st = sx_store_admin_updated(a->store, q->sess->user, &updated, err, sizeof err);
+    if (st == SX_ST_ERROR) {
+      sx_err("admin", "%s", err);
+      resp_error(r, 500, "the store cannot be read; see the daemon's log");
+      return;
+    }
+    if (st != SX_ST_OK || updated > q->sess->created) {
+      sx_info("admin", "session of '%s' ended: the admin was %s", q->sess->user,
+              st == SX_ST_OK ? "given a new password" : "removed");
+      sx_sessions_end(a->sessions, q->sess);
+      q->sess = NULL;
+    }
+  }
   if (!q->sess) {
     if (api)
       resp_error(r, 401, "log in first (POST /api/login)");

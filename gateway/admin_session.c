@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 void sx_sessions_init(sx_admin_sessions *ss, uint64_t idle_ms) {
   memset(ss, 0, sizeof *ss);
@@ -46,6 +47,7 @@ sx_admin_session *sx_sessions_create(sx_admin_sessions *ss, const char *user, ui
   }
   snprintf(slot->user, sizeof slot->user, "%s", user);
   slot->last_ms = now;
+  slot->created = (int64_t)time(NULL);
   slot->used = 1;
   return slot;
 }

@@ -30,6 +30,7 @@ typedef struct {
   char csrf[SX_ADMIN_TOKEN_HEX + 1];
   char user[SX_ADMIN_NAME_MAX + 1];
   uint64_t last_ms;
+  int64_t created;  /* unix time of the login */
   char flash[1024]; /* one message shown on the next page, then cleared */
   int flash_error;
 } sx_admin_session;

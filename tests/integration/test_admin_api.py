@@ -112,6 +112,17 @@ def test_login_cookie_logout(ast):
     assert ast.gateway.log_contains(r"failed login for 'root' from 127\.0\.0\.1")
 
 
+def test_removed_admin_logged_out(ast):
+    gw = ast.gateway
+    ctl(gw, "admin", "passwd", "temp", stdin="temporary-pass\n")
+    c = AdminClient(ast.admin_port)
+    assert c.login("temp", "temporary-pass").status == 200
+    assert c.get("/api/status").status == 200
+    ctl(gw, "admin", "remove", "temp")
+    assert c.get("/api/status").status == 401, "a removed admin's session ends at once"
+    assert gw.log_contains(r"session of 'temp' ended: the admin was removed")
+
+
 def test_csrf_refused(admin, ast):
     body = {"domain": "csrf.example", "PartnerType": "federated"}
     assert admin.request("POST", "/api/partners", body, csrf=False).status == 403

@@ -97,7 +97,12 @@ int main(void) {
   }
   sx_admin_list_free(names, n);
 
+  int64_t upd = 0;
+  CHECK_INT(sx_store_admin_updated(s, "OPS@contoso", &upd, err, sizeof err), SX_ST_OK, err);
+  CHECK(upd > 1700000000, "updated is a unix time (%lld)", (long long)upd);
   CHECK_INT(sx_store_admin_remove(s, "ops@contoso", err, sizeof err), SX_ST_OK, err);
+  CHECK_INT(sx_store_admin_updated(s, "ops@contoso", &upd, err, sizeof err), SX_ST_NOTFOUND,
+            "updated of a removed admin");
   CHECK_INT(sx_store_admin_remove(s, "ops@contoso", err, sizeof err), SX_ST_NOTFOUND, "gone");
   CHECK_INT(sx_store_admin_verify(s, "ops@contoso", "battery staple", err, sizeof err),
             SX_ST_INVALID, "removed admin refused");
