@@ -5,7 +5,9 @@
  * double-quoted with "" escapes; a first line whose uri is "uri" and lines starting with '#'
  * are skipped; a UTF-8 byte order mark is ignored). Every line is checked; a key that appears
  * twice is a bad line. Bounds: lines of any length are read, but at most
- * SX_IMPORT_MAX_LINES lines. */
+ * SX_IMPORT_MAX_LINES lines.
+ *
+ * Ownership: the caller owns f (read to its end, not closed) and the store handle. */
 #ifndef SX_CONF_USER_IMPORT_H
 #define SX_CONF_USER_IMPORT_H
 #include <stdio.h>

@@ -5,7 +5,10 @@
  * Files: admin_http.c (listener, sessions, CSRF, routing), admin_ops.c (the operations,
  * through the same store code as sipxmppctl), admin_api.c (JSON API), admin_pages.c and
  * admin_forms.c (HTML), admin_session.c (sessions, login throttle), admin_status.c (live
- * status). */
+ * status).
+ *
+ * Ownership: the console belongs to the caller of sx_admin_start() (the daemon's sx_gw) and is
+ * released by sx_admin_stop(); it keeps a pointer to gw, which must outlive it. */
 #ifndef SX_GATEWAY_ADMIN_H
 #define SX_GATEWAY_ADMIN_H
 #include <stddef.h>
