@@ -11,6 +11,7 @@ stops everything.
 """
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -23,7 +24,9 @@ from servers import Gateway, Kamailio, Prosody  # noqa: E402
 from sipua import SipUA  # noqa: E402
 from xmppclient import XmppClient  # noqa: E402
 
-PORTS = {"component": 23456, "c2s": 5222, "kamailio": 5060, "gateway": 5070, "http": 8070}
+PORTS = {"component": 23456, "c2s": 5222, "kamailio": 5060, "gateway": 5070, "http": 8070,
+         "admin": 8071}
+ADMIN_PASSWORD = "demo-admin"
 PASSWORD = "demo"
 
 
@@ -72,9 +75,13 @@ def run(build):
                        gateway_addr="127.0.0.1:%d" % PORTS["gateway"])
         gateway.start(tmp, build_dir=build, prosody=prosody, kamailio=kamailio,
                       sip_port=PORTS["gateway"], http_port=PORTS["http"],
-                      config_overrides={"gateway": {"log_level": "info"}},
+                      config_overrides={"gateway": {"log_level": "info"},
+                                        "admin": {"listen": "127.0.0.1:%d" % PORTS["admin"]}},
                       ctl_setup=[["policy", "set", "global", "--xmpp"],
                                  ["partner", "new", "fabrikam.example", "--type", "federated"]])
+        subprocess.run([os.path.join(build, "sipxmppctl"), "--config", gateway.cfg_path,
+                        "admin", "passwd", "admin"], input=ADMIN_PASSWORD + "\n", text=True,
+                       check=True, capture_output=True, timeout=30)
         ua = SipUA("bob", "contoso.example", proxy=("127.0.0.1", PORTS["kamailio"]))
         ua.register(expires=3600)
         xc = XmppClient("alice@fabrikam.example", PASSWORD, port=PORTS["c2s"]).connect()
@@ -89,8 +96,10 @@ In another terminal:
   SIP -> XMPP:  /usr/bin/python3 %s sip bob alice@fabrikam.example "Hello from SIP"
   XMPP -> SIP:  /usr/bin/python3 %s xmpp alice bob@contoso.example "Hello from XMPP"
   admin:        %s/sipxmppctl --config %s partner list
+  console:      http://127.0.0.1:%d/  (name admin, password %s)
 Ctrl-C stops everything.
-""" % (tmp, PASSWORD, me, me, build, gateway.cfg_path), flush=True)
+""" % (tmp, PASSWORD, me, me, build, gateway.cfg_path, PORTS["admin"], ADMIN_PASSWORD),
+              flush=True)
         seen_sip = seen_xmpp = 0
         while not stop.is_set():
             for m in ua.requests("MESSAGE")[seen_sip:]:
