@@ -291,6 +291,47 @@ def test_check_identical_to_cli(admin, ast):
         assert cli.stdout.splitlines()[0] in html.unescape(page.text)
 
 
+def test_bad_input_refused(admin, ast):
+    cases = [
+        ("POST", "/api/partners", "{not json", 400, "JSON object"),
+        ("POST", "/api/partners", "[1, 2]", 400, "JSON object"),
+        ("POST", "/api/partners", {"domain": "t.example", "ConnectionLimit": "-1"}, 400,
+         "ConnectionLimit '-1'"),
+        ("POST", "/api/partners", {"domain": "t.example", "PartnerType": "friendly"}, 400,
+         "PartnerType 'friendly'"),
+        ("POST", "/api/partners", {"domain": "t.example", "EnableKeepAlive": "maybe"}, 400,
+         "EnableKeepAlive"),
+        ("POST", "/api/partners", {"domain": ["t.example"]}, 400, "domain"),
+        ("POST", "/api/policies", {"name": "P", "EnableXmppAccess": 3}, 400, "EnableXmppAccess"),
+        ("POST", "/api/users", {"uri": "sip:"}, 400, "user 'sip:'"),
+        ("PUT", "/api/users?user=sip:nobody@contoso.example", {"site": "x"}, 404, "nobody"),
+        ("POST", "/api/policies/grant", {"user": "sip:bob@contoso.example"}, 400, "policy"),
+        ("GET", "/api/check?user=sip:bob@contoso.example&contact=a@b.example&kind=call", None,
+         400, "kind 'call'"),
+        ("PATCH", "/api/partners", None, 405, "method"),
+        ("GET", "/api/nothing", None, 404, "no such API path"),
+    ]
+    for method, path, body, status, words in cases:
+        r = admin.request(method, path, body)
+        assert r.status == status, (method, path, r.status, r.text)
+        assert words in r.json()["error"], (path, r.text)
+    # a body over 4 MiB is refused whole
+    r = admin.request("POST", "/api/users/import", "x" * (4 * 1024 * 1024 + 1),
+                      {"Content-Type": "text/csv"})
+    assert r.status == 413
+    # a NUL byte in a form field is refused, not cut
+    r = admin.request("POST", "/users", b"csrf=%s&op=add&uri=sip:a%%00b@contoso.example"
+                      % admin.csrf.encode(),
+                      {"Content-Type": "application/x-www-form-urlencoded"}, csrf=False)
+    assert r.status == 400 and "malformed form data" in r.text
+    # more than 64 form fields
+    r = admin.request("POST", "/users", "&".join("f%d=1" % i for i in range(100)),
+                      {"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 400
+    assert admin.api("GET", "/api/partners", domain="t.example").status == 404
+    assert admin.get("/api/status").status == 200, "still serving"
+
+
 def test_secret_never_rendered(admin, ast):
     secret = COMPONENT_SECRET
     st = admin.get("/api/status").json()
