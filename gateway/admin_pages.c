@@ -653,8 +653,10 @@ static void page_relations(admin_req *q, admin_resp *r) {
       fputs("</h2><table id=\"relations\"><tr><th>Contact</th><th>State</th><th>Added by the "
             "user</th><th>User → contact</th><th>Contact → user</th><th>Changed</th></tr>",
             f);
-      const cJSON *c;
-      cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(o.data, "contacts")) {
+      const cJSON *c, *list = cJSON_GetObjectItemCaseSensitive(o.data, "contacts");
+      if (cJSON_GetArraySize(list) == 0)
+        fputs("<tr><td colspan=\"6\" class=\"muted\">no contact entries</td></tr>", f);
+      cJSON_ArrayForEach(c, list) {
         fputs("<tr><td>", f);
         h_esc(f, jstr(c, "contact"));
         fputs("</td><td>", f);

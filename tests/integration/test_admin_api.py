@@ -332,6 +332,20 @@ def test_bad_input_refused(admin, ast):
     assert admin.get("/api/status").status == 200, "still serving"
 
 
+def test_relations_from_the_store(admin, ast):
+    user, contact = "sip:rel@%s" % INTERNAL, "carol@%s" % EXTERNAL
+    r = admin.api("GET", "/api/relations", user=user)
+    assert r.status == 200 and r.json()["contacts"] == []
+    assert "no contact entries" in admin.get("/relations", user=user).text
+    ctl(ast.gateway, "contact", "add", user, contact)
+    cli = json.loads(ctl(ast.gateway, "--json", "contact", "list", user).stdout)
+    r = admin.api("GET", "/api/relations", user=user)
+    assert r.json()["contacts"] == cli and cli[0]["state"] == "added"
+    page = html.unescape(admin.get("/relations", user=user).text)
+    assert contact in page
+    ctl(ast.gateway, "contact", "remove", user, contact)
+
+
 def test_secret_never_rendered(admin, ast):
     secret = COMPONENT_SECRET
     st = admin.get("/api/status").json()

@@ -20,7 +20,7 @@ from conftest import EXTERNAL, INTERNAL, need_gateway, stack_fixture
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import Select  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 ADMIN, PASSWORD = "admin", "browser-pass-1"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -82,6 +82,10 @@ def shot(d, shots, name):
     assert os.path.getsize(path) > 5000, path
 
 
+def wait_until(d, pred, what):
+    WebDriverWait(d, 10, poll_frequency=0.05).until(lambda drv: pred(drv), message=what)
+
+
 def msg(d, kind):
     els = d.find_elements(By.ID, "msg-" + kind)
     return els[0].text if els else ""
@@ -115,11 +119,11 @@ def test_console_end_to_end(bst, browser, shots):
     fill(d, "name", ADMIN)
     fill(d, "password", "not-the-password")
     d.find_element(By.ID, "login").click()
-    assert "wrong name or password" in msg(d, "error")
+    wait_until(d, lambda drv: "wrong name or password" in msg(drv, "error"), "login refused")
     fill(d, "name", ADMIN)
     fill(d, "password", PASSWORD)
     d.find_element(By.ID, "login").click()
-    assert d.current_url.rstrip("/") == bst.admin_url
+    wait_until(d, lambda drv: drv.current_url.rstrip("/") == bst.admin_url, "logged in")
     assert "Edge links" in d.page_source
     assert d.find_element(By.ID, "secret").text == "set"
 
@@ -203,9 +207,17 @@ def test_console_end_to_end(bst, browser, shots):
     assert "carol@" in users and "bob@" not in users
     shot(d, shots, "users")
 
-    # relations and check
-    d.get(bst.admin_url + "/relations?user=sip:bob@%s" % INTERNAL)
-    assert d.find_element(By.ID, "relations")
+    # relations and check: a contact bob added (with the CLI) shows with its state
+    r = subprocess.run([os.path.join(bst.gateway.build_dir, "sipxmppctl"), "--config",
+                        bst.gateway.cfg_path, "contact", "add", "sip:bob@%s" % INTERNAL,
+                        "alice@%s" % EXTERNAL], capture_output=True, text=True,
+                       env=bst.gateway.env, timeout=30)
+    assert r.returncode == 0, r.stderr
+    d.find_element(By.LINK_TEXT, "Relations").click()
+    fill(d, "user", "sip:bob@%s" % INTERNAL)
+    d.find_element(By.CSS_SELECTOR, "main form button").click()
+    rel = d.find_element(By.ID, "relations").text
+    assert "alice@%s added yes none none" % EXTERNAL in rel, rel
     shot(d, shots, "relations")
     d.find_element(By.LINK_TEXT, "Check").click()
     fill(d, "user", "sip:bob@%s" % INTERNAL)
