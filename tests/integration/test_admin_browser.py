@@ -20,6 +20,7 @@ from conftest import EXTERNAL, INTERNAL, need_gateway, stack_fixture
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 ADMIN, PASSWORD = "admin", "browser-pass-1"
@@ -86,6 +87,16 @@ def wait_until(d, pred, what):
     WebDriverWait(d, 10, poll_frequency=0.05).until(lambda drv: pred(drv), message=what)
 
 
+def go(d, by, value):
+    """Clicks something that loads a new page and waits until the new page is there (a
+    form's answer may come a moment later: the old page must not be read meanwhile)."""
+    old = d.find_element(By.TAG_NAME, "html")
+    d.find_element(by, value).click()
+    WebDriverWait(d, 10, poll_frequency=0.05).until(EC.staleness_of(old), message="new page")
+    WebDriverWait(d, 10, poll_frequency=0.05).until(
+        lambda drv: drv.execute_script("return document.readyState") == "complete")
+
+
 def msg(d, kind):
     els = d.find_elements(By.ID, "msg-" + kind)
     return els[0].text if els else ""
@@ -118,24 +129,24 @@ def test_console_end_to_end(bst, browser, shots):
     shot(d, shots, "login")
     fill(d, "name", ADMIN)
     fill(d, "password", "not-the-password")
-    d.find_element(By.ID, "login").click()
+    go(d, By.ID, "login")
     wait_until(d, lambda drv: "wrong name or password" in msg(drv, "error"), "login refused")
     fill(d, "name", ADMIN)
     fill(d, "password", PASSWORD)
-    d.find_element(By.ID, "login").click()
+    go(d, By.ID, "login")
     wait_until(d, lambda drv: drv.current_url.rstrip("/") == bst.admin_url, "logged in")
     assert "Edge links" in d.page_source
     assert d.find_element(By.ID, "secret").text == "set"
 
     # the partner: first an invalid combination, refused with the CLI's words
-    d.find_element(By.LINK_TEXT, "Partners").click()
-    d.find_element(By.ID, "new-partner").click()
+    go(d, By.LINK_TEXT, "Partners")
+    go(d, By.ID, "new-partner")
     fill(d, "domain", EXTERNAL)
     Select(d.find_element(By.ID, "PartnerType")).select_by_value("Federated")
     Select(d.find_element(By.ID, "TlsNegotiation")).select_by_value("NotSupported")
     Select(d.find_element(By.ID, "SaslNegotiation")).select_by_value("Required")
     fill(d, "Description", "Fabrikam, federated")
-    d.find_element(By.ID, "save").click()
+    go(d, By.ID, "save")
     err = msg(d, "error")
     cli = subprocess.run([os.path.join(bst.gateway.build_dir, "sipxmppctl"), "--config",
                           bst.gateway.cfg_path, "partner", "new", EXTERNAL, "--tls",
@@ -150,29 +161,29 @@ def test_console_end_to_end(bst, browser, shots):
     # dialback off with TLS not supported: the other rule
     Select(d.find_element(By.ID, "SaslNegotiation")).select_by_value("NotSupported")
     set_checkbox(d, "SupportDialbackNegotiation", False)
-    d.find_element(By.ID, "save").click()
+    go(d, By.ID, "save")
     assert "leaves no way to authenticate" in msg(d, "error")
     # a valid one
     Select(d.find_element(By.ID, "TlsNegotiation")).select_by_value("Optional")
     Select(d.find_element(By.ID, "SaslNegotiation")).select_by_value("Optional")
     set_checkbox(d, "SupportDialbackNegotiation", True)
-    d.find_element(By.ID, "save").click()
+    go(d, By.ID, "save")
     assert "created partner %s" % EXTERNAL in msg(d, "ok")
     row = d.find_element(By.ID, "partners").text
     assert EXTERNAL in row and "Federated" in row and "Optional" in row
     shot(d, shots, "partners")
 
     # the policy, granted to bob
-    d.find_element(By.LINK_TEXT, "Policies").click()
+    go(d, By.LINK_TEXT, "Policies")
     fill(d, "name", "FedPic")
     set_checkbox(d, "EnableXmppAccess", True)
     set_checkbox(d, "EnableFederationAccess", True)
     fill(d, "Description", "Federation and XMPP")
-    d.find_element(By.ID, "policy-save").click()
+    go(d, By.ID, "policy-save")
     assert "created policy 'FedPic'" in msg(d, "ok")
     Select(d.find_element(By.ID, "grant-policy")).select_by_value("FedPic")
     fill(d, "grant-user", "sip:bob@%s" % INTERNAL)
-    d.find_element(By.ID, "grant").click()
+    go(d, By.ID, "grant")
     assert "granted policy 'FedPic' to sip:bob@%s" % INTERNAL in msg(d, "ok")
     assert "FedPic" in d.find_element(By.ID, "policies").text
     # global cannot be removed: its row has no Remove button
@@ -194,15 +205,15 @@ def test_console_end_to_end(bst, browser, shots):
     assert m.frm.startswith("bob@%s" % INTERNAL)
 
     # users: bob is there with his policy; search works
-    d.find_element(By.LINK_TEXT, "Users").click()
+    go(d, By.LINK_TEXT, "Users")
     users = d.find_element(By.ID, "users").text
     assert "bob@%s" % INTERNAL in users and "FedPic" in users
     fill(d, "uri", "sip:carol@%s" % INTERNAL)
     fill(d, "usite", "redmond")
-    d.find_element(By.ID, "user-add").click()
+    go(d, By.ID, "user-add")
     assert "added user carol@%s" % INTERNAL in msg(d, "ok")
     fill(d, "q", "carol")
-    d.find_element(By.CSS_SELECTOR, "#search button").click()
+    go(d, By.CSS_SELECTOR, "#search button")
     users = d.find_element(By.ID, "users").text
     assert "carol@" in users and "bob@" not in users
     shot(d, shots, "users")
@@ -213,22 +224,22 @@ def test_console_end_to_end(bst, browser, shots):
                         "alice@%s" % EXTERNAL], capture_output=True, text=True,
                        env=bst.gateway.env, timeout=30)
     assert r.returncode == 0, r.stderr
-    d.find_element(By.LINK_TEXT, "Relations").click()
+    go(d, By.LINK_TEXT, "Relations")
     fill(d, "user", "sip:bob@%s" % INTERNAL)
-    d.find_element(By.CSS_SELECTOR, "main form button").click()
+    go(d, By.CSS_SELECTOR, "main form button")
     rel = d.find_element(By.ID, "relations").text
     assert "alice@%s added yes none none" % EXTERNAL in rel, rel
     shot(d, shots, "relations")
-    d.find_element(By.LINK_TEXT, "Check").click()
+    go(d, By.LINK_TEXT, "Check")
     fill(d, "user", "sip:bob@%s" % INTERNAL)
     fill(d, "contact", "alice@%s" % EXTERNAL)
-    d.find_element(By.ID, "check").click()
+    go(d, By.ID, "check")
     assert d.find_element(By.ID, "decision").text == "allow"
     assert "policy: FedPic (granted to the user)" in d.find_element(By.ID, "check-text").text
     shot(d, shots, "check")
 
     # the status page refreshes itself: the accepted message shows in the rate
-    d.find_element(By.LINK_TEXT, "Status").click()
+    go(d, By.LINK_TEXT, "Status")
     deadline = time.monotonic() + 8
     while time.monotonic() < deadline:
         if d.find_element(By.ID, "updated").text and \
@@ -241,7 +252,7 @@ def test_console_end_to_end(bst, browser, shots):
     assert INTERNAL in links and "up" in links
     shot(d, shots, "status")
 
-    d.find_element(By.ID, "logout").click()
+    go(d, By.ID, "logout")
     deadline = time.monotonic() + 5
     while not d.current_url.endswith("/login") and time.monotonic() < deadline:
         time.sleep(0.1)
