@@ -205,6 +205,51 @@ def test_partner_warning_shown_and_saved(admin, ast):
         assert admin.api("DELETE", "/api/partners", domain=d).status == 200
 
 
+def test_partner_every_field(admin, ast):
+    """Every SPEC §5 field through the API is what the CLI shows, and a page edit keeps it."""
+    body = {"domain": "All.Fields.Example", "PartnerType": "public-verified",
+            "AdditionalDomains": ["b.fields.example", "A.fields.example"],
+            "TlsNegotiation": "Required", "SaslNegotiation": "not-supported",
+            "SupportDialbackNegotiation": True, "EnableKeepAlive": False,
+            "ConnectionLimit": 7, "ProxyFqdn": "proxy.fields.example",
+            "Description": "all <fields> & more"}
+    r = admin.api("POST", "/api/partners", body)
+    assert r.status == 201, r.text
+    cli = json.loads(ctl(ast.gateway, "--json", "partner", "show", "all.fields.example").stdout)
+    got = r.json()
+    got.pop("warning", None)
+    assert got == cli
+    assert cli == {"domain": "all.fields.example",
+                   "AdditionalDomains": ["a.fields.example", "b.fields.example"],
+                   "Description": "all <fields> & more", "PartnerType": "PublicVerified",
+                   "TlsNegotiation": "Required", "SaslNegotiation": "NotSupported",
+                   "SupportDialbackNegotiation": True, "EnableKeepAlive": False,
+                   "ConnectionLimit": 7, "ProxyFqdn": "proxy.fields.example"}
+    # the edit form shows every value (escaped), and saving it unchanged changes nothing
+    page = admin.get("/partners", edit="all.fields.example").text
+    assert 'value="all &lt;fields&gt; &amp; more"' in page
+    assert 'value="a.fields.example, b.fields.example"' in page
+    assert 'value="proxy.fields.example"' in page and 'value="7"' in page
+    r = admin.form("/partners", {"op": "update", "domain": "all.fields.example",
+                                 "PartnerType": "PublicVerified",
+                                 "AdditionalDomains": "a.fields.example, b.fields.example",
+                                 "TlsNegotiation": "Required", "SaslNegotiation": "NotSupported",
+                                 "SupportDialbackNegotiation": "on", "EnableKeepAlive": "off",
+                                 "ConnectionLimit": "7", "ProxyFqdn": "proxy.fields.example",
+                                 "Description": "all <fields> & more"})
+    assert r.status == 303
+    assert json.loads(ctl(ast.gateway, "--json", "partner", "show",
+                          "all.fields.example").stdout) == cli
+    # PUT changes only what it names; an additional domain is not the partner's name
+    r = admin.api("PUT", "/api/partners", {"ConnectionLimit": 0}, domain="all.fields.example")
+    assert r.json()["ConnectionLimit"] == 0 and r.json()["ProxyFqdn"] == "proxy.fields.example"
+    cli_err = cli_errors(ctl(ast.gateway, "partner", "set", "a.fields.example",
+                             "--keepalive", "on", ok=(1,)))
+    r = admin.api("PUT", "/api/partners", {"EnableKeepAlive": True}, domain="a.fields.example")
+    assert r.status == 400 and r.json()["error"] == cli_err[0]
+    assert admin.api("DELETE", "/api/partners", domain="all.fields.example").status == 200
+
+
 def test_policy_rules_identical_to_cli(admin, ast):
     cli = ctl(ast.gateway, "policy", "remove", "global", ok=(1,))
     r = admin.api("DELETE", "/api/policies", name="global")
