@@ -56,6 +56,16 @@ int sx_rel_allowed(const sx_policy_snap *s, const char *user_key, const char *ex
   return d.verdict == SX_ALLOW;
 }
 
+int sx_rel_admin_events(sx_rel before, sx_rel after, sx_rel_event ev[2]) {
+  int n = 0;
+  int removed = (before.added && !after.added) ||
+                (before.out != SX_OUT_NONE && after.out == SX_OUT_NONE) ||
+                (before.in != SX_IN_NONE && after.in == SX_IN_NONE);
+  if (removed) ev[n++] = SX_REV_ADMIN_REMOVE;
+  if (after.added && (!before.added || removed)) ev[n++] = SX_REV_ADMIN_ADD;
+  return n;
+}
+
 /* The inbound side is (or becomes) approved: tell the contact, send the user's presence at
  * once (RFC 6121 §3.1.5) and count it as a watcher of the fan-out — or, on a suspended
  * relation, unavailable and nothing more. */

@@ -108,6 +108,16 @@ typedef struct {
 void sx_rel_step(sx_rel cur, sx_rel_event ev, sx_verdict verdict, const sx_rel_ctx *ctx,
                  sx_rel_result *out);
 
+/* The admin events a store change reported by sx_reltab_reconcile() (before: the daemon's
+ * state, after: the store's) stands for, in the order to step them, written to ev; returns
+ * their number (0..2):
+ *   - SX_REV_ADMIN_REMOVE when the relation lost what only `contact remove` takes away (the
+ *     row is gone, the added mark or a subscription state was dropped);
+ *   - SX_REV_ADMIN_ADD when the contact is added in the store and was not (or was removed
+ *     and added again between two snapshots: REMOVE, then ADD on REMOVE's result).
+ * 0: nothing the daemon must act on (the table adopts the store's state). */
+int sx_rel_admin_events(sx_rel before, sx_rel after, sx_rel_event ev[2]);
+
 /* Steps 1–2 of SPEC §5 for a relation: 1 when the contact's domain is a partner and the user
  * is enabled for XMPP in snapshot s (the relation is not suspended), else 0. ext_domain: the
  * contact's domain. */

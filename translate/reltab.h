@@ -6,16 +6,17 @@
  *   1. at start: sx_reltab_load(t, snap) with the first snapshot, then one SX_REV_RESYNC
  *      step per entry (sx_reltab_each());
  *   2. for each event: e = sx_reltab_get(t, user, contact) (NULL on ENOMEM), decide with
- *      sx_decide_with_contact(snap, user, domain, e->rel, ...), sx_rel_step(e->rel, ...),
+ *      sx_decide_with_relation(snap, user, domain, e->rel, ...), sx_rel_step(e->rel, ...),
  *      then ticket = sx_reltab_set(t, e, result.next); when ticket != 0 hand
  *      (user, contact, result.next, ticket) to the store writer thread, which calls
  *      sx_store_relation_put() and posts (ticket, generation or -1) back to the loop, which
  *      calls sx_reltab_written();
  *   3. after every snapshot swap: sx_reltab_reconcile(t, new_snap, cb, arg) reports what
  *      changed in the store behind the daemon's back (sipxmppctl contact add/remove) as
- *      (before, after) pairs: added 0→1 → SX_REV_ADMIN_ADD, a relation gone (after empty) →
- *      SX_REV_ADMIN_REMOVE. Then, for policy changes, compare sx_rel_allowed() with
- *      e->rel.suspended for every entry (POLICY_REVOKED / POLICY_RESTORED).
+ *      (before, after) pairs; sx_rel_admin_events(before, after) names the events to step
+ *      (SX_REV_ADMIN_REMOVE, SX_REV_ADMIN_ADD). Then, for policy changes, compare
+ *      sx_rel_allowed() with e->rel.suspended for every entry (POLICY_REVOKED /
+ *      POLICY_RESTORED).
  *
  * Ownership: the table owns its entries and their key strings; an sx_relent pointer stays
  * valid until sx_reltab_free() (entries are never removed while the table lives; an entry

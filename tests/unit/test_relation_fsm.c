@@ -260,7 +260,37 @@ static void test_allowed(void) {
   sx_snap_free(s);
 }
 
+/* What a store change seen by the reconcile stands for. */
+static void test_admin_events(void) {
+  static const struct {
+    const char *before, *after, *events;
+  } rows[] = {
+      {"NN00", "NN10", "admin_add"},                    /* contact add */
+      {"NP00", "NP10", "admin_add"},                    /* contact add, a request waits */
+      {"SA10", "NN00", "admin_remove"},                 /* contact remove */
+      {"NA00", "NN00", "admin_remove"},
+      {"SA10", "NN10", "admin_remove admin_add"},       /* removed and added again */
+      {"SN10", "SN10", ""},                             /* no change */
+      {"PN10", "SN10", ""},                             /* another writer's progress: adopt */
+      {"NP00", "NA00", ""},
+      {"NN10", "NN00", "admin_remove"},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    sx_rel_event ev[2];
+    int n = sx_rel_admin_events(st(rows[i].before), st(rows[i].after), ev);
+    char got[64] = "";
+    for (int k = 0; k < n; k++) {
+      if (k) strcat(got, " ");
+      strcat(got, sx_rel_event_name(ev[k]));
+    }
+    char ctx[64];
+    snprintf(ctx, sizeof ctx, "%s -> %s", rows[i].before, rows[i].after);
+    CHECK_STR(got, rows[i].events, ctx);
+  }
+}
+
 int main(void) {
+  test_admin_events();
   test_table();
   test_properties();
   test_allowed();
