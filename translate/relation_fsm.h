@@ -48,6 +48,15 @@ typedef enum {
   SX_REV_RESYNC,
   /* SIGTERM: tell everyone the gateway goes away. —. State unchanged. */
   SX_REV_SHUTDOWN,
+  /* A refresh SUBSCRIBE on an existing dialog (Expires > 0): the NOTIFY with the cached
+   * state (pending while the XMPP subscription is not answered, else active). Verdict:
+   * (OUT, SUBSCRIBE); a refusal ends the dialog (terminated;reason=rejected). State
+   * unchanged. */
+  SX_REV_SIP_REFRESH,
+  /* A fetch (Expires: 0 in a new dialog). Verdict: (OUT, PROBE). With the contact's presence
+   * cached: one NOTIFY terminated;reason=timeout carrying it. Otherwise an XMPP probe; the
+   * SIP layer sends that NOTIFY with the answer, or closed after 1 s. State unchanged. */
+  SX_REV_SIP_FETCH,
   SX_REV_COUNT
 } sx_rel_event;
 
@@ -84,7 +93,7 @@ typedef enum {
   SX_NR_NONE = 0,
   SX_NR_REJECTED,    /* "rejected" */
   SX_NR_DEACTIVATED, /* "deactivated" */
-  SX_NR_TIMEOUT,     /* "timeout" (the SIP layer's own; the machine does not emit it) */
+  SX_NR_TIMEOUT,     /* "timeout" (a fetch's NOTIFY; also the SIP layer's own on expiry) */
   SX_NR_NORESOURCE,  /* "noresource" (not emitted by the machine) */
 } sx_notify_reason;
 
@@ -123,7 +132,8 @@ int sx_rel_admin_events(sx_rel before, sx_rel after, sx_rel_event ev[2]);
  * contact's domain. */
 int sx_rel_allowed(const sx_policy_snap *s, const char *user_key, const char *ext_domain);
 
-/* "sip_subscribe", "sip_last_dialog_end", "xmpp_subscribed", ..., "shutdown";
+/* "sip_subscribe", "sip_last_dialog_end", "xmpp_subscribed", ..., "shutdown",
+ * "sip_refresh", "sip_fetch";
  * "rejected", "deactivated", "timeout", "noresource", NULL for SX_NR_NONE (static). */
 const char *sx_rel_event_name(sx_rel_event ev);
 /* "refuse", "store_write", "xmpp_subscribe", "xmpp_subscribed", "xmpp_unsubscribe",
