@@ -18,9 +18,10 @@
  * `verdict` of sx_rel_step) is given as the sx_decide() arguments (direction, kind); "—"
  * means the verdict is ignored (pass SX_ALLOW). */
 typedef enum {
-  /* A new SIP SUBSCRIBE dialog (Expires > 0) from the user to the contact, accepted by the
-   * SIP layer (200 sent or about to be). Not for refreshes (the SIP layer answers those with
-   * the cached state) nor fetches. Verdict: (OUT, SUBSCRIBE). */
+  /* A SUBSCRIBE creating a dialog (Expires > 0) from the user to the contact. The SIP layer
+   * steps it before answering: SX_RA_REFUSE → 403 + Warning and no dialog; otherwise 200
+   * and the NOTIFY the actions name. Refreshes are SX_REV_SIP_REFRESH, fetches
+   * SX_REV_SIP_FETCH. Verdict: (OUT, SUBSCRIBE). */
   SX_REV_SIP_SUBSCRIBE = 0,
   /* The user's last SIP dialog watching the contact ended (Expires: 0, expiry, 481,
    * timeout). —. */
