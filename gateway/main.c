@@ -13,6 +13,7 @@
 #include "gateway/gateway.h"
 #include "gateway/http.h"
 #include "gateway/metrics.h"
+#include "sx_version.h"
 #include "translate/log.h"
 
 #define DEFAULT_CONFIG "/etc/sipxmpp/sipxmppd.conf"
@@ -77,9 +78,10 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: sipxmppd [--config FILE] [--check]\n"
+          "usage: sipxmppd [--config FILE] [--check] [--version]\n"
           "  --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
-          "  --check        load and check the configuration, then exit\n");
+          "  --check        load and check the configuration, then exit\n"
+          "  --version      print the version and exit\n");
 }
 
 static int start(sx_gw *gw) {
@@ -197,17 +199,19 @@ int main(int argc, char **argv) {
   static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                        {"check", no_argument, NULL, 'k'},
                                        {"help", no_argument, NULL, 'h'},
+                                       {"version", no_argument, NULL, 'V'},
                                        {NULL, 0, NULL, 0}};
   const char *config = DEFAULT_CONFIG;
   char err[1024];
   int c, check = 0, rc = 0;
   sx_gw gw;
 
-  while ((c = getopt_long(argc, argv, "c:kh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "c:khV", opts, NULL)) != -1) {
     switch (c) {
     case 'c': config = optarg; break;
     case 'k': check = 1; break;
     case 'h': usage(stdout); return 0;
+    case 'V': printf("sipxmppd %s\n", SX_VERSION_FULL); return 0;
     default: usage(stderr); return 2;
     }
   }

@@ -4,6 +4,7 @@
  *
  * This file: global options, dispatch and the helpers the command files share. */
 #include "gateway/sipxmppctl.h"
+#include "sx_version.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@ static const char USAGE[] =
     "  user import FILE.csv [--skip-bad]            (lines: uri,site,policy)\n"
     "  contact add USER CONTACT | contact remove USER CONTACT | contact list [USER]\n"
     "  check USER CONTACT [--inbound|--outbound] [--im|--subscribe|--presence|--probe]\n"
+    "  --version                                    print the version\n"
     "\n"
     "Options: --config FILE (default " CTL_DEFAULT_CONFIG "), --store PATH (use this store\n"
     "file instead of the config's [gateway] store), --json (JSON on stdout).\n"
@@ -324,6 +326,10 @@ int main(int argc, char **argv) {
     return CTL_USAGE;
   }
   const char *cmd = argv[0];
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+    printf("sipxmppctl %s\n", SX_VERSION_FULL);
+    return CTL_OK;
+  }
   if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
     printf("%s", USAGE);
     return CTL_OK;

@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""The operations commands that need no running server: --version of both tools, the
+versions agreeing with CMake's project version and git, `sipxmppctl status` against an
+address where nothing listens (exit 3, naming the address).
+
+usage: test_ops.py PATH/TO/sipxmppctl PATH/TO/sipxmppd SOURCE_DIR
+Prints one line per failure and a final "N passed, N failed"; exits 1 on any failure."""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+
+CTL = os.path.abspath(sys.argv[1])
+DAEMON = os.path.abspath(sys.argv[2])
+SRC = os.path.abspath(sys.argv[3])
+TMP = tempfile.mkdtemp(prefix="sx-ops-")
+passed = failed = 0
+
+
+def run(argv, **kw):
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=60, **kw)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(cond, what, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAILED: %s %s" % (what, detail))
+
+
+def project_version():
+    with open(os.path.join(SRC, "CMakeLists.txt")) as f:
+        m = re.search(r"project\(sipxmpp VERSION ([0-9.]+)", f.read())
+    return m.group(1)
+
+
+def versions():
+    want = project_version()
+    git = None
+    if shutil.which("git") and os.path.exists(os.path.join(SRC, ".git")):
+        r = subprocess.run(["git", "-C", SRC, "rev-parse", "--short", "HEAD"],
+                           capture_output=True, text=True)
+        if r.returncode == 0:
+            git = r.stdout.strip()
+    for name, argv in (("sipxmppd", [DAEMON, "--version"]),
+                       ("sipxmppctl", [CTL, "--version"])):
+        rc, out, err = run(argv)
+        check(rc == 0, name + " --version exits 0", err)
+        check(out.startswith("%s %s" % (name, want)), name + " --version names the version",
+              repr(out))
+        if git:
+            check(git in out, name + " --version names the git commit", repr(out))
+    rc, out, _ = run([CTL, "--help"])
+    check("--version" in out, "sipxmppctl --help mentions --version", out)
+
+
+def free_tcp_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def status_unreachable():
+    port = free_tcp_port()
+    conf = os.path.join(TMP, "sipxmppd.conf")
+    with open(conf, "w") as f:
+        f.write("[gateway]\ndomains = contoso.example\nstore = %s/db\n"
+                "[sip]\noutbound_proxy = sip:127.0.0.1:5060\n[edge]\nsecret = x\n"
+                "[http]\nlisten = 127.0.0.1:%d\n" % (TMP, port))
+    rc, out, err = run([CTL, "--config", conf, "status"])
+    check(rc == 3, "status: daemon not running exits 3", "rc %d %s %s" % (rc, out, err))
+    check("127.0.0.1:%d" % port in err, "status: names the address it tried", err)
+    rc, out, err = run([CTL, "--config", conf, "status", "--json"])
+    check(rc == 3 and '"reachable": false' in out, "status --json: unreachable", out + err)
+    with open(conf, "w") as f:
+        f.write("[gateway]\ndomains = contoso.example\nstore = %s/db\n"
+                "[sip]\noutbound_proxy = sip:127.0.0.1:5060\n[edge]\nsecret = x\n" % TMP)
+    rc, out, err = run([CTL, "--config", conf, "status"])
+    check(rc == 3 and "[http] listen" in err, "status: no [http] listen in the config",
+          "rc %d %s" % (rc, err))
+
+
+def main():
+    tests = [versions]
+    if len(sys.argv) > 4 and sys.argv[4] == "--with-status":
+        tests.append(status_unreachable)
+    try:
+        for t in tests:
+            t()
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
