@@ -13,6 +13,8 @@
 #include "gateway/gateway.h"
 #include "gateway/http.h"
 #include "gateway/metrics.h"
+#include "gateway/msglog.h"
+#include "gateway/status.h"
 #include "sx_version.h"
 #include "translate/log.h"
 
@@ -38,6 +40,7 @@ static void on_edge_state(void *ud, sx_edge *edge, int up) {
   sx_edge_stats st;
   (void)ud;
   sx_metric_link(sx_edge_domain(edge), up);
+  sx_status_link(sx_edge_domain(edge), up);
   sx_edge_get_stats(edge, &st);
   if (up && st.connects > 1) sx_metric_reconnect(sx_edge_domain(edge));
 }
@@ -144,7 +147,8 @@ static int start(sx_gw *gw) {
       sx_err("http", "%s", err);
       return -1;
     }
-    sx_info("http", "serving /healthz and /metrics on %s", gw->cfg.http_listen);
+    sx_http_set_status(gw->http, sx_status_json, gw);
+    sx_info("http", "serving /healthz, /metrics and /status on %s", gw->cfg.http_listen);
   }
   uv_signal_init(&gw->loop.uv, &gw->sig_term);
   uv_signal_init(&gw->loop.uv, &gw->sig_int);
@@ -230,6 +234,12 @@ int main(int argc, char **argv) {
     return 0;
   }
   sx_log_set_level(gw.cfg.log_level);
+  if (sx_msglog_open(&gw.cfg, err, sizeof err) != 0) {
+    fprintf(stderr, "sipxmppd: %s\n", err);
+    sx_config_free(&gw.cfg);
+    return 1;
+  }
+  sx_status_init();
   /* Snapshot rebuilds are the only work off the loop thread: one pool thread is enough. */
   setenv("UV_THREADPOOL_SIZE", "1", 0);
   signal(SIGPIPE, SIG_IGN);
@@ -247,6 +257,8 @@ int main(int argc, char **argv) {
   stop(&gw);
   sx_loop_close(&gw.loop);
   sx_config_free(&gw.cfg);
+  sx_msglog_close();
+  sx_status_reset();
   sx_info("gateway", "stopped");
   return rc;
 }
