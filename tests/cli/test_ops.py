@@ -6,6 +6,7 @@ address where nothing listens (exit 3, naming the address).
 usage: test_ops.py PATH/TO/sipxmppctl PATH/TO/sipxmppd SOURCE_DIR
 Prints one line per failure and a final "N passed, N failed"; exits 1 on any failure."""
 
+import json
 import os
 import re
 import shutil
@@ -80,7 +81,7 @@ def status_unreachable():
     check(rc == 3, "status: daemon not running exits 3", "rc %d %s %s" % (rc, out, err))
     check("127.0.0.1:%d" % port in err, "status: names the address it tried", err)
     rc, out, err = run([CTL, "--config", conf, "status", "--json"])
-    check(rc == 3 and '"reachable": false' in out, "status --json: unreachable", out + err)
+    check(rc == 3 and json.loads(out)["reachable"] is False, "status --json: unreachable", out + err)
     with open(conf, "w") as f:
         f.write("[gateway]\ndomains = contoso.example\nstore = %s/db\n"
                 "[sip]\noutbound_proxy = sip:127.0.0.1:5060\n[edge]\nsecret = x\n" % TMP)
@@ -89,10 +90,28 @@ def status_unreachable():
           "rc %d %s" % (rc, err))
 
 
+def edge_config_usage():
+    conf = os.path.join(TMP, "ec.conf")
+    with open(conf, "w") as f:
+        f.write("[gateway]\ndomains = contoso.example\nstore = %s/ec.db\n"
+                "[sip]\noutbound_proxy = sip:127.0.0.1:5060\n[edge]\nsecret = x\n" % TMP)
+    rc, out, err = run([CTL, "--config", conf, "edge-config"])
+    check(rc == 2 and "prosody or ejabberd" in err, "edge-config: server missing", err)
+    rc, out, err = run([CTL, "--config", conf, "edge-config", "openfire"])
+    check(rc == 2 and "unknown edge server 'openfire'" in err, "edge-config: unknown server", err)
+    rc, out, err = run([CTL, "--config", conf, "edge-config", "prosody", "--output",
+                        os.path.join(TMP, "no-such-dir", "x.lua")])
+    check(rc == 3 and "cannot write" in err, "edge-config: unwritable output", err)
+    rc, out, err = run([CTL, "--config", conf, "edge-config", "ejabberd"])
+    check(rc == 0 and "none: no server-to-server traffic is allowed" in out
+          and "sipxmpp-no-partner.invalid" in out, "edge-config ejabberd without partners", out)
+    rc, out, err = run([CTL, "--config", os.path.join(TMP, "missing.conf"), "edge-config",
+                        "prosody"])
+    check(rc == 3 and "missing.conf" in err, "edge-config: config missing", err)
+
+
 def main():
-    tests = [versions]
-    if len(sys.argv) > 4 and sys.argv[4] == "--with-status":
-        tests.append(status_unreachable)
+    tests = [versions, status_unreachable, edge_config_usage]
     try:
         for t in tests:
             t()
