@@ -85,7 +85,7 @@ static int append(char *buf, size_t cap, size_t *pos, const char *fmt, ...) {
 /* Writes one complete line: text, or a JSON object with the fields. */
 static void emit(int level, const char *subsys, const char *msg, const sx_log_field *f,
                  size_t nf) {
-  char line[LINE_MAX_BYTES], ts[40];
+  char line[LINE_MAX_BYTES], ts[96];
   size_t pos = 0;
   int cut = 0;
   if (level < SX_LOG_ERROR) level = SX_LOG_ERROR;
