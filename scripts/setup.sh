@@ -18,7 +18,7 @@ PACKAGES=(
   libinih-dev libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libexpat1-dev
   prosody kamailio sip-tester ejabberd dnsmasq-base
   python3 python3-slixmpp python3-pytest
-  curl procps iproute2 ca-certificates systemd dpkg-dev
+  curl procps iproute2 ca-certificates systemd dpkg-dev openssl
 )
 SERVICES=(prosody kamailio)
 
