@@ -157,12 +157,18 @@ def test_ejabberd_takes_the_rendered_file():
     try:
         port = free_port()
         conf, secret_file = write_gateway_conf(tmp, port)
+        # a partner with TLS optional: the global setting becomes optional (with a comment)
+        r = ctl(conf, "partner", "new", "loose.example", "--tls", "optional", "--sasl",
+                "optional")
+        assert r.returncode == 0, r.stderr
         r = ctl(conf, "edge-config", "ejabberd")
         assert r.returncode == 0, r.stderr
         text = r.stdout
         assert "module: ejabberd_service" in text and "port: %d" % port in text
         assert '"corp.fabrikam.example"' in text and "s2s_access: sipxmpp_s2s" in text
         assert "negotiation_timeout: 45" in text and "s2s_timeout: 900" in text
+        assert "s2s_use_starttls: optional # not every partner has TLS Required" in text
+        assert "      - \"strict.example\"\n" in text.split("sipxmpp_no_dialback:")[1]
         ej.start(tmp, EJABBERD_MAIN % (EXTERNAL, free_port()), files={"sipxmpp.yml": text},
                  wait_ports=[port])
         gw = start_gateway(tmp, port, secret_file)
