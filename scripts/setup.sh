@@ -20,7 +20,7 @@ PACKAGES=(
   python3 python3-slixmpp python3-pytest
   curl procps iproute2 ca-certificates systemd dpkg-dev openssl
 )
-SERVICES=(prosody kamailio)
+SERVICES=(prosody kamailio ejabberd)
 
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then
