@@ -35,6 +35,15 @@ def msg_lines(gw):
     return out
 
 
+def wait_log(gw, pattern, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if gw.log_contains(pattern):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 @pytest.fixture
 def audited(tmp_path):
     need_gateway()
@@ -70,10 +79,13 @@ def test_status_logs_and_audit(audited):
     assert refused.status == 403
 
     # One line per message, with direction, ids, addresses, result and milliseconds.
-    deadline = time.monotonic() + 5
+    # (the gateway writes a line just after answering: wait for all three)
+    deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         lines = msg_lines(gw)
-        if any(o["id"] == mid and o["result"] == "delivered" for o in lines):
+        ids = {o["id"] for o in lines}
+        if {"ops-out-1@test", mid, "ops-ref-1@test"} <= ids and any(
+                o["id"] == mid and o["result"] == "delivered" for o in lines):
             break
         time.sleep(0.1)
     by_id = {}
@@ -140,8 +152,9 @@ def test_audit_log_off_by_default(tmp_path):
         assert r.status == 202
         alice.wait_message(lambda m: m.body == "not audited", timeout=10)
         assert not os.path.exists(audit)
-        # text format by default: the message line names the Call-ID and the result
-        assert st.gateway.log_contains(r"info msg: sip->xmpp Call-ID \S+ stanza \S+ sip:bob@%s\S* -> "
+        # text format by default: the message line names the Call-ID and the result (written
+        # just after the answer: waited for)
+        assert wait_log(st.gateway, r"info msg: sip->xmpp Call-ID \S+ stanza \S+ sip:bob@%s\S* -> "
                                        r"alice@%s: 202 accepted \(\d+\.\d ms\)"
                                        % (INTERNAL, EXTERNAL))
         assert "not audited" not in st.gateway.log_text()
