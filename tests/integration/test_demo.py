@@ -3,7 +3,8 @@
 stops every process it started and removes its directory; a busy port is reported with the
 process holding it before anything starts; a failure while starting stops what was already
 started. Prosody's c2s offers STARTTLS with the demo's certificate, which verifies for
-fabrikam.example. Ports are the demo's plus an offset, so it runs beside anything on 5060."""
+fabrikam.example, and the printed baresip settings let the real baresip send a message.
+Ports are the demo's plus an offset, so it runs beside anything on 5060."""
 
 import os
 import random
@@ -126,6 +127,31 @@ def test_ctrl_c_under_tee_stops_everything():
                                capture_output=True, text=True, timeout=60)
             assert r.stdout.startswith("202"), r.stdout + r.stderr
             wait_for(out_path, "[alice@fabrikam.example]", proc, timeout=20)
+            # the printed baresip account and contact lines work with the real baresip
+            lines = re.findall(r"echo '(.+)' >> ~/\.baresip/(accounts|contacts)", out)
+            assert [f for _, f in lines] == ["accounts", "contacts"], out
+            bdir = os.path.join(d, "baresip")
+            os.makedirs(bdir)
+            for text, name in lines:
+                with open(os.path.join(bdir, name), "a") as f:
+                    f.write(text + "\n")
+            b = subprocess.Popen(["baresip", "-f", bdir], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            try:
+                time.sleep(2)
+                b.stdin.write(b"/contact_next\n")
+                b.stdin.flush()
+                time.sleep(0.5)
+                b.stdin.write(b"/message Hello from baresip\n")
+                b.stdin.flush()
+                wait_for(out_path, "body='Hello from baresip'", proc, timeout=20)
+                b.stdin.write(b"/quit\n")
+                b.stdin.flush()
+                b.wait(timeout=10)
+            finally:
+                if b.poll() is None:
+                    b.kill()
+                    b.wait()
             # Ctrl-C: SIGINT to the foreground process group (tee and the demo)
             os.killpg(proc.pid, signal.SIGINT)
             proc.wait(timeout=60)
