@@ -24,6 +24,7 @@
 #include "gateway/sipxmppctl_probe.h"
 
 #define PROBE_MS 2000
+#define SAMPLE_SECRET "change-me-demo-secret" /* conf/sipxmppd.conf's */
 
 static const char DOCTOR_USAGE[] =
     "usage: sipxmppctl [--config FILE] doctor [--json] [--dns ADDR[:PORT]]\n";
@@ -137,6 +138,13 @@ static void check_secret(report *r, const sx_config *cfg) {
     add(r, CK_FAIL, "secret",
         "%s holds the edge secret and is world-readable (mode %03o): chmod o-rwx %s", file,
         (unsigned)(sb.st_mode & 0777), file);
+    return;
+  }
+  if (!strcmp(cfg->edge_secret, SAMPLE_SECRET)) {
+    add(r, CK_WARN, "secret",
+        "the edge secret is still the sample's: set a long random one (openssl rand -hex 24) "
+        "in %s and in the edge server (sipxmppctl edge-config)",
+        file);
     return;
   }
   add(r, CK_OK, "secret", "%s (mode %03o) is not world-readable%s", file,

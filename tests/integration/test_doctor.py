@@ -175,6 +175,10 @@ def test_each_check_fails_on_purpose(env):
     conf = write_conf(tmp, "secret", st, secret_mode=0o644)
     rc, doc = jdoctor(conf, *dnsarg)
     assert one(doc, "secret")[0] == "fail" and "world-readable" in one(doc, "secret")[1]
+    # the sample config's secret
+    conf = write_conf(tmp, "sample", st, secret="change-me-demo-secret")
+    rc, doc = jdoctor(conf, *dnsarg)
+    assert one(doc, "secret")[0] == "warn" and "still the sample's" in one(doc, "secret")[1]
     # no edge server on the port
     conf = write_conf(tmp, "noedge", st, edge_port=free_port())
     rc, doc = jdoctor(conf, *dnsarg)
