@@ -457,6 +457,8 @@ int probe_srv(const char *domain, const char *server, char *out, size_t n) {
     say(out, n, "DNS not reachable for %s (%s)", name, hstrerror(herr));
     return -1;
   }
+  /* res_nquery returns the full answer's length even when it did not fit the buffer. */
+  if (len > (int)sizeof ans) len = (int)sizeof ans;
   ns_msg msg;
   if (ns_initparse(ans, len, &msg) != 0) {
     say(out, n, "DNS answer for %s does not parse", name);
