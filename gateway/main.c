@@ -13,6 +13,9 @@
 #include "gateway/gateway.h"
 #include "gateway/http.h"
 #include "gateway/metrics.h"
+#include "gateway/msglog.h"
+#include "gateway/status.h"
+#include "sx_version.h"
 #include "translate/log.h"
 
 #define DEFAULT_CONFIG "/etc/sipxmpp/sipxmppd.conf"
@@ -37,6 +40,7 @@ static void on_edge_state(void *ud, sx_edge *edge, int up) {
   sx_edge_stats st;
   (void)ud;
   sx_metric_link(sx_edge_domain(edge), up);
+  sx_status_link(sx_edge_domain(edge), up);
   sx_edge_get_stats(edge, &st);
   if (up && st.connects > 1) sx_metric_reconnect(sx_edge_domain(edge));
 }
@@ -77,9 +81,10 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: sipxmppd [--config FILE] [--check]\n"
+          "usage: sipxmppd [--config FILE] [--check] [--version]\n"
           "  --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
-          "  --check        load and check the configuration, then exit\n");
+          "  --check        load and check the configuration, then exit\n"
+          "  --version      print the version and exit\n");
 }
 
 static int start(sx_gw *gw) {
@@ -142,7 +147,8 @@ static int start(sx_gw *gw) {
       sx_err("http", "%s", err);
       return -1;
     }
-    sx_info("http", "serving /healthz and /metrics on %s", gw->cfg.http_listen);
+    sx_http_set_status(gw->http, sx_status_json, gw);
+    sx_info("http", "serving /healthz, /metrics and /status on %s", gw->cfg.http_listen);
   }
   uv_signal_init(&gw->loop.uv, &gw->sig_term);
   uv_signal_init(&gw->loop.uv, &gw->sig_int);
@@ -197,17 +203,19 @@ int main(int argc, char **argv) {
   static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                        {"check", no_argument, NULL, 'k'},
                                        {"help", no_argument, NULL, 'h'},
+                                       {"version", no_argument, NULL, 'V'},
                                        {NULL, 0, NULL, 0}};
   const char *config = DEFAULT_CONFIG;
   char err[1024];
   int c, check = 0, rc = 0;
   sx_gw gw;
 
-  while ((c = getopt_long(argc, argv, "c:kh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "c:khV", opts, NULL)) != -1) {
     switch (c) {
     case 'c': config = optarg; break;
     case 'k': check = 1; break;
     case 'h': usage(stdout); return 0;
+    case 'V': printf("sipxmppd %s\n", SX_VERSION_FULL); return 0;
     default: usage(stderr); return 2;
     }
   }
@@ -226,6 +234,12 @@ int main(int argc, char **argv) {
     return 0;
   }
   sx_log_set_level(gw.cfg.log_level);
+  if (sx_msglog_open(&gw.cfg, err, sizeof err) != 0) {
+    fprintf(stderr, "sipxmppd: %s\n", err);
+    sx_config_free(&gw.cfg);
+    return 1;
+  }
+  sx_status_init();
   /* Snapshot rebuilds are the only work off the loop thread: one pool thread is enough. */
   setenv("UV_THREADPOOL_SIZE", "1", 0);
   signal(SIGPIPE, SIG_IGN);
@@ -243,6 +257,8 @@ int main(int argc, char **argv) {
   stop(&gw);
   sx_loop_close(&gw.loop);
   sx_config_free(&gw.cfg);
+  sx_msglog_close();
+  sx_status_reset();
   sx_info("gateway", "stopped");
   return rc;
 }

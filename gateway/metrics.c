@@ -153,6 +153,15 @@ uint64_t sx_metric_get_msg(sx_dir dir, sx_result res) {
   return msgs[dir][res];
 }
 
+void sx_metric_each_refusal(void (*fn)(void *ud, sx_dir dir, const char *reason, uint64_t n),
+                            void *ud) {
+  for (size_t i = 0; i < n_reasons; i++)
+    for (int d = 0; d < SX_DIR_COUNT; d++)
+      if (reasons[i].count[d]) fn(ud, (sx_dir)d, reasons[i].reason, reasons[i].count[d]);
+  for (int d = 0; d < SX_DIR_COUNT; d++)
+    if (other_refusals[d]) fn(ud, (sx_dir)d, "other", other_refusals[d]);
+}
+
 uint64_t sx_metric_get_refusal(sx_dir dir, const char *reason) {
   if ((unsigned)dir >= SX_DIR_COUNT) return 0;
   if (reason && !strcmp(reason, "other")) return other_refusals[dir];

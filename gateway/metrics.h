@@ -61,6 +61,10 @@ int sx_metric_get_link(const char *domain);
 uint64_t sx_metric_get_reconnects(const char *domain);
 uint64_t sx_metric_get(const char *name);
 
+/* Calls fn for every refusal counter that is not zero (reason "other" last). */
+void sx_metric_each_refusal(void (*fn)(void *ud, sx_dir dir, const char *reason, uint64_t n),
+                            void *ud);
+
 /* The Prometheus text exposition format (version 0.0.4) of every counter, plus
  * process_resident_memory_bytes. Returns malloc'd text (caller frees) and its length in
  * *len (may be NULL), or NULL on allocation failure. */

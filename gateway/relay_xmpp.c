@@ -11,6 +11,7 @@
 #include "gateway/access.h"
 #include "gateway/gateway.h"
 #include "gateway/metrics.h"
+#include "gateway/msglog.h"
 #include "translate/errors.h"
 #include "translate/imdn.h"
 #include "translate/log.h"
@@ -50,8 +51,8 @@ static void send_error(sx_gw *gw, const char *domain, const char *xfrom, const c
                        const char *id, const char *condition, const char *text) {
   size_t len = 0;
   char *xml = sx_xmsg_error_reply(xfrom, xto, id, condition, text, &len);
-  sx_info("im", "xmpp->sip error %s to %s (id %s)%s%s", condition, xfrom, id ? id : "-",
-          text ? ": " : "", text ? text : "");
+  sx_debug("im", "xmpp->sip error %s to %s (id %s)%s%s", condition, xfrom, id ? id : "-",
+           text ? ": " : "", text ? text : "");
   send_stanza(gw, domain, xml, len, "error stanza");
 }
 
@@ -129,6 +130,7 @@ static void pump(sx_gw *gw) {
     gw->xq_len--;
     it->next = NULL;
     if (send_item(gw, it) != 0) {
+      sx_msglog_release(it, 0, "failed", "internal-server-error: the SIP request could not be created");
       send_error(gw, it->domain, it->xfrom, it->xto, it->id, "internal-server-error",
                  "the SIP request could not be created");
       sx_metric_msg(SX_DIR_XMPP_TO_SIP, SX_RES_FAILED);
@@ -146,6 +148,7 @@ void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m) {
   xq_item *it = NULL;
   int rc;
 
+  sx_msglog_begin();
   if (m->type && !strcmp(m->type, "error")) {
     handle_error(gw, edge, m);
     return;
@@ -201,6 +204,8 @@ void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m) {
     cond = "resource-constraint";
     goto refuse;
   }
+  /* Held before sending: a SIP answer may come back within sx_sip_send_message. */
+  sx_msglog_hold(it, SX_DIR_XMPP_TO_SIP, m->id, NULL, m->from, m->to, 0);
   if (sx_sip_in_flight(gw->sip) < gw->cfg.max_in_flight && !gw->xq_head) {
     if (send_item(gw, it) != 0) {
       cond = "internal-server-error";
@@ -217,15 +222,21 @@ void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m) {
     sx_metric_refusal(SX_DIR_XMPP_TO_SIP, "queue_full");
     send_error(gw, domain, m->from, m->to, m->id, "resource-constraint",
                "too many messages waiting for delivery; try again later");
+    sx_msglog_release(it, 0, "busy", "queue_full: resource-constraint");
     goto done;
   }
   sx_metric_msg(SX_DIR_XMPP_TO_SIP, SX_RES_ACCEPTED);
-  sx_debug("im", "xmpp->sip accepted: id %s from %s to %s", m->id ? m->id : "-", m->from,
-           m->to);
+  sx_msglog_audit(SX_DIR_XMPP_TO_SIP, m->id, m->from, m->to, m->body);
   it = NULL;
   goto done;
 refuse:
   sx_metric_msg(SX_DIR_XMPP_TO_SIP, SX_RES_REFUSED);
+  {
+    char detail[1100];
+    snprintf(detail, sizeof detail, "%s%s%s", cond, text ? ": " : "", text ? text : "");
+    if (!it || !sx_msglog_release(it, 0, "refused", detail))
+      sx_msglog_done(SX_DIR_XMPP_TO_SIP, m->id, m->from, m->to, 0, "refused", detail, 0);
+  }
   send_error(gw, domain, m->from, m->to, m->id, cond, text);
 done:
   if (it) item_free(it);
@@ -246,8 +257,7 @@ void sx_relay_sip_response(void *ud, void *req_ud, int status, const char *phras
               phrase);
   } else if (status < 300) {
     sx_metric_msg(SX_DIR_XMPP_TO_SIP, SX_RES_DELIVERED);
-    sx_debug("im", "xmpp->sip delivered: id %s to %s: %d", it->id ? it->id : "-",
-             it->out.request_uri, status);
+    sx_msglog_release(it, status, "delivered", NULL);
     if (it->receipt && it->id) {
       sx_xmsg r = {.from = it->xto, .to = it->xfrom, .receipt_for = it->id};
       size_t len = 0;
@@ -257,6 +267,7 @@ void sx_relay_sip_response(void *ud, void *req_ud, int status, const char *phras
   } else {
     const char *cond = sx_err_sip_to_xmpp(status);
     sx_metric_msg(SX_DIR_XMPP_TO_SIP, SX_RES_FAILED);
+    sx_msglog_release(it, status, "failed", cond ? cond : "internal-server-error");
     send_error(gw, it->domain, it->xfrom, it->xto, it->id,
                cond ? cond : "internal-server-error", warning ? warning : phrase);
   }
@@ -284,6 +295,7 @@ void sx_relay_xmpp_drain(sx_gw *gw) {
   while (gw->xq_head) {
     xq_item *it = gw->xq_head;
     gw->xq_head = it->next;
+    sx_msglog_release(it, 0, "failed", "service-unavailable: the gateway is shutting down");
     send_error(gw, it->domain, it->xfrom, it->xto, it->id, "service-unavailable",
                "the gateway is shutting down");
     sx_metric_msg(SX_DIR_XMPP_TO_SIP, SX_RES_FAILED);
