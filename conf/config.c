@@ -227,6 +227,13 @@ static int set_str(char **dst, const char *value) {
   return 0;
 }
 
+/* Frees a secret after overwriting it (explicit_bzero: not optimised away). */
+static void clear_secret(char *s) {
+  if (!s) return;
+  explicit_bzero(s, strlen(s));
+  free(s);
+}
+
 /* First line of a file, trailing newline (and CR) removed. Returns a malloc'd string, or
  * NULL with errno set (0 when the line is empty). */
 static char *read_first_line(const char *path) {
@@ -416,7 +423,13 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
       return;
     }
     if (k == K_SECRET) {
-      if (set_str(&cfg->edge_secret, value)) OOM(st, line, label);
+      char *secret = strdup(value);
+      if (!secret) {
+        OOM(st, line, label);
+        return;
+      }
+      clear_secret(cfg->edge_secret);
+      cfg->edge_secret = secret;
       return;
     }
     errno = 0;
@@ -428,7 +441,7 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
         fail(st, line, label, "the first line of '%s' is empty", value);
       return;
     }
-    free(cfg->edge_secret);
+    clear_secret(cfg->edge_secret);
     cfg->edge_secret = secret;
     return;
   }

@@ -154,8 +154,13 @@ static int start(sx_gw *gw) {
   return 0;
 }
 
-/* Clean stop: answer what waits, close the links (</stream:stream>), stop SIP, let libuv
- * close every handle, release everything. */
+/* Clean stop: answer what waits, close the links (</stream:stream>), release the links,
+ * then stop SIP, let libuv close every handle, release everything.
+ *
+ * Order: a link's delivery tokens are deferred SIP transactions owned by the SIP side. The
+ * links are released first (a link that went down has already answered its tokens with
+ * 503 through the live SIP side; a freed link makes no further callback), and only then is
+ * the SIP side freed, which answers whatever transaction is still deferred. */
 static void stop(sx_gw *gw) {
   size_t i;
   uint64_t until;
@@ -174,6 +179,10 @@ static void stop(sx_gw *gw) {
   /* Give the stream ends a moment to leave. */
   until = sx_gw_now(gw) + 300;
   while (sx_gw_now(gw) < until) sx_loop_turn(&gw->loop, 50);
+  for (i = 0; i < gw->n_edges; i++) sx_edge_free(gw->edges[i]);
+  free(gw->edges);
+  gw->edges = NULL;
+  gw->n_edges = 0; /* what SIP answers from here on finds no link */
   if (gw->sip) sx_sip_free(gw->sip);
   gw->sip = NULL;
   if (gw->http) sx_http_stop(gw->http);
@@ -186,9 +195,6 @@ static void stop(sx_gw *gw) {
     uv_close((uv_handle_t *)&gw->sig_hup, NULL);
   }
   for (i = 0; i < 50 && uv_loop_alive(&gw->loop.uv); i++) sx_loop_turn(&gw->loop, 20);
-  for (i = 0; i < gw->n_edges; i++) sx_edge_free(gw->edges[i]);
-  free(gw->edges);
-  gw->edges = NULL;
   sx_idmap_free(gw->ids);
   free(gw->warn_agent);
 }

@@ -79,8 +79,21 @@ void sx_metric_msg(sx_dir dir, sx_result res) {
   if ((unsigned)dir < SX_DIR_COUNT && (unsigned)res < SX_RES_COUNT) msgs[dir][res]++;
 }
 
-static reason_row *find_reason(const char *reason, int create) {
-  if (!valid_word(reason)) return NULL;
+/* A refusal reason as a label value: XMPP condition names ("jid-malformed") have '-' where
+ * the snake_case reasons have '_'; both are kept, as "jid_malformed". *out gets the word;
+ * 0 if it is a valid one. */
+static int reason_word(const char *reason, char out[SX_METRIC_NAME_MAX]) {
+  size_t n = 0;
+  if (!reason) return -1;
+  for (; reason[n] && n + 1 < SX_METRIC_NAME_MAX; n++) out[n] = reason[n] == '-' ? '_' : reason[n];
+  if (reason[n]) return -1;
+  out[n] = '\0';
+  return valid_word(out) ? 0 : -1;
+}
+
+static reason_row *find_reason(const char *reason_in, int create) {
+  char reason[SX_METRIC_NAME_MAX];
+  if (reason_word(reason_in, reason) != 0) return NULL;
   for (size_t i = 0; i < n_reasons; i++)
     if (!strcmp(reasons[i].reason, reason)) return &reasons[i];
   if (!create || n_reasons == MAX_REASONS) return NULL;

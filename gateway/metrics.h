@@ -38,8 +38,9 @@ void sx_metric_msg(sx_dir dir, sx_result res);
 /* Refusals by direction and reason. `reason` is a short snake_case word such as
  * "not_partner", "user_not_enabled", "not_in_contacts", "untrusted_peer", "from_not_served",
  * "sips_target", "bad_address", "too_large", "unsupported_type", "spoofed_from",
- * "link_down". Up to 64 distinct reasons are kept; further ones, and reasons that are not
- * [a-z0-9_] words, are counted as "other". */
+ * "link_down", or an XMPP condition ("jid-malformed" is counted as "jid_malformed"). Up to 64
+ * distinct reasons are kept; further ones, and reasons that are not [a-z0-9_-] words, are
+ * counted as "other". */
 void sx_metric_refusal(sx_dir dir, const char *reason);
 
 /* Edge link state per served domain (1 up, 0 down) and reconnect attempts. Up to 256
