@@ -11,6 +11,7 @@
 #include "translate/idmap.h"
 #include "translate/im.h"
 #include "translate/policy.h"
+#include "translate/quiet.h"
 #include "xmpp/edge.h"
 
 typedef struct sx_access sx_access;
@@ -25,6 +26,7 @@ typedef struct sx_gw {
   size_t n_edges;
   sx_idmap *ids;   /* stanza ids of messages sent to XMPP → their SIP senders */
   sx_access *access;
+  sx_quiet *chat_quiet; /* SIP users who refused typing notifications, until when */
   sx_http *http;
   char *warn_agent; /* warn-agent of our Warning headers */
   uv_signal_t sig_term, sig_int, sig_hup;

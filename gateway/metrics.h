@@ -54,6 +54,11 @@ void sx_metric_reconnect(const char *domain);
  * counted as "other_events_total". */
 void sx_metric_inc(const char *name);
 void sx_metric_add(const char *name, uint64_t n);
+/* Sets a named counter to a value kept elsewhere (a library's own monotonic count). */
+void sx_metric_set(const char *name, uint64_t v);
+/* fn(ud) runs at the start of every sx_metrics_render (to sx_metric_set counters kept
+ * elsewhere); NULL removes it. One collector. */
+void sx_metrics_set_collector(void (*fn)(void *ud), void *ud);
 
 /* Read accessors (0, or -1 for sx_metric_get_link, when never recorded). */
 uint64_t sx_metric_get_msg(sx_dir dir, sx_result res);

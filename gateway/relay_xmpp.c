@@ -23,6 +23,8 @@ struct xq_item {
   char *domain;          /* served domain whose edge link carries the answer */
   char *xfrom, *xto, *id; /* the original stanza (REQ_RELAY) */
   int receipt;
+  int chat_state;        /* a body-less chat-state notification (isComposing) */
+  char *user_key;        /* the SIP user's key (chat states only) */
   sx_im_sip_out out;
 };
 
@@ -31,6 +33,7 @@ static void item_free(xq_item *it) {
   free(it->xfrom);
   free(it->xto);
   free(it->id);
+  free(it->user_key);
   sx_im_sip_free(&it->out);
   free(it);
 }
@@ -46,10 +49,12 @@ static void send_stanza(sx_gw *gw, const char *domain, char *xml, size_t len, co
   free(xml);
 }
 
+/* An error stanza to an external sender: its <text/> is the neutral one for the condition
+ * (sx_err_partner_text); the internal detail `text` goes to the log only. */
 static void send_error(sx_gw *gw, const char *domain, const char *xfrom, const char *xto,
                        const char *id, const char *condition, const char *text) {
   size_t len = 0;
-  char *xml = sx_xmsg_error_reply(xfrom, xto, id, condition, text, &len);
+  char *xml = sx_xmsg_error_reply(xfrom, xto, id, condition, sx_err_partner_text(condition), &len);
   sx_info("im", "xmpp->sip error %s to %s (id %s)%s%s", condition, xfrom, id ? id : "-",
           text ? ": " : "", text ? text : "");
   send_stanza(gw, domain, xml, len, "error stanza");
@@ -193,6 +198,19 @@ void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m) {
   }
   it->kind = REQ_RELAY;
   it->receipt = m->receipt_request;
+  if (!m->body && m->chat_state != SX_CHAT_NONE && user_key) {
+    /* A SIP user who refused typing notifications gets none for a while. */
+    if (sx_quiet_check(gw->chat_quiet, user_key, sx_gw_now(gw))) {
+      sx_metric_inc("chat_states_suppressed_total");
+      goto done;
+    }
+    it->chat_state = 1;
+    it->user_key = strdup(user_key);
+    if (!it->user_key) {
+      cond = "resource-constraint";
+      goto refuse;
+    }
+  }
   it->domain = strdup(domain);
   it->xfrom = strdup(m->from);
   it->xto = strdup(m->to);
@@ -226,7 +244,10 @@ void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m) {
   goto done;
 refuse:
   sx_metric_msg(SX_DIR_XMPP_TO_SIP, SX_RES_REFUSED);
-  send_error(gw, domain, m->from, m->to, m->id, cond, text);
+  if (!m->body && m->chat_state != SX_CHAT_NONE) /* never an error for a typing notice */
+    sx_debug("im", "xmpp->sip chat state from %s refused silently: %s", m->from, cond);
+  else
+    send_error(gw, domain, m->from, m->to, m->id, cond, text);
 done:
   if (it) item_free(it);
   free(user_key);
@@ -253,6 +274,21 @@ void sx_relay_sip_response(void *ud, void *req_ud, int status, const char *phras
       size_t len = 0;
       char *xml = sx_xmsg_serialize(&r, &len);
       send_stanza(gw, it->domain, xml, len, "receipt");
+    }
+  } else if (it->chat_state) {
+    /* A phone that does not take isComposing: no error stanza, not a failed message, and
+     * no more typing notifications to that user for a while. */
+    if (status == 415 || status == 488 || status == 501) {
+      sx_metric_inc("chat_states_refused_total");
+      if (gw->cfg.chat_state_backoff_s)
+        sx_quiet_add(gw->chat_quiet, it->user_key,
+                     sx_gw_now(gw) + (uint64_t)gw->cfg.chat_state_backoff_s * 1000,
+                     sx_gw_now(gw));
+      sx_info("im", "xmpp->sip: %s refused typing notifications (%d); none sent for %u s",
+              it->out.request_uri, status, gw->cfg.chat_state_backoff_s);
+    } else {
+      sx_debug("im", "xmpp->sip chat state to %s not delivered: %d %s", it->out.request_uri,
+               status, phrase);
     }
   } else {
     const char *cond = sx_err_sip_to_xmpp(status);

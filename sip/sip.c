@@ -32,6 +32,8 @@
  * retransmitted responses (Timer K, RFC 3261 default 5 s: 560 MB at 12k msg/s). A response
  * retransmitted after it reaches the stateless request callback and is dropped there. */
 #define SIP_T4_MS 1000
+/* A stream connection on which nothing at all is received for this long is closed. */
+#define IDLE_MS 300000
 
 typedef struct out_req {
   struct out_req *next, **prev;
@@ -334,6 +336,18 @@ int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud) {
 
 size_t sx_sip_in_flight(const sx_sip *s) { return s->n_out; }
 
+void sx_sip_get_stats(const sx_sip *s, sx_sip_stats *out) {
+  usize_t bad_msg = 0, bad_req = 0, drop = 0;
+  memset(out, 0, sizeof *out);
+  if (!s || !s->agent) return;
+  nta_agent_get_stats(s->agent, NTATAG_S_BAD_MESSAGE_REF(bad_msg),
+                      NTATAG_S_BAD_REQUEST_REF(bad_req), NTATAG_S_DROP_REQUEST_REF(drop),
+                      TAG_END());
+  out->bad_messages = bad_msg;
+  out->bad_requests = bad_req;
+  out->dropped = drop;
+}
+
 sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cbs, void *ud,
                    char *err, size_t errlen) {
   sx_sip *s;
@@ -349,6 +363,7 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
     return NULL;
   }
   su_home_init(s->home);
+  unsigned timeout_ms = p->incomplete_timeout_ms ? p->incomplete_timeout_ms : 32000;
   s->cbs = *cbs;
   s->ud = ud;
 
@@ -372,7 +387,13 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
                               NTATAG_MAXSIZE(p->max_message_bytes + 65536), NTATAG_UA(1),
                               NTATAG_SERVER_RPORT(1), NTATAG_TIMEOUT_408(1),
                               NTATAG_SIP_T4(SIP_T4_MS),
-                              TPTAG_QUEUESIZE(SEND_QUEUE), TAG_END());
+                              TPTAG_QUEUESIZE(SEND_QUEUE),
+                              /* An incomplete request with no progress for this long is
+                               * given up and its connection closed (slow-loris bound). */
+                              TPTAG_TIMEOUT(timeout_ms),
+                              /* A connection that carries nothing at all goes too. */
+                              TPTAG_IDLE(timeout_ms > IDLE_MS ? timeout_ms : IDLE_MS),
+                              TAG_END());
   if (!s->agent) {
     snprintf(err, errlen,
              "sip.listen: cannot listen on %s (address in use, or not an address of this host)",
