@@ -1,6 +1,9 @@
 /* libFuzzer target for the parsers of the translation core that see network input: SIP URIs
  * and JIDs (both directions), CPIM documents, text in any charset, isComposing documents and
- * the IM mapping. Build: see tests/fuzz/run.sh. */
+ * the IM mapping. Build and run: tests/fuzz/run.sh.
+ *
+ * FUZZ-SOURCES: translate
+ * FUZZ-PKGS: libidn */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
