@@ -25,6 +25,7 @@ struct xq_item {
   int receipt;
   int chat_state;        /* a body-less chat-state notification (isComposing) */
   char *user_key;        /* the SIP user's key (chat states only) */
+  char *in_reply_to;     /* REQ_NOTICE: the Call-ID of the message it is about */
   sx_im_sip_out out;
 };
 
@@ -34,6 +35,7 @@ static void item_free(xq_item *it) {
   free(it->xto);
   free(it->id);
   free(it->user_key);
+  free(it->in_reply_to);
   sx_im_sip_free(&it->out);
   free(it);
 }
@@ -69,7 +71,7 @@ static void send_imdn(sx_gw *gw, const sx_idmap_entry *e, const char *status) {
   sx_jid_free(&j);
   snprintf(new_id, sizeof new_id, "%08lx%08lx", random(), random());
   if (from) doc = sx_imdn_build(from, e->sender, e->imdn_id, e->imdn_datetime, status, new_id);
-  if (doc) sx_relay_sip_notice(gw, from, e->sender, "message/cpim", doc);
+  if (doc) sx_relay_sip_notice(gw, from, e->sender, "message/cpim", doc, e->call_id);
   else sx_err("im", "IMDN for %s could not be built", e->imdn_id);
   free(from);
   free(doc);
@@ -94,7 +96,8 @@ static void handle_error(sx_gw *gw, sx_edge *edge, const sx_xmsg *m) {
   } else {
     text = sx_im_failure_text(e.target, m->error_condition, m->error_text);
     snprintf(from, sizeof from, "sip:%s@%s", gw->cfg.service_user, sx_edge_domain(edge));
-    if (text) sx_relay_sip_notice(gw, from, e.sender, "text/plain;charset=UTF-8", text);
+    if (text)
+      sx_relay_sip_notice(gw, from, e.sender, "text/plain;charset=UTF-8", text, e.call_id);
     free(text);
   }
   sx_idmap_entry_free(&e);
@@ -122,7 +125,8 @@ static int send_item(sx_gw *gw, xq_item *it) {
                   .subject = it->out.subject,
                   .content_type = it->out.content_type,
                   .content_language = it->out.content_language,
-                  .body = it->out.body};
+                  .body = it->out.body,
+                  .in_reply_to = it->in_reply_to};
   return sx_sip_send_message(gw->sip, &o, it);
 }
 
@@ -301,7 +305,7 @@ void sx_relay_sip_response(void *ud, void *req_ud, int status, const char *phras
 }
 
 void sx_relay_sip_notice(sx_gw *gw, const char *from, const char *to_uri,
-                         const char *content_type, const char *body) {
+                         const char *content_type, const char *body, const char *in_reply_to) {
   xq_item *it = calloc(1, sizeof *it);
   if (!it) return;
   it->kind = REQ_NOTICE;
@@ -309,7 +313,9 @@ void sx_relay_sip_notice(sx_gw *gw, const char *from, const char *to_uri,
   it->out.from = strdup(from);
   it->out.content_type = strdup(content_type);
   it->out.body = strdup(body);
+  it->in_reply_to = in_reply_to ? strdup(in_reply_to) : NULL;
   if (!it->out.request_uri || !it->out.from || !it->out.content_type || !it->out.body ||
+      (in_reply_to && !it->in_reply_to) ||
       send_item(gw, it) != 0) {
     sx_err("im", "delivery-failure notice to %s could not be sent", to_uri);
     item_free(it);

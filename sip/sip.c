@@ -317,6 +317,7 @@ int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud) {
         SIPTAG_TO_STR(to_hdr), SIPTAG_CALL_ID_STR(m->call_id ? m->call_id : callid),
         SIPTAG_CSEQ_STR(cseq), SIPTAG_MAX_FORWARDS_STR("70"),
         TAG_IF(m->subject, SIPTAG_SUBJECT_STR(m->subject)),
+        TAG_IF(m->in_reply_to, SIPTAG_IN_REPLY_TO_STR(m->in_reply_to)),
         TAG_IF(m->content_language, SIPTAG_CONTENT_LANGUAGE_STR(m->content_language)),
         TAG_IF(m->content_type, SIPTAG_CONTENT_TYPE_STR(m->content_type)),
         TAG_IF(m->body, SIPTAG_PAYLOAD_STR(m->body)), TAG_END());

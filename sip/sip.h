@@ -50,6 +50,7 @@ typedef struct sx_sip_out {
   const char *content_type; /* full value, e.g. "text/plain;charset=UTF-8" */
   const char *content_language;
   const char *body;        /* NUL-terminated */
+  const char *in_reply_to; /* In-Reply-To: the Call-ID a notice is about, or NULL */
 } sx_sip_out;
 
 typedef struct sx_sip_cbs {
