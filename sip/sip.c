@@ -116,6 +116,33 @@ struct sx_sip_txn {
   int heap;
 };
 
+/* A Request-URI host is a host name (letters, digits, '-', '.'), an IPv4 address or a
+ * bracketed IPv6 reference; a port is 1..65535. */
+static int uri_host_port_ok(const url_t *u) {
+  const char *h = u->url_host, *p = u->url_port;
+  if (!h || !*h) return 0;
+  if (h[0] == '[') {
+    size_t n = strlen(h);
+    if (n < 4 || h[n - 1] != ']') return 0;
+    for (size_t i = 1; i + 1 < n; i++)
+      if (!strchr("0123456789abcdefABCDEF:.", h[i])) return 0;
+  } else {
+    for (; *h; h++)
+      if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') ||
+            *h == '-' || *h == '.'))
+        return 0;
+  }
+  if (p) {
+    unsigned long v = 0;
+    if (!*p) return 0;
+    for (; *p; p++) {
+      if (*p < '0' || *p > '9' || (v = v * 10 + (unsigned long)(*p - '0')) > 65535) return 0;
+    }
+    if (v == 0) return 0;
+  }
+  return 1;
+}
+
 static uint64_t now_ms(void) {
   su_time_t t = su_now();
   return (uint64_t)t.tv_sec * 1000 + t.tv_usec / 1000;
@@ -142,6 +169,28 @@ static int agent_message(nta_agent_magic_t *magic, nta_agent_t *agent, msg_t *ms
   case sip_method_cancel:
     msg_destroy(msg);
     return 0;
+  default:
+    break;
+  }
+  /* RFC 3261 §8.2.2: the Request-URI first (416 for a scheme the gateway does not serve,
+   * 400 for a host or port that is not one), then extensions (420: none is supported). */
+  {
+    const url_t *ru = sip->sip_request->rq_url;
+    if (ru->url_type != url_sip && ru->url_type != url_sips) {
+      nta_msg_treply(agent, msg, SIP_416_UNSUPPORTED_URI, TAG_END());
+      return 0;
+    }
+    if (!uri_host_port_ok(ru)) {
+      nta_msg_treply(agent, msg, 400, "Bad Request-URI", TAG_END());
+      return 0;
+    }
+  }
+  if (sip->sip_require) {
+    nta_msg_treply(agent, msg, SIP_420_BAD_EXTENSION, SIPTAG_UNSUPPORTED(sip->sip_require),
+                   TAG_END());
+    return 0;
+  }
+  switch (sip->sip_request->rq_method) {
   case sip_method_options:
     nta_msg_treply(agent, msg, SIP_200_OK, SIPTAG_ALLOW_STR("MESSAGE, OPTIONS"),
                    SIPTAG_ACCEPT_STR("text/plain, message/cpim, application/im-iscomposing+xml"),
@@ -386,7 +435,10 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
   s->agent = nta_agent_create(root, URL_STRING_MAKE(p->listen[0]), agent_message,
                               (nta_agent_magic_t *)s, NTATAG_STATELESS(1),
                               NTATAG_MAXSIZE(p->max_message_bytes + 65536), NTATAG_UA(1),
-                              NTATAG_SERVER_RPORT(1), NTATAG_TIMEOUT_408(1),
+                              /* Responses go back to where the request came from (RFC 3581 rport
+                               * even when not asked): a forged Via cannot aim them at a third
+                               * party. */
+                              NTATAG_SERVER_RPORT(2), NTATAG_TIMEOUT_408(1),
                               NTATAG_SIP_T4(SIP_T4_MS),
                               TPTAG_QUEUESIZE(SEND_QUEUE),
                               /* An incomplete request with no progress for this long is

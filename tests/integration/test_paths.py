@@ -105,4 +105,3 @@ def test_link_busy_gets_503_with_retry_after(fresh_stack):
         time.sleep(0.2)
     assert len(got) == len(late), (len(got), len(late))
     assert gw.healthz() == 200
-    rcpt.close()
