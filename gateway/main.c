@@ -21,7 +21,7 @@
 /* SIP users remembered as refusing typing notifications. */
 #define CHAT_QUIET_CAPACITY 65536
 /* Receive buffer of SIP TCP connections: bounds what Sofia reads at once after a stall.
- * It must stay well under nta's maximum message size (max_message_bytes + 64 KiB): Sofia
+ * It must stay well under nta's maximum message size (max_message_bytes + 128 KiB): Sofia
  * counts everything buffered on a connection against it and answers 413 and closes past it.
  * The kernel doubles the value for its own bookkeeping. */
 #define SIP_TCP_RCVBUF (8 * 1024)

@@ -32,6 +32,8 @@
  * retransmitted responses (Timer K, RFC 3261 default 5 s: 560 MB at 12k msg/s). A response
  * retransmitted after it reaches the stateless request callback and is dropped there. */
 #define SIP_T4_MS 1000
+/* Bytes of header section a request may carry (513 beyond). */
+#define HEADER_MAX 65536
 /* A stream connection on which nothing at all is received for this long is closed. */
 #define IDLE_MS 300000
 
@@ -198,6 +200,15 @@ static int agent_message(nta_agent_magic_t *magic, nta_agent_t *agent, msg_t *ms
     return 0;
   default:
     break;
+  }
+  /* A header section over HEADER_MAX: 513 (the body has its own limit and 413). Beyond
+   * Sofia's own maximum (body limit + 2 × HEADER_MAX) Sofia answers 413 and closes. */
+  {
+    usize_t total = msg_size(msg), body = sip->sip_payload ? sip->sip_payload->pl_len : 0;
+    if (total > body && total - body > HEADER_MAX) {
+      nta_msg_treply(agent, msg, SIP_513_MESSAGE_TOO_LARGE, TAG_END());
+      return 0;
+    }
   }
   if (!sip->sip_from || !sip->sip_to || !sip->sip_call_id || !sip->sip_cseq || !sip->sip_via) {
     nta_msg_treply(agent, msg, 400, "Missing From, To, Call-ID, CSeq or Via", TAG_END());
@@ -434,7 +445,8 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
   }
   s->agent = nta_agent_create(root, URL_STRING_MAKE(p->listen[0]), agent_message,
                               (nta_agent_magic_t *)s, NTATAG_STATELESS(1),
-                              NTATAG_MAXSIZE(p->max_message_bytes + 65536), NTATAG_UA(1),
+                              NTATAG_MAXSIZE(p->max_message_bytes + 2 * HEADER_MAX),
+                              NTATAG_UA(1),
                               /* Responses go back to where the request came from (RFC 3581 rport
                                * even when not asked): a forged Via cannot aim them at a third
                                * party. */

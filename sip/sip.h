@@ -66,7 +66,8 @@ typedef struct sx_sip_params {
   char *const *listen;     /* SIP URIs to bind */
   size_t n_listen;
   const char *outbound_proxy; /* every outgoing request goes through it */
-  size_t max_message_bytes;   /* bodies larger are refused (Sofia answers 413 for huge ones) */
+  size_t max_message_bytes;   /* bodies larger are refused (413); a header section over
+                                 64 KiB gets 513; past both Sofia answers 413 and closes */
   int debug;                  /* Sofia's own log at level 3+ */
   int tcp_rcvbuf;             /* SO_RCVBUF of accepted TCP connections (0: kernel default) */
   unsigned incomplete_timeout_ms; /* a stream connection whose request makes no progress for

@@ -344,3 +344,24 @@ def test_slow_loris_does_not_stop_control_message_or_health(st):
     finally:
         for s in socks:
             s.close()
+
+
+def _big_request(headers_bytes, body_bytes, tag):
+    pad = "".join("X-Pad-%d: %s\r\n" % (i, "p" * 900) for i in range(headers_bytes // 912))
+    body = "b" * body_bytes
+    return ("MESSAGE sip:carol@%s SIP/2.0\r\n"
+            "Via: SIP/2.0/TCP 127.0.0.1:9;rport;branch=z9hG4bK%s\r\n"
+            "From: <sip:bob@%s>;tag=1\r\nTo: <sip:carol@%s>\r\nCall-ID: %s\r\n"
+            "CSeq: 1 MESSAGE\r\n%sContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
+            % (PARTNER, tag, INTERNAL, PARTNER, tag, pad, len(body), body)).encode()
+
+
+def test_a_request_too_large_gets_513_or_413(st):
+    from sipua import send_raw, status_of
+    # a header section over 64 KiB: 513 Message Too Large
+    got = send_raw(_big_request(70000, 2, "big-hdr"), st.gateway.sip_addr, "tcp", wait=3)
+    assert status_of(got)[:1] == [513], [g[:60] for g in got]
+    # a body over max_message_bytes (16384 here): 413
+    got = send_raw(_big_request(0, 30000, "big-body"), st.gateway.sip_addr, "tcp", wait=3)
+    assert status_of(got)[:1] == [413], [g[:60] for g in got]
+    assert st.gateway.healthz() == 200
