@@ -152,6 +152,7 @@ void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m) {
   sx_jid from, to;
   sx_decision d;
   char *user_key = NULL, *ext_key = NULL;
+  char *pfrom = NULL, *pto = NULL; /* the addresses as prepared (stringprep) */
   xq_item *it = NULL;
   int rc;
 
@@ -167,6 +168,12 @@ void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m) {
   memset(&to, 0, sizeof to);
   if (sx_jid_parse(m->from, &from) != SX_ADDR_OK || sx_jid_parse(m->to, &to) != SX_ADDR_OK) {
     cond = "jid-malformed";
+    goto refuse;
+  }
+  pfrom = sx_jid_to_text(&from, 1);
+  pto = sx_jid_to_text(&to, 1);
+  if (!pfrom || !pto) {
+    cond = "resource-constraint";
     goto refuse;
   }
   if (to.local) {
@@ -216,8 +223,8 @@ void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m) {
     }
   }
   it->domain = strdup(domain);
-  it->xfrom = strdup(m->from);
-  it->xto = strdup(m->to);
+  it->xfrom = strdup(pfrom);
+  it->xto = strdup(pto);
   it->id = m->id ? strdup(m->id) : NULL;
   if (!it->domain || !it->xfrom || !it->xto || (m->id && !it->id)) {
     cond = "resource-constraint";
@@ -237,7 +244,7 @@ void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m) {
   } else {
     sx_metric_msg(SX_DIR_XMPP_TO_SIP, SX_RES_REJECTED_BUSY);
     sx_metric_refusal(SX_DIR_XMPP_TO_SIP, "queue_full");
-    send_error(gw, domain, m->from, m->to, m->id, "resource-constraint",
+    send_error(gw, domain, m->from, pto, m->id, "resource-constraint",
                "too many messages waiting for delivery; try again later");
     goto done;
   }
@@ -251,9 +258,11 @@ refuse:
   if (!m->body && m->chat_state != SX_CHAT_NONE) /* never an error for a typing notice */
     sx_debug("im", "xmpp->sip chat state from %s refused silently: %s", m->from, cond);
   else
-    send_error(gw, domain, m->from, m->to, m->id, cond, text);
+    send_error(gw, domain, m->from, pto ? pto : m->to, m->id, cond, text);
 done:
   if (it) item_free(it);
+  free(pfrom);
+  free(pto);
   free(user_key);
   free(ext_key);
   sx_jid_free(&from);
