@@ -10,7 +10,7 @@
 # Prints one line per target and a closing "fuzz: N passed, N failed"; exits 1 on a finding
 # or a build failure.
 #
-# Usage: tests/fuzz/run.sh [SECONDS] [NAME...]    (SX_FUZZ_JOBS: parallel targets, default 1)
+# Usage: tests/fuzz/run.sh [SECONDS] [NAME...]   (targets run one after another)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-60}
