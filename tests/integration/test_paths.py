@@ -109,7 +109,7 @@ def test_link_busy_gets_503_with_retry_after(fresh_stack):
 
 def test_shutdown_answers_messages_waiting_for_the_edge(fresh_stack):
     """SIGTERM while MESSAGEs wait for the edge server's confirmation (their SIP
-    transactions held by the link's delivery tokens): each is answered 503 exactly once, the
+    transactions held by the link's delivery tokens): each is answered 503, the
     daemon exits 0 and its log holds no sanitizer report. (The stopped edge never closes its
     stream here, so this does not reproduce the race the shutdown order prevents — a link
     reporting its tokens after the SIP side was freed; it checks the outcome either way.)"""
