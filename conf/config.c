@@ -53,6 +53,8 @@ typedef enum {
   K_MAX_MESSAGE_BYTES,
   K_MAX_IN_FLIGHT,
   K_MAX_QUEUED,
+  K_INCOMPLETE_TIMEOUT,
+  K_CHAT_STATE_BACKOFF,
   K_SERVICE_USER,
   K_EDGE_HOST,
   K_EDGE_PORT,
@@ -91,6 +93,8 @@ static const struct {
     [K_MAX_MESSAGE_BYTES] = {SEC_SIP, "max_message_bytes", "sip.max_message_bytes"},
     [K_MAX_IN_FLIGHT] = {SEC_SIP, "max_in_flight", "sip.max_in_flight"},
     [K_MAX_QUEUED] = {SEC_SIP, "max_queued", "sip.max_queued"},
+    [K_INCOMPLETE_TIMEOUT] = {SEC_SIP, "incomplete_timeout_s", "sip.incomplete_timeout_s"},
+    [K_CHAT_STATE_BACKOFF] = {SEC_SIP, "chat_state_backoff_s", "sip.chat_state_backoff_s"},
     [K_SERVICE_USER] = {SEC_SIP, "service_user", "sip.service_user"},
     [K_EDGE_HOST] = {SEC_EDGE, "host", "edge.host"},
     [K_EDGE_PORT] = {SEC_EDGE, "port", "edge.port"},
@@ -254,6 +258,13 @@ static int set_str(char **dst, const char *value) {
   return 0;
 }
 
+/* Frees a secret after overwriting it (explicit_bzero: not optimised away). */
+static void clear_secret(char *s) {
+  if (!s) return;
+  explicit_bzero(s, strlen(s));
+  free(s);
+}
+
 /* First line of a file, trailing newline (and CR) removed. Returns a malloc'd string, or
  * NULL with errno set (0 when the line is empty). */
 static char *read_first_line(const char *path) {
@@ -404,6 +415,12 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
   case K_MAX_QUEUED:
     if (!set_uint_key(st, line, label, value, 0, 1000000, &u)) cfg->max_queued = (unsigned)u;
     return;
+  case K_INCOMPLETE_TIMEOUT:
+    if (!set_uint_key(st, line, label, value, 1, 3600, &u)) cfg->incomplete_timeout_s = (unsigned)u;
+    return;
+  case K_CHAT_STATE_BACKOFF:
+    if (!set_uint_key(st, line, label, value, 0, 604800, &u)) cfg->chat_state_backoff_s = (unsigned)u;
+    return;
   case K_SERVICE_USER: {
     size_t n = strlen(value);
     if (n == 0 || n > 64) {
@@ -451,7 +468,13 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
       return;
     }
     if (k == K_SECRET) {
-      if (set_str(&cfg->edge_secret, value)) OOM(st, line, label);
+      char *secret = strdup(value);
+      if (!secret) {
+        OOM(st, line, label);
+        return;
+      }
+      clear_secret(cfg->edge_secret);
+      cfg->edge_secret = secret;
       return;
     }
     errno = 0;
@@ -463,7 +486,7 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
         fail(st, line, label, "the first line of '%s' is empty", value);
       return;
     }
-    free(cfg->edge_secret);
+    clear_secret(cfg->edge_secret);
     cfg->edge_secret = secret;
     if (set_str(&cfg->edge_secret_file, value)) OOM(st, line, label);
     return;
@@ -702,6 +725,8 @@ int sx_config_load(const char *path, sx_config *cfg, char *err, size_t errlen) {
   cfg->max_message_bytes = 65536;
   cfg->max_in_flight = 256;
   cfg->max_queued = 4096;
+  cfg->incomplete_timeout_s = 32;
+  cfg->chat_state_backoff_s = 3600;
   cfg->edge_port = 23456;
   cfg->backoff_min_ms = 500;
   cfg->backoff_max_ms = 30000;

@@ -34,6 +34,10 @@ typedef struct sx_config {
   unsigned max_in_flight;   /* SIP transactions toward SIP users at once; default 256 */
   unsigned max_queued;      /* XMPP→SIP messages waiting for a slot; default 4096 */
   char *service_user;       /* local part of the gateway's service address; default "gateway" */
+  unsigned incomplete_timeout_s; /* a TCP/TLS connection whose request has made no progress
+                                    for this long is closed; default 32 (1..3600) */
+  unsigned chat_state_backoff_s; /* after a SIP user refuses isComposing (415/488/501), none
+                                    is sent to that user for this long; default 3600 (0 off) */
 
   /* [edge] */
   char *edge_host;   /* default "127.0.0.1" */

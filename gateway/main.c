@@ -21,8 +21,10 @@
 #define DEFAULT_CONFIG "/etc/sipxmpp/sipxmppd.conf"
 #define IDMAP_CAPACITY 65536
 #define IDMAP_TTL_MS (10 * 60 * 1000)
+/* SIP users remembered as refusing typing notifications. */
+#define CHAT_QUIET_CAPACITY 65536
 /* Receive buffer of SIP TCP connections: bounds what Sofia reads at once after a stall.
- * It must stay well under nta's maximum message size (max_message_bytes + 64 KiB): Sofia
+ * It must stay well under nta's maximum message size (max_message_bytes + 128 KiB): Sofia
  * counts everything buffered on a connection against it and answers 413 and closes past it.
  * The kernel doubles the value for its own bookkeeping. */
 #define SIP_TCP_RCVBUF (8 * 1024)
@@ -49,6 +51,17 @@ static void on_edge_drop(void *ud, sx_edge *edge, const char *reason) {
   (void)ud;
   (void)edge;
   sx_metric_refusal(SX_DIR_XMPP_TO_SIP, reason);
+}
+
+/* Before each /metrics answer: the SIP side's own counters. */
+static void collect_metrics(void *ud) {
+  sx_gw *gw = ud;
+  sx_sip_stats st;
+  if (!gw->sip) return;
+  sx_sip_get_stats(gw->sip, &st);
+  sx_metric_set("sip_bad_messages_total", st.bad_messages);
+  sx_metric_set("sip_bad_requests_total", st.bad_requests);
+  sx_metric_set("sip_dropped_requests_total", st.dropped);
 }
 
 static int health(void *ud, char *detail, size_t n) {
@@ -95,7 +108,8 @@ static int start(sx_gw *gw) {
                       .outbound_proxy = gw->cfg.outbound_proxy,
                       .max_message_bytes = gw->cfg.max_message_bytes,
                       .debug = gw->cfg.log_level >= SX_LOG_DEBUG,
-                      .tcp_rcvbuf = SIP_TCP_RCVBUF};
+                      .tcp_rcvbuf = SIP_TCP_RCVBUF,
+                      .incomplete_timeout_ms = gw->cfg.incomplete_timeout_s * 1000u};
   sx_sip_cbs scb = {.on_request = sx_relay_sip_request, .on_response = sx_relay_sip_response};
   sx_edge_cbs ecb = {.on_state = on_edge_state,
                      .on_message = sx_relay_xmpp_message,
@@ -104,7 +118,8 @@ static int start(sx_gw *gw) {
 
   gw->warn_agent = strdup(gw->cfg.domains[0]);
   gw->ids = sx_idmap_new(IDMAP_CAPACITY, IDMAP_TTL_MS);
-  if (!gw->warn_agent || !gw->ids) {
+  gw->chat_quiet = sx_quiet_new(CHAT_QUIET_CAPACITY);
+  if (!gw->warn_agent || !gw->ids || !gw->chat_quiet) {
     sx_err("gateway", "out of memory");
     return -1;
   }
@@ -119,6 +134,7 @@ static int start(sx_gw *gw) {
     return -1;
   }
   for (i = 0; i < gw->cfg.n_listen; i++) sx_info("sip", "listening on %s", gw->cfg.listen[i]);
+  sx_metrics_set_collector(collect_metrics, gw);
 
   gw->edges = calloc(gw->cfg.n_domains, sizeof *gw->edges);
   if (!gw->edges) return -1;
@@ -160,8 +176,13 @@ static int start(sx_gw *gw) {
   return 0;
 }
 
-/* Clean stop: answer what waits, close the links (</stream:stream>), stop SIP, let libuv
- * close every handle, release everything. */
+/* Clean stop: answer what waits, close the links (</stream:stream>), release the links,
+ * then stop SIP, let libuv close every handle, release everything.
+ *
+ * Order: a link's delivery tokens are deferred SIP transactions owned by the SIP side. The
+ * links are released first (a link that went down has already answered its tokens with
+ * 503 through the live SIP side; a freed link makes no further callback), and only then is
+ * the SIP side freed, which answers whatever transaction is still deferred. */
 static void stop(sx_gw *gw) {
   size_t i;
   uint64_t until;
@@ -180,6 +201,11 @@ static void stop(sx_gw *gw) {
   /* Give the stream ends a moment to leave. */
   until = sx_gw_now(gw) + 300;
   while (sx_gw_now(gw) < until) sx_loop_turn(&gw->loop, 50);
+  for (i = 0; i < gw->n_edges; i++) sx_edge_free(gw->edges[i]);
+  free(gw->edges);
+  gw->edges = NULL;
+  gw->n_edges = 0; /* what SIP answers from here on finds no link */
+  sx_metrics_set_collector(NULL, NULL);
   if (gw->sip) sx_sip_free(gw->sip);
   gw->sip = NULL;
   if (gw->http) sx_http_stop(gw->http);
@@ -192,10 +218,8 @@ static void stop(sx_gw *gw) {
     uv_close((uv_handle_t *)&gw->sig_hup, NULL);
   }
   for (i = 0; i < 50 && uv_loop_alive(&gw->loop.uv); i++) sx_loop_turn(&gw->loop, 20);
-  for (i = 0; i < gw->n_edges; i++) sx_edge_free(gw->edges[i]);
-  free(gw->edges);
-  gw->edges = NULL;
   sx_idmap_free(gw->ids);
+  sx_quiet_free(gw->chat_quiet);
   free(gw->warn_agent);
 }
 

@@ -176,6 +176,7 @@ out:
 void sx_relay_sip_confirm(void *ud, sx_edge *edge, void *token, int ok) {
   sx_gw *gw = ud;
   sx_sip_txn *txn = token;
+  if (!gw->sip) return; /* never: the links are released before the SIP side (main.c) */
   if (ok) {
     sx_sip_reply(gw->sip, txn, 202, NULL, NULL);
     sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_ACCEPTED);

@@ -15,7 +15,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libsofia-sip-ua-dev libstrophe-dev libuv1-dev libssl-dev libsqlite3-dev sqlite3
-  libinih-dev libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libexpat1-dev
+  libinih-dev libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libexpat1-dev libidn-dev
+  clang lua5.4
   prosody kamailio sip-tester ejabberd dnsmasq-base baresip-core
   python3 python3-slixmpp python3-pytest
   curl procps iproute2 ca-certificates systemd dpkg-dev openssl

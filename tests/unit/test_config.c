@@ -112,6 +112,10 @@ static const struct {
      "F:8: sip.max_in_flight: must be an integer 1..100000, got '-1'"},
     {BASE "[sip]\nmax_in_flight = +5\n",
      "F:8: sip.max_in_flight: must be an integer 1..100000, got '+5'"},
+    {BASE "[sip]\nincomplete_timeout_s = 0\n",
+     "F:8: sip.incomplete_timeout_s: must be an integer 1..3600, got '0'"},
+    {BASE "[sip]\nchat_state_backoff_s = 604801\n",
+     "F:8: sip.chat_state_backoff_s: must be an integer 0..604800, got '604801'"},
     {BASE "[sip]\nmax_queued = 99999999999999999999999\n",
      "F:8: sip.max_queued: must be an integer 0..1000000, got '99999999999999999999999'"},
     {BASE "[sip]\nservice_user = gate way\n",
@@ -235,6 +239,8 @@ static void test_defaults(void) {
   CHECK_INT(cfg.max_message_bytes, 65536, "max_message_bytes");
   CHECK_INT(cfg.max_in_flight, 256, "max_in_flight");
   CHECK_INT(cfg.max_queued, 4096, "max_queued");
+  CHECK_INT(cfg.incomplete_timeout_s, 32, "incomplete_timeout_s default");
+  CHECK_INT(cfg.chat_state_backoff_s, 3600, "chat_state_backoff_s default");
   CHECK_STR(cfg.service_user, "gateway", "service_user");
   CHECK_STR(cfg.edge_host, "127.0.0.1", "edge_host");
   CHECK_INT(cfg.edge_port, 23456, "edge_port");
@@ -281,6 +287,8 @@ static void test_full(void) {
       "max_message_bytes = 16777216\n"
       "max_in_flight = 1\n"
       "max_queued = 0\n"
+      "incomplete_timeout_s = 5\n"
+      "chat_state_backoff_s = 0\n"
       "service_user = GW-Bot\n"
       "[edge]\n"
       "host = ::1\n"
@@ -323,6 +331,8 @@ static void test_full(void) {
   CHECK_INT(cfg.max_message_bytes, 16777216, "max_message_bytes");
   CHECK_INT(cfg.max_in_flight, 1, "max_in_flight");
   CHECK_INT(cfg.max_queued, 0, "max_queued");
+  CHECK_INT(cfg.incomplete_timeout_s, 5, "incomplete_timeout_s");
+  CHECK_INT(cfg.chat_state_backoff_s, 0, "chat_state_backoff_s");
   CHECK_STR(cfg.service_user, "gw-bot", "service_user lower-cased");
   CHECK_STR(cfg.edge_host, "::1", "edge_host");
   CHECK_INT(cfg.edge_port, 5347, "edge_port");
