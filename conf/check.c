@@ -16,10 +16,20 @@ sx_st sx_check_run(sx_store *s, const char *user_key, const char *contact_key, s
   const char *at = strrchr(contact_key, '@');
   const char *ext_domain = at ? at + 1 : contact_key;
   sx_decide(out->snap, user_key, ext_domain, contact_key, dir, kind, &out->d);
-  out->contact = sx_snap_contact(out->snap, user_key, contact_key);
-  out->contact_state = out->contact == SX_CONTACT_ADDED        ? "added"
-                       : out->contact == SX_CONTACT_PENDING_IN ? "pending_in"
-                                                               : "none";
+  out->rel = sx_snap_relation(out->snap, user_key, contact_key);
+  out->rel.suspended = !sx_rel_allowed(out->snap, user_key, ext_domain);
+  out->contact_state = sx_rel_summary(out->rel);
+  out->have_step = 1;
+  if (kind == SX_KIND_SUBSCRIBE)
+    out->ev = dir == SX_DIR_OUT ? SX_REV_SIP_SUBSCRIBE : SX_REV_XMPP_SUBSCRIBE;
+  else if (kind == SX_KIND_PROBE && dir == SX_DIR_IN)
+    out->ev = SX_REV_XMPP_PROBE;
+  else
+    out->have_step = 0;
+  if (out->have_step) sx_rel_step(out->rel, out->ev, out->d.verdict, NULL, &out->step);
+  out->ok = out->d.verdict == SX_ALLOW;
+  if (out->have_step && out->ev == SX_REV_XMPP_PROBE)
+    out->ok = (out->step.actions & SX_RA_XMPP_PRESENCE) != 0;
   return SX_ST_OK;
 }
 
@@ -66,12 +76,20 @@ char *sx_check_text(const sx_check_result *r, const char *user, const char *cont
   if (d->partner_domain)
     put(f, "  partner: %s (%s)%s\n", d->partner_domain, sx_ptype_name(d->partner_type),
         d->strip_status_notes ? ", status notes removed" : "");
-  put(f, "  contact entry: %s\n", r->contact_state);
+  const sx_rel cs = r->rel;
+  put(f, "  contact entry: %s (out %s, in %s%s)\n", r->contact_state,
+      sx_sub_out_name((sx_sub_out)cs.out), sx_sub_in_name((sx_sub_in)cs.in),
+      cs.suspended ? ", suspended by policy" : "");
   if (d->verdict == SX_DENY) put(f, "  refusal: SIP %d, XMPP %s\n", d->sip_status, d->xmpp_condition);
-  if (d->verdict == SX_ALLOW && dir == SX_DIR_OUT && kind == SX_KIND_SUBSCRIBE &&
-      r->contact != SX_CONTACT_ADDED)
+  if (d->verdict == SX_ALLOW && dir == SX_DIR_OUT && kind == SX_KIND_SUBSCRIBE && !cs.added)
     put(f, "  note: the daemon adds %s to %s's contacts when the SUBSCRIBE is sent\n", contact,
         user);
+  if (r->have_step) {
+    put(f, "  daemon: %s:", r->step.why);
+    for (unsigned b = 1; b && b <= SX_RA_FANOUT_LEAVE; b <<= 1)
+      if (r->step.actions & b) put(f, " %s", sx_rel_action_name(b));
+    put(f, "%s\n", r->step.actions ? "" : " nothing sent");
+  }
   return finish(f, &buf);
 }
 
@@ -115,6 +133,12 @@ int sx_store_effective_policy(sx_store *s, const char *key, sx_policy_rec *out,
   if (have) sx_user_rec_free(&u);
   *scope = "global";
   return sx_store_policy_get(s, "global", out, err, sizeof err) == SX_ST_OK ? 0 : -1;
+}
+
+const char *sx_relation_policy_state(const sx_policy_snap *snap, const char *user_key,
+                                     const char *contact_key) {
+  const char *at = strrchr(contact_key, '@');
+  return sx_rel_allowed(snap, user_key, at ? at + 1 : contact_key) ? "active" : "suspended";
 }
 
 sx_st sx_partner_check_served(const sx_config *cfg, const sx_partner_rec *p, char *err,

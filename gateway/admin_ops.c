@@ -548,11 +548,19 @@ void op_relations(sx_admin *a, const char *user, op_out *o) {
   sx_contact_rec *v;
   size_t n;
   if (st_ok(o, sx_store_contact_list(a->store, key, &v, &n, err, sizeof err), err)) {
+    sx_policy_snap *snap = sx_store_snapshot(a->store, err, sizeof err);
+    if (!snap) {
+      sx_contact_list_free(v, n);
+      st_ok(o, SX_ST_ERROR, err);
+      free(key);
+      return;
+    }
     o->status = 200;
     o->data = cJSON_CreateObject();
     cJSON *arr = o->data ? cJSON_AddArrayToObject(o->data, "contacts") : NULL;
     if (o->data) cJSON_AddStringToObject(o->data, "user", key);
-    for (size_t i = 0; arr && i < n; i++) cJSON_AddItemToArray(arr, sx_json_contact(&v[i]));
+    for (size_t i = 0; arr && i < n; i++) cJSON_AddItemToArray(arr, sx_json_contact(&v[i], snap));
+    sx_snap_free(snap);
     sx_contact_list_free(v, n);
     if (!arr) fail(o, 500, "out of memory");
   }

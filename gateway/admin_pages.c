@@ -132,13 +132,14 @@ static void page_status(admin_req *q, admin_resp *r) {
         "<th>State</th><th>Since</th><th>Reconnects</th><th>TLS</th><th>Unconfirmed</th></tr>",
         f);
   const cJSON *l;
-  cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(s, "links")) {
-    int up = jbool(l, "up");
+  cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(s, "edge")) {
+    const char *state = jstr(l, "state");
+    int up = state && !strcmp(state, "up");
     fputs("<tr><td>", f);
     h_esc(f, jstr(l, "domain"));
     fprintf(f, "</td><td><span class=\"%s\">%s</span></td><td>", up ? "up" : "down",
             up ? "up" : "down");
-    utc(f, jnum(l, "since"));
+    utc(f, jnum(s, "time") - jnum(l, "since_s"));
     fprintf(f, "</td><td>%.0f</td><td>%s</td><td>%.0f</td></tr>", jnum(l, "reconnects"),
             jbool(l, "tls") ? "yes" : "no", jnum(l, "unconfirmed"));
   }
@@ -161,23 +162,24 @@ static void page_status(admin_req *q, admin_resp *r) {
   fputs("<div class=\"card\"><h2>Refusals by reason</h2><table id=\"refusals\"><tr>"
         "<th>Direction</th><th>Reason</th><th>Count</th></tr>",
         f);
-  cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(s, "refusals")) {
-    const char *d = jstr(l, "direction");
-    fprintf(f, "<tr><td>%s</td><td>", d && !strcmp(d, "sip_to_xmpp") ? "sip to xmpp" : "xmpp to sip");
-    h_esc(f, jstr(l, "reason"));
-    fprintf(f, "</td><td>%.0f</td></tr>", jnum(l, "count"));
+  const cJSON *by_dir;
+  cJSON_ArrayForEach(by_dir, cJSON_GetObjectItemCaseSensitive(s, "refusals")) {
+    const char *d = by_dir->string;
+    cJSON_ArrayForEach(l, by_dir) {
+      fprintf(f, "<tr><td>%s</td><td>", d && !strcmp(d, "sip_to_xmpp") ? "sip to xmpp" : "xmpp to sip");
+      h_esc(f, l->string);
+      fprintf(f, "</td><td>%.0f</td></tr>", l->valuedouble);
+    }
   }
   fputs("</table></div>", f);
   const cJSON *pres = cJSON_GetObjectItemCaseSensitive(s, "presence");
   fprintf(f,
           "<div class=\"card\" id=\"presence\"><h2>Presence</h2><table>"
           "<tr><td>Relations</td><td>%.0f</td></tr><tr><td>Dialogs</td><td>%.0f</td></tr>"
-          "</table>%s</div>",
-          jnum(pres, "relations"), jnum(pres, "dialogs"),
-          jbool(pres, "available") ? ""
-                                   : "<p class=\"muted\">Presence (SPEC §4) is not built yet; "
-                                     "its relations and dialogs will show here.</p>");
-  const cJSON *edge = cJSON_GetObjectItemCaseSensitive(s, "edge");
+          "</table><p class=\"muted\">The daemon does not relay presence yet; its relations "
+          "and dialogs will show here.</p></div>",
+          jnum(pres, "relations"), jnum(pres, "dialogs"));
+  const cJSON *edge = cJSON_GetObjectItemCaseSensitive(s, "edge_server");
   fputs("<div class=\"card\"><h2>Edge server</h2><table><tr><td>Address</td><td>", f);
   h_esc(f, jstr(edge, "host"));
   fprintf(f, ":%.0f</td></tr><tr><td>Secret</td><td id=\"secret\">%s</td></tr>"
@@ -639,8 +641,10 @@ static void page_relations(admin_req *q, admin_resp *r) {
         f);
   h_esc(f, user);
   fputs("\"><br><button type=\"submit\">Show</button></form>"
-        "<p class=\"muted\">The user's contact entries and the subscription state both ways, "
-        "from the store. Live presence (SPEC §4) is not built yet.</p></div>",
+        "<p class=\"muted\">The user's contact entries and the presence subscription state "
+        "both ways, as the daemon stores them (the same as <code>sipxmppctl contact list"
+        "</code>). Policy: <em>suspended</em> when the user is not enabled or the contact's "
+        "domain is not a partner: the daemon keeps the relation but relays nothing.</p></div>",
         f);
   if (user && *user) {
     op_out o;
@@ -651,11 +655,12 @@ static void page_relations(admin_req *q, admin_resp *r) {
       fputs("<div class=\"card\"><h2>", f);
       h_esc(f, jstr(o.data, "user"));
       fputs("</h2><table id=\"relations\"><tr><th>Contact</th><th>State</th><th>Added by the "
-            "user</th><th>User → contact</th><th>Contact → user</th><th>Changed</th></tr>",
+            "user</th><th>User → contact</th><th>Contact → user</th><th>Policy</th><th>Changed</th>"
+            "</tr>",
             f);
       const cJSON *c, *list = cJSON_GetObjectItemCaseSensitive(o.data, "contacts");
       if (cJSON_GetArraySize(list) == 0)
-        fputs("<tr><td colspan=\"6\" class=\"muted\">no contact entries</td></tr>", f);
+        fputs("<tr><td colspan=\"7\" class=\"muted\">no contact entries</td></tr>", f);
       cJSON_ArrayForEach(c, list) {
         fputs("<tr><td>", f);
         h_esc(f, jstr(c, "contact"));
@@ -665,6 +670,8 @@ static void page_relations(admin_req *q, admin_resp *r) {
         h_esc(f, jstr(c, "subscription_out"));
         fputs("</td><td>", f);
         h_esc(f, jstr(c, "subscription_in"));
+        fputs("</td><td>", f);
+        h_esc(f, jstr(c, "policy"));
         fputs("</td><td>", f);
         if (jnum(c, "updated") > 0) utc(f, jnum(c, "updated"));
         fputs("</td></tr>", f);

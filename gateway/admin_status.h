@@ -1,7 +1,6 @@
-/* The console's live status: edge links (up/down, since when, reconnects), SIP listeners,
- * messages per second by direction over the last minute, refusals by reason, and the
- * presence figures (zero until presence is built). A 1 s timer on the loop samples the
- * counters into a 60-slot ring.
+/* The console's live status: the daemon's /status document (gateway/status.c: edge links,
+ * SIP listeners, counters, refusals, presence) plus the messages per second by direction
+ * over the last minute, which a 1 s timer on the loop samples into a 60-slot ring.
  *
  * Ownership: created and freed by the console (admin_http.c) on the loop thread;
  * sx_admin_status_json() returns a new cJSON object owned by the caller. */
@@ -20,13 +19,10 @@ sx_admin_status *sx_admin_status_new(sx_gw *gw);
 /* Stops the timer; the memory goes once libuv closed it (the loop must run once more). */
 void sx_admin_status_free(sx_admin_status *st);
 
-/* {"links":[{"domain","up","since","reconnects","attempts","tls","unconfirmed"}],
- *  "sip":{"listening","listen":[...],"in_flight"},
- *  "rates":{"sip_to_xmpp":{"per_second","last_minute":[60]},"xmpp_to_sip":{...}},
- *  "messages":{"sip_to_xmpp":{"accepted",...},...},
- *  "refusals":[{"direction","reason","count"}],
- *  "presence":{"available":false,"relations":0,"dialogs":0},
- *  "edge":{"host","port","secret":"set"}, "domains":[...], "uptime_s", "time"} */
+/* sx_status_doc() (status.h) plus
+ *  "rates":{"sip_to_xmpp":{"per_second","last_minute":[60, oldest first]},"xmpp_to_sip":{...}},
+ *  "domains":[...], "edge_server":{"host","port","secret":"set"|"not set"} (never the secret),
+ *  "time" (unix). */
 cJSON *sx_admin_status_json(sx_admin_status *st);
 
 #endif

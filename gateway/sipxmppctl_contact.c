@@ -6,6 +6,7 @@
 
 #include "conf/check.h"
 #include "gateway/sipxmppctl.h"
+#include "translate/relation_fsm.h"
 
 static const char USAGE[] =
     "usage: sipxmppctl contact add USER CONTACT\n"
@@ -17,10 +18,9 @@ static const char CHECK_USAGE[] =
     "usage: sipxmppctl check USER CONTACT [--inbound|--outbound]\n"
     "                        [--im|--subscribe|--presence|--probe] [--json]\n"
     "Prints the decision the daemon would take (default: outbound IM) and why; sends nothing.\n"
-    "Exit status 0 allow, 1 deny or pending.\n";
-
-static const char *const SUB_OUT[] = {"none", "pending", "subscribed"};
-static const char *const SUB_IN[] = {"none", "pending", "approved"};
+    "--subscribe and --inbound --probe also print what the daemon does with the stored\n"
+    "relation (its state machine). Exit status 0 allow, 1 deny or pending; for --inbound\n"
+    "--probe 0 only when the daemon answers with the user's presence.\n";
 
 /* Parses USER and CONTACT into canonical keys; CTL_OK or CTL_REFUSED. */
 static int two_keys(const ctl_args *a, char **user, char **contact) {
@@ -44,14 +44,15 @@ static int cmd_addremove(ctl_ctx *c, int add, int argc, char **argv) {
   if ((rc = two_keys(&a, &user, &contact))) return rc;
   if ((rc = ctl_open(c))) goto out;
   char err[1024];
-  int approved = 0;
-  sx_st st = add ? sx_store_contact_add(c->st, user, contact, &approved, err, sizeof err)
+  int pending = 0;
+  sx_st st = add ? sx_store_contact_add(c->st, user, contact, &pending, err, sizeof err)
                  : sx_store_contact_remove(c->st, user, contact, err, sizeof err);
   rc = ctl_st(st, err);
   if (st == SX_ST_OK && !c->json) {
     printf("%s %s %s\n", user, add ? "added contact" : "removed contact", contact);
-    if (approved)
-      printf("the pending subscription request from %s is now approved\n", contact);
+    if (pending)
+      printf("the pending subscription request from %s will be approved by sipxmppd\n",
+             contact);
   }
 out:
   free(user);
@@ -70,16 +71,24 @@ static int cmd_list(ctl_ctx *c, int argc, char **argv) {
   sx_st st = sx_store_contact_list(c->st, user, &v, &n, err, sizeof err);
   free(user);
   if (st) return ctl_st(st, err);
+  sx_policy_snap *snap = sx_store_snapshot(c->st, err, sizeof err);
+  if (!snap) {
+    sx_contact_list_free(v, n);
+    return ctl_st(SX_ST_ERROR, err);
+  }
   if (c->json) {
     cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; arr && i < n; i++) ctl_json_push(&arr, sx_json_contact(&v[i]));
+    for (size_t i = 0; arr && i < n; i++) ctl_json_push(&arr, sx_json_contact(&v[i], snap));
     rc = ctl_json_out(arr);
   } else {
-    printf("%-32s %-32s %-12s %-11s %s\n", "USER", "CONTACT", "STATE", "SUB-OUT", "SUB-IN");
+    printf("%-32s %-32s %-14s %-11s %-9s %s\n", "USER", "CONTACT", "STATE", "SUB-OUT", "SUB-IN",
+           "POLICY");
     for (size_t i = 0; i < n; i++)
-      printf("%-32s %-32s %-12s %-11s %s\n", v[i].user, v[i].contact,
-             sx_contact_rec_state(&v[i]), SUB_OUT[v[i].sub_out], SUB_IN[v[i].sub_in]);
+      printf("%-32s %-32s %-14s %-11s %-9s %s\n", v[i].user, v[i].contact,
+             sx_rel_summary(v[i].rel), sx_sub_out_name((sx_sub_out)v[i].rel.out),
+             sx_sub_in_name((sx_sub_in)v[i].rel.in), sx_relation_policy_state(snap, v[i].user, v[i].contact));
   }
+  sx_snap_free(snap);
   sx_contact_list_free(v, n);
   return rc;
 }
@@ -134,15 +143,14 @@ int ctl_check(ctl_ctx *c, int argc, char **argv) {
     rc = ctl_st(st, err);
     goto out;
   }
-  const sx_decision *d = &r.d;
   if (c->json) {
     rc = ctl_json_out(sx_json_check(&r, user, contact, dir, kind));
-    if (rc == CTL_OK) rc = d->verdict == SX_ALLOW ? CTL_OK : CTL_REFUSED;
+    if (rc == CTL_OK) rc = r.ok ? CTL_OK : CTL_REFUSED;
   } else {
     char *text = sx_check_text(&r, user, contact, dir, kind);
     if (text) fputs(text, stdout);
     free(text);
-    rc = !text ? CTL_STORE : d->verdict == SX_ALLOW ? CTL_OK : CTL_REFUSED;
+    rc = !text ? CTL_STORE : r.ok ? CTL_OK : CTL_REFUSED;
   }
   sx_check_result_free(&r);
 out:

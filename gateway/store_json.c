@@ -88,18 +88,17 @@ cJSON *sx_json_user(sx_store *s, const sx_user_rec *u) {
   return o;
 }
 
-static const char *const SUB_OUT[] = {"none", "pending", "subscribed"};
-static const char *const SUB_IN[] = {"none", "pending", "approved"};
 
-cJSON *sx_json_contact(const sx_contact_rec *r) {
+cJSON *sx_json_contact(const sx_contact_rec *r, const sx_policy_snap *snap) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
   cJSON_AddStringToObject(o, "user", r->user);
   cJSON_AddStringToObject(o, "contact", r->contact);
-  cJSON_AddStringToObject(o, "state", sx_contact_rec_state(r));
-  cJSON_AddBoolToObject(o, "added", r->added);
-  cJSON_AddStringToObject(o, "subscription_out", SUB_OUT[r->sub_out]);
-  cJSON_AddStringToObject(o, "subscription_in", SUB_IN[r->sub_in]);
+  cJSON_AddStringToObject(o, "state", sx_rel_summary(r->rel));
+  cJSON_AddBoolToObject(o, "added", r->rel.added);
+  cJSON_AddStringToObject(o, "subscription_out", sx_sub_out_name((sx_sub_out)r->rel.out));
+  cJSON_AddStringToObject(o, "subscription_in", sx_sub_in_name((sx_sub_in)r->rel.in));
+  if (snap) cJSON_AddStringToObject(o, "policy", sx_relation_policy_state(snap, r->user, r->contact));
   cJSON_AddNumberToObject(o, "updated", (double)r->updated);
   return o;
 }
@@ -121,6 +120,29 @@ cJSON *sx_json_check(const sx_check_result *r, const char *user, const char *con
   sx_json_str(o, "partner", d->partner_domain);
   sx_json_str(o, "partner_type", d->partner_domain ? sx_ptype_name(d->partner_type) : NULL);
   cJSON_AddStringToObject(o, "contact_state", r->contact_state);
+  const sx_rel cs = r->rel;
+  cJSON *rel = cJSON_AddObjectToObject(o, "relation");
+  if (rel) {
+    cJSON_AddStringToObject(rel, "subscription_out", sx_sub_out_name((sx_sub_out)cs.out));
+    cJSON_AddStringToObject(rel, "subscription_in", sx_sub_in_name((sx_sub_in)cs.in));
+    cJSON_AddBoolToObject(rel, "added", cs.added);
+    cJSON_AddBoolToObject(rel, "suspended", cs.suspended);
+  }
+  if (r->have_step) {
+    const sx_rel_result *step = &r->step;
+    cJSON *dm = cJSON_AddObjectToObject(o, "daemon");
+    if (dm) {
+      cJSON_AddStringToObject(dm, "event", sx_rel_event_name(r->ev));
+      cJSON *acts = cJSON_AddArrayToObject(dm, "actions");
+      for (unsigned b = 1; acts && b && b <= SX_RA_FANOUT_LEAVE; b <<= 1)
+        if (step->actions & b)
+          cJSON_AddItemToArray(acts, cJSON_CreateString(sx_rel_action_name(b)));
+      cJSON_AddStringToObject(dm, "subscription_out", sx_sub_out_name((sx_sub_out)step->next.out));
+      cJSON_AddStringToObject(dm, "subscription_in", sx_sub_in_name((sx_sub_in)step->next.in));
+      cJSON_AddBoolToObject(dm, "added", step->next.added);
+      cJSON_AddStringToObject(dm, "why", step->why);
+    }
+  }
   sx_json_str(o, "xmpp_condition", d->xmpp_condition);
   if (d->sip_status)
     cJSON_AddNumberToObject(o, "sip_status", d->sip_status);

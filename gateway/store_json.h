@@ -15,9 +15,11 @@ cJSON *sx_json_partner(const sx_partner_rec *p);
 /* {"user","uri","site","policy"} and, with s, "effective_policy", "effective_scope",
  * "EnableXmppAccess" */
 cJSON *sx_json_user(sx_store *s, const sx_user_rec *u);
-/* {"user","contact","state","added","subscription_out","subscription_in","updated"} */
-cJSON *sx_json_contact(const sx_contact_rec *r);
-/* {"decision","reason","reason_code","user","contact","direction","kind","policy",...} */
+/* {"user","contact","state","added","subscription_out","subscription_in","policy","updated"}
+ * ("policy": "active"/"suspended" from snap; left out when snap is NULL) */
+cJSON *sx_json_contact(const sx_contact_rec *r, const sx_policy_snap *snap);
+/* {"decision","reason","reason_code","user","contact","direction","kind","policy",...,
+ *  "contact_state","relation":{...},"daemon":{...} (when the kind has a step)} */
 cJSON *sx_json_check(const sx_check_result *r, const char *user, const char *contact,
                      sx_pdir dir, sx_kind kind);
 /* Adds a string, or null when v is NULL. */

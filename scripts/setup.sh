@@ -15,13 +15,14 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libsofia-sip-ua-dev libstrophe-dev libuv1-dev libssl-dev libsqlite3-dev sqlite3
-  libinih-dev libcjson-dev libmicrohttpd-dev
-  prosody kamailio sip-tester
+  libinih-dev libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libexpat1-dev libidn-dev
+  clang lua5.4
+  prosody kamailio sip-tester ejabberd dnsmasq-base baresip-core
   python3 python3-slixmpp python3-pytest
-  chromium chromium-driver python3-selenium openssl
-  curl procps iproute2 ca-certificates
+  chromium chromium-driver python3-selenium
+  curl procps iproute2 ca-certificates systemd dpkg-dev openssl
 )
-SERVICES=(prosody kamailio)
+SERVICES=(prosody kamailio ejabberd)
 
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then
