@@ -387,7 +387,11 @@ def test_relations_from_the_store(admin, ast):
     r = admin.api("GET", "/api/relations", user=user)
     assert r.json()["contacts"] == cli and cli[0]["state"] == "added"
     page = html.unescape(admin.get("/relations", user=user).text)
-    assert contact in page
+    # the row shows the relation both ways and the policy state, as the CLI lists them
+    row = "<tr><td>%s</td><td>%s</td><td>yes</td><td>%s</td><td>%s</td><td>%s</td>" % (
+        contact, cli[0]["state"], cli[0]["subscription_out"], cli[0]["subscription_in"],
+        cli[0]["policy"])
+    assert row in page, page
     ctl(ast.gateway, "contact", "remove", user, contact)
 
 
