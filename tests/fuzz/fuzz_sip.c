@@ -4,7 +4,7 @@
  * — with no sockets. Build and run: tests/fuzz/run.sh.
  *
  * FUZZ-SOURCES: translate
- * FUZZ-PKGS: sofia-sip-ua libidn */
+ * FUZZ-PKGS: sofia-sip-ua libidn expat */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
