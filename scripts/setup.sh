@@ -14,7 +14,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
-  libsofia-sip-ua-dev libstrophe-dev libuv1-dev libssl-dev libsqlite3-dev sqlite3
+  libsofia-sip-ua-dev libexpat1-dev libuv1-dev libssl-dev libsqlite3-dev sqlite3
   libinih-dev libcjson-dev libmicrohttpd-dev
   prosody kamailio sip-tester
   python3 python3-slixmpp python3-pytest
