@@ -16,11 +16,11 @@ PACKAGES=(
   build-essential cmake pkg-config
   libsofia-sip-ua-dev libexpat1-dev libuv1-dev libssl-dev libsqlite3-dev sqlite3
   libinih-dev libcjson-dev libmicrohttpd-dev
-  prosody kamailio sip-tester
+  prosody ejabberd kamailio sip-tester openssl
   python3 python3-slixmpp python3-pytest
   curl procps iproute2 ca-certificates
 )
-SERVICES=(prosody kamailio)
+SERVICES=(prosody ejabberd kamailio)
 
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then
