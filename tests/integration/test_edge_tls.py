@@ -210,3 +210,19 @@ def test_ejabberd_wrong_name_refuses_the_link(ejabberd_tls, pki):
     refused_gateway(os.path.join(tmp, "wrongname"),
                     tls_conf(ej.component_port, pki, name="edge.other.example"), sender,
                     r"the server's certificate was refused: [Hh]ostname mismatch")
+
+
+def test_ejabberd_does_not_verify_client_certificates(ejabberd_tls, pki):
+    """Measured limitation (README): ejabberd_service has no option to require or check a
+    client certificate, so a certificate from an unknown CA is accepted. The gateway still
+    verifies ejabberd; the component secret is what authenticates the gateway."""
+    ej, tmp, sender = ejabberd_tls
+    gw = Gateway()
+    gw.start(os.path.join(tmp, "rogue"), domains=INTERNAL, ctl_setup=CTL_SETUP,
+             config_overrides={"edge": tls_conf(ej.component_port, pki,
+                                                client_cert=pki["rogue"])})
+    try:
+        assert gw.log_contains(r"up: component accepted by 127\.0\.0\.1:%d \(verified "
+                               % ej.component_port)
+    finally:
+        gw.stop()
