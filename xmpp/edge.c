@@ -335,7 +335,7 @@ static void link_down(sx_edge *e, down_kind kind, const char *why) {
     conn_release(e, e->conn);
   }
   if (e->in_feed) { /* expat is running: edge_input frees the parser when it returns */
-    e->xs_done = e->xs;
+    if (e->xs) e->xs_done = e->xs;
   } else {
     sx_xstream_free(e->xs);
   }
@@ -464,6 +464,7 @@ static void on_x_stanza(void *ud, const sx_xel *st) {
   sx_edge *e = ud;
   const char *name = sx_xel_name(st), *ns = sx_xel_ns(st);
 
+  if (!e->xs) return; /* the connection ended earlier in this read */
   if (!strcmp(ns, SX_NS_STREAMS) && !strcmp(name, "error")) {
     const char *cond = "undefined-condition", *text = NULL;
     char why[256];
@@ -496,7 +497,7 @@ static void on_x_stanza(void *ud, const sx_xel *st) {
 
 static void on_x_end(void *ud) {
   sx_edge *e = ud;
-  if (!e->conn) return;
+  if (!e->conn || !e->xs) return;
   if (!e->closed_stream) {
     conn_write(e, "</stream:stream>", 16);
     e->closed_stream = 1;

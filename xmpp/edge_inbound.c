@@ -141,7 +141,7 @@ static int extract_message(const sx_xel *st, char *from, char *to, sx_xmsg *m) {
     } else if (strcmp(name, "error") == 0 && type && strcmp(type, "error") == 0 &&
                !m->error_condition) {
       const char *et = sx_xel_attr(c, "type");
-      if (et && !(m->error_type = strdup(et))) oom = 1;
+      if (et && !m->error_type && !(m->error_type = strdup(et))) oom = 1;
       for (const sx_xel *g = sx_xel_first(c); g; g = sx_xel_next(g)) {
         const char *gn = sx_xel_name(g);
         if (!ns_is(g, NS_STANZAS)) continue;
