@@ -512,13 +512,13 @@ static int new_parser(sx_edge *e) {
   return e->xs ? 0 : -1;
 }
 
-void edge_input(sx_edge *e, const char *data, size_t len) {
+/* Feeds data (NULL: what the parser held back) and handles a stream error. */
+static void feed(sx_edge *e, const char *data, size_t len) {
   sx_xstream *xs = e->xs;
   int rc;
-  if (!xs || !len) return;
-  e->last_read = now_ms(e);
+  if (!xs) return;
   e->in_feed = 1;
-  rc = sx_xstream_feed(xs, data, len);
+  rc = data ? sx_xstream_feed(xs, data, len) : sx_xstream_flush(xs);
   e->in_feed = 0;
   if (e->xs_done) { /* a handler ended the connection: the rest of the bytes are moot */
     sx_xstream_free(e->xs_done);
@@ -526,6 +526,16 @@ void edge_input(sx_edge *e, const char *data, size_t len) {
     return;
   }
   if (rc != 0) stream_error(e, sx_xstream_error(xs), sx_xstream_error_detail(xs));
+}
+
+void edge_input(sx_edge *e, const char *data, size_t len) {
+  if (!len) return;
+  e->last_read = now_ms(e);
+  feed(e, data, len);
+}
+
+void edge_input_flush(sx_edge *e) {
+  if (e->xs && sx_xstream_held(e->xs)) feed(e, NULL, 0);
 }
 
 /* ---- socket callbacks ------------------------------------------------------------------- */
@@ -697,6 +707,7 @@ static void on_tick(uv_timer_t *t) {
   sx_edge *e = t->data;
   uint64_t now = now_ms(e);
 
+  edge_input_flush(e); /* bytes the parser held back (one long token arriving slowly) */
   if (e->stopping) {
     if (e->conn && now - e->stop_at >= STOP_WAIT_MS)
       link_down(e, DOWN_SESSION, "the server did not close its stream");

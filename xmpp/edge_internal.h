@@ -124,6 +124,8 @@ void edge_inbound_stanza(sx_edge *e, const sx_xel *st);
 /* Parses plaintext bytes from the server as the socket delivered them (edge.c). On a
  * stream error the edge answers it, closes the connection and schedules a reconnect. */
 void edge_input(sx_edge *e, const char *data, size_t len);
+/* Parses what the parser held back (see sx_xstream_held); the tick calls it. */
+void edge_input_flush(sx_edge *e);
 
 /* For tests/fuzz/fuzz_edge.c: an edge that never connects; its parser waits for the
  * server's stream header as after a connect, and its output is discarded. */

@@ -41,6 +41,9 @@ struct sx_xstream {
   sx_xel *stanza, *cur;
   uint64_t fed;        /* bytes given to expat so far */
   uint64_t boundary;   /* stream offset where the current stanza (or header) began */
+  uint64_t progress;   /* stream offset up to which expat reported events */
+  char *pend;          /* bytes held back (see should_parse) */
+  size_t pend_len, pend_cap;
   const char *err, *detail;
 };
 
@@ -108,6 +111,11 @@ static int ns_is(const char *full, const char *ns, const char *local) {
 
 /* ---- expat handlers --------------------------------------------------------------------- */
 
+static void mark_progress(sx_xstream *x) {
+  x->progress =
+      (uint64_t)XML_GetCurrentByteIndex(x->p) + (uint64_t)XML_GetCurrentByteCount(x->p);
+}
+
 static void XMLCALL on_ns_decl(void *ud, const XML_Char *prefix, const XML_Char *uri) {
   sx_xstream *x = ud;
   if (x->err) return;
@@ -160,6 +168,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
   sx_xel *el;
 
   if (x->err) return;
+  mark_progress(x);
   for (const XML_Char **a = atts; a[0]; a += 2) n++;
   if (n > SX_XEL_MAX_ATTRS) {
     fail(x, "policy-violation", "too many attributes on one element");
@@ -225,6 +234,7 @@ static void XMLCALL on_end(void *ud, const XML_Char *name) {
   sx_xstream *x = ud;
   (void)name;
   if (x->err) return;
+  mark_progress(x);
   if (x->depth == 1) { /* </stream:stream> */
     x->depth = 0;
     x->ended = 1;
@@ -247,6 +257,7 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len) {
   sx_xstream *x = ud;
   sx_xel *el = x->cur;
   if (x->err || len <= 0) return;
+  mark_progress(x);
   if (!el) { /* whitespace between stanzas (keepalives) belongs to no stanza */
     x->boundary =
         (uint64_t)XML_GetCurrentByteIndex(x->p) + (uint64_t)XML_GetCurrentByteCount(x->p);
@@ -346,6 +357,7 @@ sx_xstream *sx_xstream_new(size_t max_stanza_bytes, const sx_xstream_cbs *cbs, v
 
 void sx_xstream_free(sx_xstream *x) {
   if (!x) return;
+  free(x->pend);
   xel_free(x->stanza);
   XML_ParserFree(x->p);
   free(x);
@@ -363,8 +375,8 @@ static const char *map_expat_error(enum XML_Error e) {
   }
 }
 
-int sx_xstream_feed(sx_xstream *x, const char *data, size_t len) {
-  if (x->err) return -1;
+/* Gives bytes to expat in slices, checking the stanza bound after each. */
+static int parse(sx_xstream *x, const char *data, size_t len) {
   while (len > 0) {
     size_t n = len < SLICE ? len : SLICE;
     enum XML_Status st = XML_Parse(x->p, data, (int)n, XML_FALSE);
@@ -388,6 +400,61 @@ int sx_xstream_feed(sx_xstream *x, const char *data, size_t len) {
     len -= n;
   }
   return 0;
+}
+
+/* Expat 2.5 re-scans an unfinished token from its start at every XML_Parse call, so one
+ * long start tag delivered a few bytes at a time would cost quadratic time. While expat
+ * has reported nothing for a while (unparsed bytes pile up), new bytes are held back until
+ * they amount to half of what is pending: the re-scans then add up to a few times the
+ * stanza's size. sx_xstream_flush hands held-back bytes over regardless. */
+static int should_parse(const sx_xstream *x, size_t new_len) {
+  uint64_t unparsed = x->fed - (x->progress > x->boundary ? x->progress : x->boundary);
+  return unparsed < 4096 || new_len >= unparsed / 2;
+}
+
+static int hold(sx_xstream *x, const char *data, size_t len) {
+  if (x->pend_len + len > x->pend_cap) {
+    size_t cap = x->pend_cap ? x->pend_cap : 4096;
+    while (cap < x->pend_len + len) cap *= 2;
+    char *p = realloc(x->pend, cap);
+    if (!p) {
+      x->err = "resource-constraint";
+      x->detail = "out of memory";
+      return -1;
+    }
+    x->pend = p;
+    x->pend_cap = cap;
+  }
+  memcpy(x->pend + x->pend_len, data, len);
+  x->pend_len += len;
+  if (x->fed + x->pend_len - x->boundary > x->max_bytes + SLICE) {
+    x->err = "policy-violation";
+    x->detail = "stanza larger than max_stanza_bytes";
+    return -1;
+  }
+  return 0;
+}
+
+int sx_xstream_flush(sx_xstream *x) {
+  int rc;
+  if (x->err) return -1;
+  if (!x->pend_len) return 0;
+  rc = parse(x, x->pend, x->pend_len);
+  x->pend_len = 0;
+  return rc;
+}
+
+size_t sx_xstream_held(const sx_xstream *x) { return x ? x->pend_len : 0; }
+
+int sx_xstream_feed(sx_xstream *x, const char *data, size_t len) {
+  if (x->err) return -1;
+  if (!len) return 0;
+  if (!should_parse(x, x->pend_len + len)) return hold(x, data, len);
+  if (x->pend_len) {
+    if (hold(x, data, len) != 0) return -1;
+    return sx_xstream_flush(x);
+  }
+  return parse(x, data, len);
 }
 
 const char *sx_xstream_error(const sx_xstream *x) { return x ? x->err : NULL; }

@@ -62,6 +62,12 @@ void sx_xstream_free(sx_xstream *x);
  * after that): sx_xstream_error() then names the stream error condition to send. Callbacks
  * run inside this call; they may not free the parser. */
 int sx_xstream_feed(sx_xstream *x, const char *data, size_t len);
+/* Bytes held back by sx_xstream_feed: while expat is inside one long unfinished token (a
+ * start tag with many attributes), small additions are collected rather than re-parsed one
+ * by one (expat 2.5 re-scans the whole token each time). The owner calls sx_xstream_flush
+ * after a short while when sx_xstream_held() is not 0. Returns as sx_xstream_feed. */
+int sx_xstream_flush(sx_xstream *x);
+size_t sx_xstream_held(const sx_xstream *x);
 /* The stream error condition (static text, e.g. "not-well-formed"), NULL while none. */
 const char *sx_xstream_error(const sx_xstream *x);
 /* A human-readable detail of the error for the log (static or parser-owned text). */

@@ -80,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     edge_input(e, (const char *)data + off, n);
     off += n;
   }
+  edge_input_flush(e);
   uv_run(&loop, UV_RUN_NOWAIT); /* the turn's flush (its output goes nowhere) */
   sx_edge_free(e);
   while (uv_run(&loop, UV_RUN_NOWAIT)) {

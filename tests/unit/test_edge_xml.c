@@ -56,12 +56,34 @@ static const char *run(const char *text, size_t len, size_t chunk, size_t max, r
     rc = sx_xstream_feed(x, text + off, n);
     off += n;
   }
+  if (rc == 0) rc = sx_xstream_flush(x);
   snprintf(cond, sizeof cond, "%s", rc ? sx_xstream_error(x) : "ok");
   sx_xstream_free(x);
   return cond;
 }
 
 static const char *run_s(const char *text, rec *r) { return run(text, strlen(text), 0, 0, r); }
+
+static char *cat3(const char *a, const char *b, size_t n, const char *c) {
+  /* a, then b repeated n times, then c */
+  size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+  char *s = malloc(la + lb * n + lc + 1), *p = s;
+  if (!s) abort();
+  memcpy(p, a, la);
+  p += la;
+  for (size_t i = 0; i < n; i++, p += lb) memcpy(p, b, lb);
+  memcpy(p, c, lc + 1);
+  return s;
+}
+
+static char *attrs(size_t n, const char *fmt) {
+  sx_buf b = {0};
+  sx_buf_puts(&b, HDR "<message");
+  for (size_t i = 0; i < n; i++) sx_buf_printf(&b, fmt, i, i);
+  sx_buf_puts(&b, "/>");
+  sx_buf_put(&b, "", 1);
+  return b.data;
+}
 
 static void test_good_stream(void) {
   const char *s =
@@ -92,6 +114,34 @@ static void test_good_stream(void) {
     sx_buf_free(&r.log);
   }
   sx_buf_free(&whole.log);
+  /* Ordinary stanzas are never held back, even one byte at a time. */
+  {
+    sx_xstream_cbs cbs = {on_header, on_stanza, on_end};
+    sx_xstream *x = sx_xstream_new(0, &cbs, &r);
+    memset(&r, 0, sizeof r);
+    for (size_t i = 0; s[i]; i++) sx_xstream_feed(x, s + i, 1);
+    CHECK_INT(r.stanzas, 3, "byte by byte, no flush");
+    CHECK_INT(r.ends, 1, "byte by byte, end");
+    CHECK_INT(sx_xstream_held(x), 0, "nothing held back");
+    sx_xstream_free(x);
+    sx_buf_free(&r.log);
+  }
+  /* A long start tag arriving slowly is held back and completed by a flush. */
+  {
+    sx_xstream_cbs cbs = {on_header, on_stanza, on_end};
+    sx_xstream *x = sx_xstream_new(0, &cbs, &r);
+    char *t = attrs(200, " attribute%zu='value-%zu-xxxxxxxxxxxxxxxxxxxx'");
+    size_t n = strlen(t);
+    memset(&r, 0, sizeof r);
+    for (size_t i = 0; i < n; i += 5) sx_xstream_feed(x, t + i, n - i < 5 ? n - i : 5);
+    CHECK(sx_xstream_held(x) > 0, "a long start tag is held back");
+    CHECK_INT(sx_xstream_flush(x), 0, "flush");
+    CHECK_INT(r.stanzas, 1, "delivered after the flush");
+    CHECK_INT(sx_xstream_held(x), 0, "nothing held after the flush");
+    free(t);
+    sx_xstream_free(x);
+    sx_buf_free(&r.log);
+  }
 }
 
 static void test_accessors(void) {
@@ -111,27 +161,6 @@ typedef struct {
   char *text; /* malloc'd */
   const char *want;
 } bad_case;
-
-static char *cat3(const char *a, const char *b, size_t n, const char *c) {
-  /* a, then b repeated n times, then c */
-  size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
-  char *s = malloc(la + lb * n + lc + 1), *p = s;
-  if (!s) abort();
-  memcpy(p, a, la);
-  p += la;
-  for (size_t i = 0; i < n; i++, p += lb) memcpy(p, b, lb);
-  memcpy(p, c, lc + 1);
-  return s;
-}
-
-static char *attrs(size_t n, const char *fmt) {
-  sx_buf b = {0};
-  sx_buf_puts(&b, HDR "<message");
-  for (size_t i = 0; i < n; i++) sx_buf_printf(&b, fmt, i, i);
-  sx_buf_puts(&b, "/>");
-  sx_buf_put(&b, "", 1);
-  return b.data;
-}
 
 static void test_refusals(void) {
   bad_case cases[] = {
