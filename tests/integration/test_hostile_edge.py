@@ -211,3 +211,26 @@ def test_foreign_namespace_body_not_relayed(hostile, baseline):
     time.sleep(0.3)
     assert not [m for m in ua.requests("MESSAGE") if b"evil body" in m.body], \
         "a foreign-namespace <body/> was relayed"
+
+
+def test_work_in_flight_is_answered_after_a_stream_error(hostile, baseline):
+    """A MESSAGE whose stanza reached the edge but was not yet confirmed when the edge turned
+    hostile gets 503 (never a 2xx that might be lost); afterwards the link is back."""
+    h = hostile
+    edge, gw = h["edge"], h["gw"]
+    gw.wait_health(True, 10)
+    res = edge.run_next(Script(b"<!-- now hostile -->", at="after-message"))
+    assert edge.kick()
+    assert res.accepted.wait(15), "the gateway did not reconnect"
+    time.sleep(0.1)  # the gateway has read the <handshake/>
+    gw.wait_health(True, 10)
+    r = h["sender"].request("MESSAGE", "sip:alice@%s" % EXTERNAL, dest=gw.sip_addr,
+                            body=b"in flight", content_type="text/plain", timeout=10)
+    assert res.closed.wait(15)
+    assert b"in flight" in res.received, "the stanza did not reach the edge"
+    assert r.status == 503, "in-flight MESSAGE answered %s" % r.status
+    got = res.received.decode("utf-8", "replace")
+    assert "<restricted-xml xmlns='%s'/>" % ERR_NS in got and got.endswith("</stream:stream>")
+    edge.wait_session(res.closed_at, 15)
+    gw.wait_health(True, 10)
+    control_message(h, "in-flight")

@@ -29,6 +29,8 @@ class Script:
 
     at='header': `data` replaces the server's stream header (sent after the gateway's).
     at='session': the handshake is accepted, then `data` is sent.
+    at='after-message': the handshake is accepted; `data` is sent once the gateway has sent a
+    <message/> (which is recorded in Result.received) and before its barrier is answered.
     `data` may be bytes or a callable returning bytes (built lazily, they can be large)."""
 
     def __init__(self, data, at="session"):
@@ -40,6 +42,7 @@ class Result:
     def __init__(self):
         self.received = b""
         self.closed = threading.Event()   # the gateway closed the TCP connection
+        self.accepted = threading.Event() # the handshake of the scripted session was accepted
         self.closed_at = None
 
 
@@ -200,6 +203,11 @@ class FakeEdge:
             return
         buf = buf[m.end():]
         c.sendall(b"<handshake/>")
+        if res is not None:
+            res.accepted.set()
+        if script is not None and script.at == "after-message":
+            buf, m = self._read_until(c, buf, rb"<message\b.*?</message>", timeout=30)
+            res.received += buf
         if script is not None:
             self._hostile(c, script.data, res)
             return
