@@ -34,6 +34,7 @@
 #define LINGER_MS 2000         /* a closing connection's shutdown, then it is closed */
 #define FAST_RETRY_WINDOW_MS 10000
 #define FAST_RETRY_CAP_MS 1000
+#define MAX_WRITE_QUEUE (32u << 20) /* bytes the server has not read: it is not reading */
 
 typedef enum {
   DOWN_ATTEMPT, /* the attempt failed before the handshake was accepted */
@@ -81,6 +82,11 @@ static void conn_handle_closed(uv_handle_t *h) {
   /* The edge counts its connections' handles too: sx_edge_is_closed / sx_edge_free wait. */
   e->handles_open--;
   if (--c->open_handles == 0) {
+    for (edge_conn **pp = &e->old; *pp; pp = &(*pp)->next_old)
+      if (*pp == c) {
+        *pp = c->next_old;
+        break;
+      }
     sx_tls_free(c->tls);
     free(c);
   }
@@ -107,6 +113,8 @@ static void conn_release(sx_edge *e, edge_conn *c) {
   if (!c || c->closing) return;
   c->closing = 1;
   if (e->conn == c) e->conn = NULL;
+  c->next_old = e->old;
+  e->old = c;
   if (c->resolving) { /* on_resolved closes it */
     uv_cancel((uv_req_t *)&c->gai);
     return;
@@ -118,7 +126,8 @@ static void conn_release(sx_edge *e, edge_conn *c) {
   uv_read_stop((uv_stream_t *)&c->tcp);
   uv_timer_start(&c->linger, on_linger, LINGER_MS, 0);
   c->sreq.data = c;
-  if (e->phase == HS_TCP || uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+  if (e->free_pending || e->phase == HS_TCP ||
+      uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
     conn_force_close(c);
 }
 
@@ -724,6 +733,13 @@ static void on_tick(uv_timer_t *t) {
     return;
   }
   if (e->state != LS_UP) return;
+  if (e->conn && e->conn->tcp_inited &&
+      uv_stream_get_write_queue_size((uv_stream_t *)&e->conn->tcp) > MAX_WRITE_QUEUE) {
+    sx_warn("edge", "%s the server does not read (%zu bytes unwritten); closing", e->domain,
+            uv_stream_get_write_queue_size((uv_stream_t *)&e->conn->tcp));
+    link_down(e, DOWN_SESSION, "the server does not read");
+    return;
+  }
   if (e->dead_after_s && now - e->last_read >= (uint64_t)e->dead_after_s * 1000) {
     sx_warn("edge", "%s dead: nothing read for %u s; closing", e->domain, e->dead_after_s);
     link_down(e, DOWN_SESSION, "dead link");
@@ -926,8 +942,10 @@ void sx_edge_free(sx_edge *e) {
   if (!e) return;
   memset(&e->cbs, 0, sizeof e->cbs);
   e->stopping = 1;
+  e->free_pending = 1; /* connections close now, without waiting for their writes */
   if (e->conn) link_down(e, DOWN_ATTEMPT, "freed");
+  for (edge_conn *c = e->old; c; c = c->next_old)
+    if (!c->resolving) conn_force_close(c);
   if (e->state != LS_STOPPED) finish_stop(e);
-  e->free_pending = 1;
   if (e->handles_open == 0) edge_destroy(e);
 }

@@ -45,6 +45,7 @@ typedef enum {
  * are closed; e == NULL once the edge has let go of it. */
 typedef struct edge_conn {
   struct sx_edge *e;
+  struct edge_conn *next_old; /* in e->old while closing */
   uv_tcp_t tcp;
   uv_timer_t linger; /* forces the close when a shutdown does not finish */
   uv_connect_t creq;
@@ -70,6 +71,7 @@ struct sx_edge {
   char *server_name;
   sx_tls_ctx *tls_ctx;
   edge_conn *conn;  /* the current connection, NULL while idle */
+  edge_conn *old;   /* released connections still closing */
   sx_xstream *xs;   /* the current connection's parser */
   sx_xstream *xs_done; /* a parser whose connection ended inside its own callback */
   int in_feed;
