@@ -1,7 +1,8 @@
 /* The edge link (xmpp/edge.h): one XEP-0114 component stream per served domain on the libuv
  * loop. libuv owns the socket (TCP connect, reads, writes); OpenSSL (xmpp/edge_tls.c, memory
  * BIOs) encrypts when tls is on; expat (xmpp/edge_xml.c) parses with our handlers and
- * limits; xmpp/edge_inbound.c handles the stanzas.
+ * limits; xmpp/edge_inbound.c handles the stanzas, xmpp/edge_delivery.c the output and the
+ * delivery barrier.
  *
  * Each connection attempt is an edge_conn with its own uv_tcp_t; when the link lets go of
  * it (down, stream error, stop) it is shut down and closed in the background and freed by
@@ -70,7 +71,6 @@ static void set_error(sx_edge *e, const char *why) {
 static void on_handle_closed(uv_handle_t *h);
 static void schedule_retry(sx_edge *e, unsigned delay);
 static void link_down(sx_edge *e, down_kind kind, const char *why);
-static void conn_write(sx_edge *e, const char *data, size_t len);
 
 /* ---- connections: socket, TLS, shutdown ------------------------------------------------- */
 
@@ -158,7 +158,7 @@ static void raw_write(void *ud, const char *data, size_t len) {
   if (uv_write(req, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) free(req);
 }
 
-static void conn_write(sx_edge *e, const char *data, size_t len) {
+void edge_conn_write(sx_edge *e, const char *data, size_t len) {
   edge_conn *c = e->conn;
   if (!c || c->closing) return;
   if (c->tls) {
@@ -167,46 +167,6 @@ static void conn_write(sx_edge *e, const char *data, size_t len) {
   } else {
     raw_write(c, data, len);
   }
-}
-
-/* ---- output ----------------------------------------------------------------------------- */
-
-static void on_flush(uv_idle_t *h);
-
-static void arm_flush(sx_edge *e) {
-  if (e->flush_armed) return;
-  uv_idle_start(&e->flush, on_flush);
-  e->flush_armed = 1;
-}
-
-/* Stanzas go out in one write per loop turn (on_flush), not one each. */
-int edge_send_text(sx_edge *e, const char *xml, size_t len) {
-  sx_buf_put(&e->out, xml, len);
-  if (e->out.oom) {
-    sx_err("edge", "%s out of memory queueing output", e->domain);
-    return -1;
-  }
-  e->last_write = now_ms(e);
-  arm_flush(e);
-  return 0;
-}
-
-void edge_put_attr(sx_buf *b, const char *name, const char *v) {
-  if (!v) return;
-  sx_buf_printf(b, " %s='", name);
-  sx_buf_puts_xml(b, v);
-  sx_buf_puts(b, "'");
-}
-
-void edge_send_buf(sx_edge *e, sx_buf *b) {
-  size_t len;
-  char *s = sx_buf_take(b, &len);
-  if (!s) {
-    sx_err("edge", "%s out of memory building a reply", e->domain);
-    return;
-  }
-  if (e->state == LS_UP) edge_send_text(e, s, len);
-  free(s);
 }
 
 static void send_ping(sx_edge *e) {
@@ -220,83 +180,6 @@ static void send_ping(sx_edge *e) {
   e->last_ping = now_ms(e);
 }
 
-/* ---- delivery confirmation -------------------------------------------------------------- */
-
-static void confirm(sx_edge *e, void *tok, int ok) {
-  e->unconfirmed--;
-  if (e->cbs.on_confirm) e->cbs.on_confirm(e->ud, e, tok, ok);
-}
-
-/* Everything tracked fails: the link went down before the server confirmed it. */
-static void fail_tracked(sx_edge *e) {
-  while (e->b_head) {
-    batch *b = e->b_head;
-    e->b_head = b->next;
-    for (size_t i = 0; i < b->n; i++) confirm(e, b->tok[i], 0);
-    free(b);
-  }
-  e->b_tail = NULL;
-  for (size_t i = 0; i < e->open_n; i++) confirm(e, e->open_tok[i], 0);
-  e->open_n = 0;
-}
-
-/* Closes the batch of tracked stanzas with a barrier iq (appended to the output). */
-static void add_barrier(sx_edge *e) {
-  batch *b;
-  sx_buf x = {0};
-
-  if (!e->open_n) return;
-  b = malloc(sizeof *b + e->open_n * sizeof(void *));
-  if (!b) return;
-  b->next = NULL;
-  b->seq = ++e->barrier_seq;
-  b->n = e->open_n;
-  memcpy(b->tok, e->open_tok, e->open_n * sizeof(void *));
-  e->open_n = 0;
-  if (e->b_tail) e->b_tail->next = b;
-  else e->b_head = b;
-  e->b_tail = b;
-  sx_buf_printf(&x, "<iq type='get' id='" BARRIER_PREFIX "%lu'", b->seq);
-  edge_put_attr(&x, "from", e->domain);
-  edge_put_attr(&x, "to", e->domain);
-  sx_buf_puts(&x, "><ping xmlns='" NS_PING "'/></iq>");
-  edge_send_buf(e, &x);
-}
-
-static void on_flush(uv_idle_t *h) {
-  sx_edge *e = h->data;
-  if (e->state != LS_UP) {
-    uv_idle_stop(h);
-    e->flush_armed = 0;
-    e->out.len = 0;
-    return;
-  }
-  /* One barrier outstanding at a time: at low rates each stanza gets its own, under load
-   * they cover everything sent during one round trip. */
-  if (!e->b_head) add_barrier(e);
-  uv_idle_stop(h);
-  e->flush_armed = 0;
-  if (e->open_n && !e->b_head) arm_flush(e); /* the barrier could not be made; next turn */
-  if (e->out.len) {
-    conn_write(e, e->out.data, e->out.len);
-    e->out.len = 0;
-  }
-}
-
-void edge_barrier_returned(sx_edge *e, const char *id) {
-  char *end;
-  unsigned long seq = strtoul(id + sizeof BARRIER_PREFIX - 1, &end, 10);
-  if (*end) return;
-  while (e->b_head && e->b_head->seq <= seq) {
-    batch *b = e->b_head;
-    e->b_head = b->next;
-    if (!e->b_head) e->b_tail = NULL;
-    for (size_t i = 0; i < b->n; i++) confirm(e, b->tok[i], 1);
-    free(b);
-  }
-  if (e->open_n) arm_flush(e); /* what was sent meanwhile gets the next barrier */
-}
-
 /* ---- link state ------------------------------------------------------------------------- */
 
 static void finish_stop(sx_edge *e) {
@@ -306,7 +189,7 @@ static void finish_stop(sx_edge *e) {
   uv_timer_stop(&e->tick);
   uv_timer_stop(&e->retry);
   uv_idle_stop(&e->flush);
-  fail_tracked(e);
+  edge_fail_tracked(e);
   uv_close((uv_handle_t *)&e->tick, on_handle_closed);
   uv_close((uv_handle_t *)&e->retry, on_handle_closed);
   uv_close((uv_handle_t *)&e->flush, on_handle_closed);
@@ -337,7 +220,7 @@ static void link_down(sx_edge *e, down_kind kind, const char *why) {
     /* A session we end ourselves closes its stream first (the server's stream is over
      * when it ended it, or sent </stream:stream>, or the socket broke). */
     if (e->phase != HS_TCP && !e->closed_stream && kind == DOWN_HOSTILE) {
-      conn_write(e, "</stream:stream>", 16);
+      edge_conn_write(e, "</stream:stream>", 16);
       e->closed_stream = 1;
     }
     if (e->conn->tls) sx_tls_close(e->conn->tls);
@@ -358,7 +241,7 @@ static void link_down(sx_edge *e, down_kind kind, const char *why) {
   set_error(e, why);
   if (was_up) {
     e->stats.disconnects++;
-    fail_tracked(e);
+    edge_fail_tracked(e);
     if (e->cbs.on_state) e->cbs.on_state(e->ud, e, 0);
   }
   if (e->stopping) {
@@ -402,7 +285,7 @@ static void stream_error(sx_edge *e, const char *cond, const char *detail) {
   e->stats.stream_errors_sent++;
   sx_warn("edge", "%s stream error %s sent: %s", e->domain, cond, detail);
   sx_buf_printf(&b, "<stream:error><%s xmlns='" SX_NS_STREAM_ERRORS "'/></stream:error>", cond);
-  if (!b.oom) conn_write(e, b.data, b.len);
+  if (!b.oom) edge_conn_write(e, b.data, b.len);
   sx_buf_free(&b);
   snprintf(why, sizeof why, "stream error %s sent: %s", cond, detail);
   link_down(e, DOWN_HOSTILE, why);
@@ -416,7 +299,7 @@ static void send_stream_header(sx_edge *e) {
                   "' xmlns:stream='" SX_NS_STREAMS "'");
   edge_put_attr(&b, "to", e->domain);
   sx_buf_puts(&b, ">");
-  if (!b.oom) conn_write(e, b.data, b.len);
+  if (!b.oom) edge_conn_write(e, b.data, b.len);
   sx_buf_free(&b);
   e->phase = HS_HEADER;
 }
@@ -447,7 +330,7 @@ static void on_x_header(void *ud, const char *id, const char *from) {
   sx_buf_puts(&out, "<handshake>");
   for (unsigned i = 0; i < mdlen; i++) sx_buf_printf(&out, "%02x", md[i]);
   sx_buf_puts(&out, "</handshake>");
-  if (!out.oom) conn_write(e, out.data, out.len);
+  if (!out.oom) edge_conn_write(e, out.data, out.len);
   sx_buf_free(&out);
   e->phase = HS_HANDSHAKE;
 }
@@ -485,7 +368,7 @@ static void on_x_stanza(void *ud, const sx_xel *st) {
     e->stats.stream_errors_received++;
     snprintf(why, sizeof why, "stream error %s%s%s", cond, text ? ": " : "", text ? text : "");
     /* The server's stream is over: close ours too. */
-    conn_write(e, "</stream:stream>", 16);
+    edge_conn_write(e, "</stream:stream>", 16);
     e->closed_stream = 1;
     link_down(e,
               (!strcmp(cond, "conflict") || !strcmp(cond, "not-authorized")) ? DOWN_FATAL
@@ -508,7 +391,7 @@ static void on_x_end(void *ud) {
   sx_edge *e = ud;
   if (!e->conn || !e->xs) return;
   if (!e->closed_stream) {
-    conn_write(e, "</stream:stream>", 16);
+    edge_conn_write(e, "</stream:stream>", 16);
     e->closed_stream = 1;
   }
   link_down(e, e->state == LS_UP ? DOWN_SESSION : DOWN_ATTEMPT, "the server closed the stream");
@@ -868,31 +751,6 @@ sx_edge *edge_new_detached(uv_loop_t *loop, const sx_edge_params *p, const sx_ed
   return e;
 }
 
-int sx_edge_send(sx_edge *e, const char *xml, size_t len) {
-  if (!e || e->state != LS_UP || e->stopping || !xml || len == 0 || xml[0] != '<') return -1;
-  edge_send_text(e, xml, len);
-  e->stats.out_stanzas++;
-  return 0;
-}
-
-int sx_edge_send_tracked(sx_edge *e, const char *xml, size_t len, void *token) {
-  if (!e || e->state != LS_UP || e->stopping) return -1;
-  if (e->open_n == e->open_cap) {
-    size_t cap = e->open_cap ? e->open_cap * 2 : 64;
-    void **t = realloc(e->open_tok, cap * sizeof *t);
-    if (!t) return -1;
-    e->open_tok = t;
-    e->open_cap = cap;
-  }
-  if (sx_edge_send(e, xml, len) != 0) return -1;
-  e->open_tok[e->open_n++] = token;
-  e->unconfirmed++;
-  arm_flush(e);
-  return 0;
-}
-
-size_t sx_edge_unconfirmed(const sx_edge *e) { return e ? e->unconfirmed : 0; }
-
 int sx_edge_is_up(const sx_edge *e) { return e && e->state == LS_UP && !e->stopping; }
 
 const char *sx_edge_domain(const sx_edge *e) { return e ? e->domain : NULL; }
@@ -923,10 +781,10 @@ void sx_edge_stop(sx_edge *e) {
   if (e->state == LS_UP || e->phase == HS_HANDSHAKE || e->phase == HS_HEADER) {
     sx_info("edge", "%s closing the stream", e->domain);
     if (e->state == LS_UP && e->out.len) { /* what this turn queued still goes out */
-      conn_write(e, e->out.data, e->out.len);
+      edge_conn_write(e, e->out.data, e->out.len);
       e->out.len = 0;
     }
-    conn_write(e, "</stream:stream>", 16);
+    edge_conn_write(e, "</stream:stream>", 16);
     e->closed_stream = 1;
     e->stop_at = now_ms(e);
     return; /* the server's </stream:stream>, EOF or the tick ends it */

@@ -1,5 +1,6 @@
 /* Internals of the edge link shared by xmpp/edge.c (the link: sockets, TLS, handshake,
- * backoff, keepalive, output flush, delivery barrier, public API), xmpp/edge_inbound.c
+ * backoff, keepalive, public API), xmpp/edge_delivery.c (output flush, delivery barrier,
+ * sx_edge_send*), xmpp/edge_inbound.c
  * (inbound stanzas: address checks, <message/>, <iq/>, presence) and tests/fuzz/fuzz_edge.c.
  * Single-threaded like the rest of the edge: everything runs on the loop's thread. */
 #ifndef SX_XMPP_EDGE_INTERNAL_H
@@ -114,6 +115,12 @@ int edge_send_text(sx_edge *e, const char *xml, size_t len);
 /* Takes b's content (b is left empty) and queues it with edge_send_text when the link is up;
  * otherwise drops it. Logs when b ran out of memory. */
 void edge_send_buf(sx_edge *e, sx_buf *b);
+
+/* Writes bytes to the current connection (through TLS when on); nothing without one. */
+void edge_conn_write(sx_edge *e, const char *data, size_t len);
+
+/* Every tracked stanza not yet confirmed fails (on_confirm ok=0): the link went down. */
+void edge_fail_tracked(sx_edge *e);
 
 /* The barrier iq `id` (BARRIER_PREFIX and a sequence number) came back: confirms every
  * tracked batch up to it as routed. Ignores an id with trailing garbage. */

@@ -7,8 +7,8 @@
  *
  * Build (from the repository root):
  *   clang -g -O1 -D_GNU_SOURCE -std=c11 -fsanitize=fuzzer,address,undefined -I. \
- *     tests/fuzz/fuzz_edge.c xmpp/edge.c xmpp/edge_inbound.c xmpp/edge_xml.c \
- *     xmpp/edge_tls.c translate/[a-z]*.c -lexpat -lssl -lcrypto -luv -o fuzz_edge
+ *     tests/fuzz/fuzz_edge.c xmpp/[a-z]*.c translate/[a-z]*.c -lexpat -lssl -lcrypto -luv \
+ *     -o fuzz_edge
  * Run: ./fuzz_edge -max_len=65536 tests/fuzz/corpus/edge */
 #include <stddef.h>
 #include <stdint.h>

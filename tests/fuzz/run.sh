@@ -16,8 +16,7 @@ cd "$top/tests/fuzz"
 "$out/fuzz_translate" -max_total_time="$secs" -max_len=4096 "$out/corpus"
 # The edge link's inbound bytes (tests/fuzz/fuzz_edge.c), from a copy of its seed corpus.
 clang -g -O1 -D_GNU_SOURCE -std=c11 -fsanitize=fuzzer,address,undefined -I"$top" \
-  "$top"/tests/fuzz/fuzz_edge.c "$top"/xmpp/edge.c "$top"/xmpp/edge_inbound.c \
-  "$top"/xmpp/edge_xml.c "$top"/xmpp/edge_tls.c "$top"/translate/*.c \
+  "$top"/tests/fuzz/fuzz_edge.c "$top"/xmpp/*.c "$top"/translate/*.c \
   -lexpat -lssl -lcrypto -luv -o "$out/fuzz_edge"
 cp -r "$top/tests/fuzz/corpus/edge" "$out/corpus_edge"
 "$out/fuzz_edge" -max_total_time="$secs" -max_len=65536 "$out/corpus_edge"
