@@ -11,8 +11,9 @@
  * - Any stream error (ours or the server's): </stream:stream>, TCP close, reconnect; tracked
  *   stanzas are failed (on_confirm ok=0) so SIP work in flight is answered.
  * - Whitespace keepalive when nothing was written for keepalive_s; the link is declared dead
- *   and reconnected when nothing has been read for dead_after_s (0 disables either). An
- *   attempt that has not completed the handshake after 20 s is abandoned.
+ *   and reconnected when nothing has been read for dead_after_s (0 disables either), or
+ *   when 32 MiB written are still unread by the server. An attempt is abandoned when the
+ *   TCP connect takes 5 s or the whole handshake (TCP, TLS, component) 15 s.
  * - TCP_NODELAY and SO_KEEPALIVE on the socket.
  * - Inbound stanzas whose `from` is missing, malformed or in a served domain (a spoof), or
  *   whose `to` is missing or malformed, are dropped and logged without a reply (there is no
