@@ -65,6 +65,12 @@ typedef enum {
   K_BACKOFF_MAX,
   K_KEEPALIVE,
   K_DEAD_AFTER,
+  K_EDGE_TLS,
+  K_EDGE_CA_FILE,
+  K_EDGE_SERVER_NAME,
+  K_EDGE_CERT_FILE,
+  K_EDGE_KEY_FILE,
+  K_EDGE_MAX_STANZA,
   K_HTTP_LISTEN,
   K_FED_CONNECTION_LIMIT,
   K_FED_PARTNER_CONNECTION_LIMIT,
@@ -109,6 +115,12 @@ static const struct {
     [K_BACKOFF_MAX] = {SEC_EDGE, "backoff_max_ms", "edge.backoff_max_ms"},
     [K_KEEPALIVE] = {SEC_EDGE, "keepalive_s", "edge.keepalive_s"},
     [K_DEAD_AFTER] = {SEC_EDGE, "dead_after_s", "edge.dead_after_s"},
+    [K_EDGE_TLS] = {SEC_EDGE, "tls", "edge.tls"},
+    [K_EDGE_CA_FILE] = {SEC_EDGE, "ca_file", "edge.ca_file"},
+    [K_EDGE_SERVER_NAME] = {SEC_EDGE, "server_name", "edge.server_name"},
+    [K_EDGE_CERT_FILE] = {SEC_EDGE, "cert_file", "edge.cert_file"},
+    [K_EDGE_KEY_FILE] = {SEC_EDGE, "key_file", "edge.key_file"},
+    [K_EDGE_MAX_STANZA] = {SEC_EDGE, "max_stanza_bytes", "edge.max_stanza_bytes"},
     [K_HTTP_LISTEN] = {SEC_HTTP, "listen", "http.listen"},
     [K_FED_CONNECTION_LIMIT] = {SEC_FEDERATION, "connection_limit", "federation.connection_limit"},
     [K_FED_PARTNER_CONNECTION_LIMIT] = {SEC_FEDERATION, "partner_connection_limit",
@@ -559,6 +571,43 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
   case K_DEAD_AFTER:
     if (!set_uint_key(st, line, label, value, 2, 86400, &u)) cfg->dead_after_s = (unsigned)u;
     return;
+  case K_EDGE_TLS:
+    if (!strcmp(value, "on")) cfg->edge_tls = 1;
+    else if (!strcmp(value, "off")) cfg->edge_tls = 0;
+    else fail(st, line, label, "must be on or off, got '%s'", value);
+    return;
+  case K_EDGE_CA_FILE:
+  case K_EDGE_CERT_FILE:
+  case K_EDGE_KEY_FILE: {
+    char **dst = k == K_EDGE_CA_FILE     ? &cfg->edge_ca_file
+                 : k == K_EDGE_CERT_FILE ? &cfg->edge_cert_file
+                                         : &cfg->edge_key_file;
+    FILE *f;
+    if (!*value) {
+      fail(st, line, label, "must not be empty");
+      return;
+    }
+    if (!(f = fopen(value, "r"))) {
+      fail(st, line, label, "cannot read '%s': %s", value, strerror(errno));
+      return;
+    }
+    fclose(f);
+    if (set_str(dst, value)) OOM(st, line, label);
+    return;
+  }
+  case K_EDGE_SERVER_NAME: {
+    size_t n = strlen(value);
+    if (!sx_valid_ipv4(value, n) && !sx_valid_ipv6(value, n) && !sx_valid_dns_name(value, n)) {
+      fail(st, line, label, "must be a DNS name or an IP address, got '%s'", value);
+      return;
+    }
+    if (set_str(&cfg->edge_server_name, value)) OOM(st, line, label);
+    return;
+  }
+  case K_EDGE_MAX_STANZA:
+    if (!set_uint_key(st, line, label, value, 4096, 67108864, &u))
+      cfg->max_stanza_bytes = (size_t)u;
+    return;
   case K_HTTP_LISTEN: {
     const char *h;
     size_t hl;
@@ -802,6 +851,7 @@ int sx_config_load(const char *path, sx_config *cfg, char *err, size_t errlen) {
   cfg->fed_stream_inactivity_timeout_s = 600;
   cfg->fed_subscription_refresh_s = 28800;
   cfg->admin_idle_s = 900;
+  cfg->max_stanza_bytes = 512 * 1024;
 
   st.f = fopen(path, "r");
   struct stat sb;
@@ -850,6 +900,19 @@ int sx_config_load(const char *path, sx_config *cfg, char *err, size_t errlen) {
     fail(&st, st.key_line[k], keys[k].label,
          "admin.cert_file and admin.key_file must be set together (HTTPS needs both)");
   }
+  if (!st.failed && !cfg->edge_tls) {
+    static const key_id tls_only[] = {K_EDGE_CA_FILE, K_EDGE_SERVER_NAME, K_EDGE_CERT_FILE,
+                                      K_EDGE_KEY_FILE};
+    for (size_t i = 0; i < sizeof tls_only / sizeof tls_only[0] && !st.failed; i++)
+      if (st.key_line[tls_only[i]])
+        fail(&st, st.key_line[tls_only[i]], keys[tls_only[i]].label,
+             "takes effect only with edge.tls = on (the link would be plaintext)");
+  }
+  if (!st.failed && !st.key_line[K_EDGE_CERT_FILE] != !st.key_line[K_EDGE_KEY_FILE]) {
+    key_id k = st.key_line[K_EDGE_CERT_FILE] ? K_EDGE_CERT_FILE : K_EDGE_KEY_FILE;
+    fail(&st, st.key_line[k], keys[k].label,
+         "edge.cert_file and edge.key_file go together (a client certificate needs both)");
+  }
   if (!st.failed && (set_defaults(cfg) || !(cfg->path = strdup(path))))
     fail(&st, 0, NULL, "out of memory");
 
@@ -871,6 +934,10 @@ void sx_config_free(sx_config *cfg) {
   free(cfg->trusted);
   free(cfg->service_user);
   free(cfg->edge_host);
+  free(cfg->edge_ca_file);
+  free(cfg->edge_server_name);
+  free(cfg->edge_cert_file);
+  free(cfg->edge_key_file);
   if (cfg->edge_secret) {
     /* explicit_bzero is not optimised away, unlike a plain memset before free. */
     explicit_bzero(cfg->edge_secret, strlen(cfg->edge_secret));

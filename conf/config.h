@@ -48,6 +48,12 @@ typedef struct sx_config {
   unsigned backoff_max_ms;  /* default 30000 */
   unsigned keepalive_s;     /* whitespace keepalive interval; default 30 */
   unsigned dead_after_s;    /* link declared dead after this long without input; default 90 */
+  int edge_tls;             /* tls = on|off; default off */
+  char *edge_ca_file;       /* CA bundle the edge's certificate is verified against; NULL:
+                               the system store */
+  char *edge_server_name;   /* name verified in the certificate and sent as SNI; NULL: host */
+  char *edge_cert_file, *edge_key_file; /* client certificate (mutual TLS); both or neither */
+  size_t max_stanza_bytes;  /* inbound stanza limit; default 524288 */
 
   /* [federation]: the gateway-wide settings of Lync's Set-CsXmppGatewayConfiguration. The
    * first six are enforced by the edge XMPP server (rendered by `sipxmppctl edge-config`);

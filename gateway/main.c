@@ -149,7 +149,13 @@ static int start(sx_gw *gw) {
                          .keepalive_s = gw->cfg.keepalive_s,
                          .dead_after_s = gw->cfg.dead_after_s,
                          .served = gw->cfg.domains,
-                         .n_served = gw->cfg.n_domains};
+                         .n_served = gw->cfg.n_domains,
+                         .max_stanza_bytes = gw->cfg.max_stanza_bytes,
+                         .tls = gw->cfg.edge_tls,
+                         .ca_file = gw->cfg.edge_ca_file,
+                         .server_name = gw->cfg.edge_server_name,
+                         .cert_file = gw->cfg.edge_cert_file,
+                         .key_file = gw->cfg.edge_key_file};
     gw->edges[i] = sx_edge_new(&gw->loop.uv, &ep, &ecb, gw);
     if (!gw->edges[i]) {
       sx_err("edge", "cannot create the link for %s", gw->cfg.domains[i]);

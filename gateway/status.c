@@ -94,10 +94,16 @@ cJSON *sx_status_doc(sx_gw *gw) {
     cJSON_AddNumberToObject(e, "since_s", (double)(now - since));
     cJSON_AddNumberToObject(e, "reconnects", (double)sx_metric_get_reconnects(dom));
     cJSON_AddNumberToObject(e, "attempts", (double)st.attempts);
-    /* The link has no TLS yet: this becomes the link's TLS setting once it has one. */
-    cJSON_AddBoolToObject(e, "tls", 0);
-    /* The edge adapter does not expose its last error yet; its log line has it. */
-    cJSON_AddNullToObject(e, "last_error");
+    cJSON_AddBoolToObject(e, "tls", st.tls);
+    cJSON_AddBoolToObject(e, "tls_up", st.tls_up);
+    if (st.tls_session[0])
+      cJSON_AddStringToObject(e, "tls_session", st.tls_session);
+    else
+      cJSON_AddNullToObject(e, "tls_session");
+    if (st.last_error[0])
+      cJSON_AddStringToObject(e, "last_error", st.last_error);
+    else
+      cJSON_AddNullToObject(e, "last_error");
     cJSON_AddNumberToObject(e, "unconfirmed", (double)sx_edge_unconfirmed(gw->edges[i]));
     cJSON_AddItemToArray(edges, e);
   }

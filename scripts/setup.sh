@@ -14,7 +14,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
-  libsofia-sip-ua-dev libstrophe-dev libuv1-dev libssl-dev libsqlite3-dev sqlite3
+  libsofia-sip-ua-dev libuv1-dev libssl-dev libsqlite3-dev sqlite3
   libinih-dev libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libexpat1-dev libidn-dev
   clang lua5.4
   prosody kamailio sip-tester ejabberd dnsmasq-base baresip-core

@@ -5,6 +5,7 @@
 #   FUZZ-SOURCES: translate            (files, or directories meaning all their .c files,
 #                                       relative to the repository)
 #   FUZZ-PKGS: sofia-sip-ua libidn     (pkg-config packages)
+#   FUZZ-MAXLEN: 65536                 (optional: the longest input, default 8192)
 # so adding a target is adding one file. A crash, leak, sanitizer report or timeout is a
 # finding: the input is written to tests/fuzz/findings/NAME/ and the target fails.
 # Prints one line per target and a closing "fuzz: N passed, N failed"; exits 1 on a finding
@@ -62,10 +63,11 @@ for src in "${targets[@]}"; do
   if [ -d "$top/tests/fuzz/corpus/$name" ]; then
     cp -r "$top/tests/fuzz/corpus/$name/." "$out/corpus-$name/"
   fi
+  maxlen=$(field "$src" FUZZ-MAXLEN)
   art="$top/tests/fuzz/findings/$name"
   mkdir -p "$art"
   if UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-     "$bin" -max_total_time="$secs" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+     "$bin" -max_total_time="$secs" -max_len="${maxlen:-8192}" -timeout=10 -rss_limit_mb=2048 \
        -print_final_stats=1 -artifact_prefix="$art/" "$out/corpus-$name" \
        >"$out/$name.log" 2>&1; then
     runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$out/$name.log" | grep -Eo '[0-9]+$')

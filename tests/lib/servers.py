@@ -8,6 +8,7 @@ grace period), so fixtures that call stop() in a `finally` never leave processes
 
 import errno
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -196,8 +197,14 @@ class Prosody(_Child):
     def start(self, tmpdir, internal_domain="contoso.example",
               external_domain="fabrikam.example", component_port=None, c2s_port=None,
               component_secret="s3cret", users=None, extra_components=None, offline=False,
-              log_level="debug", extra_hosts=None, timeout=20):
+              log_level="debug", extra_hosts=None, tls=None, timeout=20):
+        """tls: {"port": P, "certificate": PEM, "key": PEM, "cafile": PEM or None,
+        "require_client_cert": bool}: mod_net_multiplex's multiplex_ssl service on port P
+        (TLS from the first byte; it hands a jabber:component:accept stream to the
+        component). With require_client_cert, LuaSec refuses a client without a certificate
+        that chains to cafile (verify peer + fail_if_no_peer_cert)."""
         self.dir = os.path.join(tmpdir, "prosody")
+        self.tls = dict(tls) if tls else None
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
         os.makedirs(os.path.join(self.dir, "certs"), exist_ok=True)
         self.internal_domain = internal_domain
@@ -247,12 +254,28 @@ class Prosody(_Child):
             "allow_unencrypted_plain_auth = true",
             "authentication = \"internal_plain\"",
             "storage = \"internal\"",
-            "modules_enabled = { \"roster\", \"saslauth\", \"disco\", \"ping\", \"posix\" }",
+            "modules_enabled = { \"roster\", \"saslauth\", \"disco\", \"ping\", \"posix\"%s }"
+            % (", \"net_multiplex\"" if self.tls else ""),
             "modules_disabled = { %s }" % ", ".join(lua_str(m) for m in disabled),
             # Large test bodies and bursts of stanzas over the component link.
             "c2s_stanza_size_limit = 10*1024*1024",
             "component_stanza_size_limit = 10*1024*1024",
             "limits = { c2s = { rate = \"100mb/s\" }, component = { rate = \"100mb/s\" } }",
+        ]
+        if self.tls:
+            t = self.tls
+            ssl = ["certificate = %s" % lua_str(t["certificate"]), "key = %s" % lua_str(t["key"])]
+            if t.get("cafile"):
+                ssl.append("cafile = %s" % lua_str(t["cafile"]))
+            if t.get("require_client_cert"):
+                # LuaSec verifies the chain; Prosody's default lsec_continue would let a
+                # failed verification through (it keeps the result for s2s), so drop it.
+                ssl.append("verify = { \"peer\", \"fail_if_no_peer_cert\" }")
+                ssl.append("verifyext = { lsec_continue = false }")
+            lines += ["ssl_ports = { %d }" % t["port"],
+                      "ssl_interfaces = { \"127.0.0.1\" }",
+                      "ssl = { %s }" % ", ".join(ssl)]
+        lines += [
             "",
             "VirtualHost %s" % lua_str(self.external_domain),
             "",
@@ -299,6 +322,8 @@ class Prosody(_Child):
         try:
             wait_tcp("127.0.0.1", self.c2s_port, timeout, self.proc, "prosody")
             wait_tcp("127.0.0.1", self.component_port, timeout, self.proc, "prosody")
+            if self.tls:
+                wait_tcp("127.0.0.1", self.tls["port"], timeout, self.proc, "prosody")
         except Exception as e:
             self.stop()
             rc, out = self.check_config()
@@ -314,6 +339,144 @@ class Prosody(_Child):
 
     def start_again(self, timeout=20):
         self._launch(timeout)
+
+
+# --------------------------------------------------------------------------------------
+# ejabberd
+
+class Ejabberd(_Child):
+    """ejabberd 23.01 (Debian) as the edge server, in the foreground with its own config,
+    spool and logs under tmpdir/ejabberd and a unique Erlang node name and cookie.
+
+    - `external_domain` is its host (c2s on c2s_port); `internal_domain` is an
+      ejabberd_service (XEP-0114) listener on component_port with `component_secret`.
+    - tls: {"certfile": PEM with certificate and key, "cafile": PEM or None}: the component
+      listener takes TLS from the first byte (`tls: true`). ejabberd_service passes only
+      certfile, ciphers, dhfile, cafile and protocol_options to the TLS layer: it has no
+      option to require or check a client certificate.
+    - ejabberd starts epmd when none runs; stop() ends the epmd this runner started (by the
+      PID it found after the start), never one that was already running."""
+
+    name = "ejabberd"
+
+    def start(self, tmpdir, internal_domain="contoso.example",
+              external_domain="fabrikam.example", component_port=None, c2s_port=None,
+              component_secret="s3cret", tls=None, timeout=60):
+        self.dir = os.path.join(tmpdir, "ejabberd")
+        self.spool = os.path.join(self.dir, "spool")
+        self.logs = os.path.join(self.dir, "logs")
+        for d in (self.dir, self.spool, self.logs):
+            os.makedirs(d, exist_ok=True)
+        self.internal_domain = internal_domain
+        self.external_domain = external_domain
+        self.component_port = component_port or free_port()
+        self.c2s_port = c2s_port or free_port()
+        self.component_secret = component_secret
+        self.tls = dict(tls) if tls else None
+        if self.tls:  # copies the ejabberd user can read (see _hand_over)
+            for k in ("certfile", "cafile"):
+                if self.tls.get(k):
+                    dst = os.path.join(self.dir, k + ".pem")
+                    shutil.copyfile(self.tls[k], dst)
+                    self.tls[k] = dst
+        self.node = "sxtest%d_%d@localhost" % (os.getpid(), self.component_port)
+        self.log_path = os.path.join(self.dir, "ejabberd.out")
+        self.pidfile = os.path.join(self.dir, "ejabberd.pid")
+        svc = ["  -",
+               "    port: %d" % self.component_port,
+               "    ip: \"127.0.0.1\"",
+               "    module: ejabberd_service",
+               "    hosts:",
+               "      \"%s\":" % internal_domain,
+               "        password: \"%s\"" % component_secret]
+        if self.tls:
+            svc += ["    tls: true", "    certfile: \"%s\"" % self.tls["certfile"]]
+            if self.tls.get("cafile"):
+                svc.append("    cafile: \"%s\"" % self.tls["cafile"])
+        cfg = ["hosts:",
+               "  - \"%s\"" % external_domain,
+               "loglevel: info",
+               "auth_method: internal",
+               "default_db: mnesia",
+               "s2s_access: none",
+               "acme:",
+               "  auto: false",
+               "listen:",
+               "  -",
+               "    port: %d" % self.c2s_port,
+               "    ip: \"127.0.0.1\"",
+               "    module: ejabberd_c2s",
+               ] + svc + [
+               "modules:",
+               "  mod_disco: {}",
+               "  mod_ping: {}",
+               "  mod_roster: {}",
+               ""]
+        if self.tls:
+            cfg[0:0] = ["certfiles:", "  - \"%s\"" % self.tls["certfile"]]
+        with open(os.path.join(self.dir, "ejabberd.yml"), "w") as f:
+            f.write("\n".join(cfg))
+        with open(os.path.join(self.dir, "ejabberdctl.cfg"), "w") as f:
+            f.write("ERLANG_NODE=%s\n" % self.node)
+            f.write("ERLANG_COOKIE=sxtest%d\n" % os.getpid())
+            f.write("INET_DIST_INTERFACE=127.0.0.1\n")
+            f.write("EJABBERD_PID_PATH=%s\n" % self.pidfile)
+            f.write("FIREWALL_WINDOW=\n")
+        self._hand_over(tmpdir)
+        before = self._epmd_pids()
+        self._launch(timeout)
+        self._epmd_ours = self._epmd_pids() - before
+        return self
+
+    def _hand_over(self, tmpdir):
+        """Run as root, ejabberdctl drops to the `ejabberd` user: that user must own the
+        directory and be able to pass through the (0700) temporary directory."""
+        if os.geteuid() != 0:
+            return
+        try:
+            pw = pwd.getpwnam("ejabberd")
+        except KeyError:
+            return
+        os.chmod(tmpdir, os.stat(tmpdir).st_mode | 0o011)
+        for root, dirs, files in os.walk(self.dir):
+            for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+                os.chown(n, pw.pw_uid, pw.pw_gid)
+
+    @staticmethod
+    def _epmd_pids():
+        r = subprocess.run(["pgrep", "-x", "epmd"], capture_output=True, timeout=10)
+        return set(int(p) for p in r.stdout.split())
+
+    def _launch(self, timeout):
+        env = dict(os.environ)
+        env["HOME"] = self.dir
+        env["EJABBERD_CONFIG_PATH"] = os.path.join(self.dir, "ejabberd.yml")
+        self._spawn(["ejabberdctl", "--config-dir", self.dir, "--spool", self.spool,
+                     "--logs", self.logs, "foreground"], env=env, cwd=self.dir)
+        try:
+            wait_tcp("127.0.0.1", self.component_port, timeout, self.proc, "ejabberd")
+            wait_tcp("127.0.0.1", self.c2s_port, timeout, self.proc, "ejabberd")
+        except Exception as e:
+            self.stop()
+            raise RuntimeError("%s\n--- ejabberd log ---\n%s\n%s"
+                               % (e, tail(self.log_path),
+                                  tail(os.path.join(self.logs, "ejabberd.log"))))
+
+    def stop(self, grace=15.0):
+        rc = super().stop(grace=grace)
+        for pid in getattr(self, "_epmd_ours", set()) & self._epmd_pids():
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+        return rc
+
+    def server_log(self):
+        try:
+            with open(os.path.join(self.logs, "ejabberd.log"), "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
 
 
 # --------------------------------------------------------------------------------------
@@ -568,7 +731,9 @@ class Gateway(_Child):
 
     def start(self, tmpdir, build_dir=None, prosody=None, kamailio=None, sip_port=None,
               http_port=None, domains="contoso.example", config_overrides=None,
-              ctl_setup=None, wait_healthy=True, timeout=20, extra_env=None):
+              ctl_setup=None, wait_healthy=True, timeout=20, asan_options=None, extra_env=None):
+        """asan_options: extra ASAN_OPTIONS (e.g. a small quarantine_size_mb where a test
+        measures RSS: ASan keeps freed memory in a 256 MB quarantine by default)."""
         self.dir = os.path.join(tmpdir, "sipxmppd")
         os.makedirs(self.dir, exist_ok=True)
         self.build_dir = os.path.abspath(build_dir or build_dir_from_env())
@@ -612,7 +777,8 @@ class Gateway(_Child):
                     f.write("%s = %s\n" % (k, v))
                 f.write("\n")
         self.env = dict(os.environ)
-        self.env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"
+        self.env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0" + (
+            ":" + asan_options if asan_options else "")
         self.env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
         self.env.update(extra_env or {})
         for argv in ctl_setup or []:

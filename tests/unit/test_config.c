@@ -144,6 +144,29 @@ static const struct {
     {BASE "keepalive_s = 120\n",
      "F:7: edge.keepalive_s: edge.dead_after_s (90) must be greater than edge.keepalive_s (120)"},
     {BASE "keepalive_s = 0\n", "F:7: edge.keepalive_s: must be an integer 1..3600, got '0'"},
+    {BASE "tls = yes\n", "F:7: edge.tls: must be on or off, got 'yes'"},
+    {BASE "tls = on\nca_file = /nonexistent/ca.pem\n",
+     "F:8: edge.ca_file: cannot read '/nonexistent/ca.pem': No such file or directory"},
+    {BASE "tls = on\ncert_file = /nonexistent/gw.crt\n",
+     "F:8: edge.cert_file: cannot read '/nonexistent/gw.crt': No such file or directory"},
+    {BASE "tls = on\nkey_file =\n", "F:8: edge.key_file: must not be empty"},
+    {BASE "tls = on\nserver_name = bad name\n",
+     "F:8: edge.server_name: must be a DNS name or an IP address, got 'bad name'"},
+    {BASE "ca_file = /etc/hostname\n",
+     "F:7: edge.ca_file: takes effect only with edge.tls = on (the link would be plaintext)"},
+    {BASE "tls = off\nserver_name = edge.example\n",
+     "F:8: edge.server_name: takes effect only with edge.tls = on (the link would be "
+     "plaintext)"},
+    {BASE "tls = on\ncert_file = /etc/hostname\n",
+     "F:8: edge.cert_file: edge.cert_file and edge.key_file go together (a client certificate "
+     "needs both)"},
+    {BASE "tls = on\nkey_file = /etc/hostname\n",
+     "F:8: edge.key_file: edge.cert_file and edge.key_file go together (a client certificate "
+     "needs both)"},
+    {BASE "max_stanza_bytes = 4095\n",
+     "F:7: edge.max_stanza_bytes: must be an integer 4096..67108864, got '4095'"},
+    {BASE "max_stanza_bytes = 512k\n",
+     "F:7: edge.max_stanza_bytes: must be an integer 4096..67108864, got '512k'"},
     /* [http] */
     {BASE "[http]\nlisten = 127.0.0.1\n",
      "F:8: http.listen: must be HOST:PORT or [IPV6]:PORT (the port is missing (HOST:PORT)), got "
@@ -261,6 +284,11 @@ static void test_defaults(void) {
   CHECK_INT(cfg.backoff_max_ms, 30000, "backoff_max");
   CHECK_INT(cfg.keepalive_s, 30, "keepalive");
   CHECK_INT(cfg.dead_after_s, 90, "dead_after");
+  CHECK_INT(cfg.edge_tls, 0, "tls off by default");
+  CHECK(cfg.edge_ca_file == NULL && cfg.edge_server_name == NULL && cfg.edge_cert_file == NULL &&
+            cfg.edge_key_file == NULL,
+        "no TLS files by default");
+  CHECK_INT(cfg.max_stanza_bytes, 524288, "max_stanza_bytes");
   CHECK(cfg.http_listen == NULL && cfg.http_host == NULL && cfg.http_port == 0, "http off");
   CHECK_INT(cfg.log_json, 0, "log_format text");
   CHECK(cfg.edge_secret_file == NULL, "no secret file");
@@ -312,6 +340,12 @@ static void test_full(void) {
       "backoff_max_ms = 100\n"
       "keepalive_s = 10\n"
       "dead_after_s = 11\n"
+      "tls = on\n"
+      "ca_file = /etc/hostname\n"
+      "server_name = edge.contoso.example\n"
+      "cert_file = /etc/hostname\n"
+      "key_file = /etc/hostname\n"
+      "max_stanza_bytes = 1048576\n"
       "[http]\n"
       "listen = [::1]:9100\n"
       "[admin]\n"
@@ -360,6 +394,12 @@ static void test_full(void) {
   CHECK_INT(cfg.backoff_max_ms, 100, "backoff_max");
   CHECK_INT(cfg.keepalive_s, 10, "keepalive");
   CHECK_INT(cfg.dead_after_s, 11, "dead_after");
+  CHECK_INT(cfg.edge_tls, 1, "tls");
+  CHECK_STR(cfg.edge_ca_file, "/etc/hostname", "ca_file");
+  CHECK_STR(cfg.edge_server_name, "edge.contoso.example", "server_name");
+  CHECK_STR(cfg.edge_cert_file, "/etc/hostname", "cert_file");
+  CHECK_STR(cfg.edge_key_file, "/etc/hostname", "key_file");
+  CHECK_INT(cfg.max_stanza_bytes, 1048576, "max_stanza_bytes");
   CHECK_STR(cfg.http_listen, "[::1]:9100", "http_listen");
   CHECK_STR(cfg.http_host, "::1", "http_host");
   CHECK_INT(cfg.http_port, 9100, "http_port");
