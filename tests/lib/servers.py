@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.error
@@ -329,8 +330,8 @@ debug=2
 log_stderror=yes
 log_facility=LOG_LOCAL0
 fork=yes
-children=2
-tcp_children=2
+children=@CHILDREN@
+tcp_children=@CHILDREN@
 disable_tcp=no
 auto_aliases=no
 dns=no
@@ -354,6 +355,9 @@ loadmodule "xlog.so"
 loadmodule "sanity.so"
 loadmodule "usrloc.so"
 loadmodule "registrar.so"
+loadmodule "db_sqlite.so"
+loadmodule "presence.so"
+loadmodule "presence_xml.so"
 
 modparam("usrloc", "db_mode", 0)
 modparam("registrar", "max_expires", 3600)
@@ -363,6 +367,16 @@ modparam("tm", "fr_timer", 8000)
 modparam("tm", "fr_inv_timer", 30000)
 modparam("rr", "enable_full_lr", 1)
 modparam("rr", "append_fromtag", 1)
+# The presence server (RFC 3856/3903) for the served domain, on a fresh SQLite file.
+# subs_db_mode 3: subscriptions live in the database only, so active_watchers is current.
+modparam("presence", "db_url", "@DBURL@")
+modparam("presence", "subs_db_mode", 3)
+modparam("presence", "max_expires", 3600)
+modparam("presence", "min_expires", 0)
+modparam("presence", "server_address", "sip:127.0.0.1:@PORT@")
+modparam("presence_xml", "db_url", "@DBURL@")
+# Every watcher is authorised (no pres-rules): the gateway's watcher identity gets active.
+modparam("presence_xml", "force_active", 1)
 
 request_route {
     if (!mf_process_maxfwd_header("10")) {
@@ -375,10 +389,20 @@ request_route {
     }
     xlog("L_INFO", "REQ $rm $ru from $si:$sp/$pr cid=$ci\n");
 
-    # In-dialog requests follow their Route set.
+    # In-dialog requests follow their Route set; a refresh of a subscription held by the
+    # presence server is addressed to it.
     if (has_totag()) {
         if (loose_route()) {
             t_relay();
+            exit;
+        }
+        if (is_method("SUBSCRIBE") && uri == myself) {
+            if (!t_newtran()) {
+                sl_reply_error();
+                exit;
+            }
+            handle_subscribe();
+            t_release();
             exit;
         }
         if (is_method("ACK")) {
@@ -402,6 +426,22 @@ request_route {
 
     # Initial requests: a pre-loaded Route to this proxy is consumed.
     remove_hf("Route");
+
+    # The presence server: PUBLISH and SUBSCRIBE (Event: presence) for served users.
+    if (is_method("PUBLISH|SUBSCRIBE") && $(rd{s.tolower}) == "@DOMAIN@") {
+        if (!t_newtran()) {
+            sl_reply_error();
+            exit;
+        }
+        if (is_method("PUBLISH")) {
+            handle_publish();
+        } else {
+            handle_subscribe();
+        }
+        t_release();
+        exit;
+    }
+
     if (is_method("INVITE|SUBSCRIBE")) {
         record_route();
     }
@@ -448,16 +488,28 @@ request_route {
 
 
 class Kamailio(_Child):
-    """Kamailio 5.6 (Debian) as a loopback registrar/proxy without authentication.
+    """Kamailio 5.6 (Debian) as a loopback registrar/proxy and presence server without
+    authentication.
 
-    REGISTER for `domain` → save("location"); requests for `domain` → lookup("location") and
-    relay, 480 when the user has no binding; requests for any other domain → relayed to the
-    gateway at `gateway_addr` over the transport they arrived on."""
+    REGISTER for `domain` → save("location"); PUBLISH and SUBSCRIBE for `domain` →
+    handle_publish() / handle_subscribe() (presence + presence_xml on db_sqlite, every
+    watcher authorised: force_active=1; NOTIFYs go to the SUBSCRIBE's Contact; Expires capped
+    at 3600); other requests for `domain` → lookup("location") and relay, 480 when the user
+    has no binding; requests for any other domain (MESSAGE, SUBSCRIBE, ...) → relayed to the
+    gateway at `gateway_addr` over the transport they arrived on, SUBSCRIBE record-routed.
+
+    The presence tables live in a fresh SQLite file per start(), created from Kamailio's
+    standard-create.sql and presence-create.sql (publications of an earlier test would
+    otherwise merge into later NOTIFYs)."""
 
     name = "kamailio"
 
     def start(self, tmpdir, sip_port=None, gateway_addr="127.0.0.1:5070",
-              domain="contoso.example", timeout=15):
+              domain="contoso.example", children=2, timeout=15):
+        """children: worker processes per transport. db_sqlite sets no busy timeout, so
+        with several workers a presence write racing another fails ("database is
+        locked": a subscription ended with Expires: 0 may stay in active_watchers); the
+        presence tests run one."""
         self.dir = os.path.join(tmpdir, "kamailio")
         os.makedirs(self.dir, exist_ok=True)
         self.port = sip_port or free_port()
@@ -466,12 +518,16 @@ class Kamailio(_Child):
         self.cfg_path = os.path.join(self.dir, "kamailio.cfg")
         self.log_path = os.path.join(self.dir, "kamailio.log")
         self.pidfile = os.path.join(self.dir, "kamailio.pid")
+        self.db_path = os.path.abspath(os.path.join(self.dir, "presence.db"))
+        create_presence_db(self.db_path)
         mpath = next((p for p in KAMAILIO_MODULES_DIRS if os.path.isdir(p)),
                      KAMAILIO_MODULES_DIRS[0])
         cfg = (KAMAILIO_CFG.replace("@PORT@", str(self.port))
                .replace("@MPATH@", mpath)
                .replace("@DOMAIN@", self.domain)
-               .replace("@GATEWAY@", gateway_addr))
+               .replace("@CHILDREN@", str(int(children)))
+               .replace("@GATEWAY@", gateway_addr)
+               .replace("@DBURL@", "sqlite:///" + self.db_path))
         with open(self.cfg_path, "w") as f:
             f.write(cfg)
         r = subprocess.run(["kamailio", "-c", "-f", self.cfg_path], stdin=subprocess.DEVNULL,
@@ -529,6 +585,48 @@ class Kamailio(_Child):
     def restart(self, timeout=15):
         self.stop()
         self._launch(timeout)
+
+    def query(self, sql, args=()):
+        """Rows of a read-only query on the presence database (e.g. active_watchers)."""
+        con = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True, timeout=5)
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+    def active_watchers(self, presentity_uri=None):
+        """[(presentity_uri, watcher user@domain, callid, expires, status)] of the presence
+        server's subscriptions (status 1 active, 2 pending)."""
+        sql = ("SELECT presentity_uri, watcher_username || '@' || watcher_domain, callid, "
+               "expires, status FROM active_watchers")
+        if presentity_uri:
+            return self.query(sql + " WHERE presentity_uri = ?", (presentity_uri,))
+        return self.query(sql)
+
+
+KAMAILIO_SQL_DIRS = ["/usr/share/kamailio/db_sqlite"]
+
+
+def create_presence_db(path):
+    """A fresh SQLite file with Kamailio's version and presence tables."""
+    sqldir = next((d for d in KAMAILIO_SQL_DIRS
+                   if os.path.exists(os.path.join(d, "presence-create.sql"))), None)
+    if sqldir is None:
+        raise FileNotFoundError("Kamailio's presence-create.sql not found (install "
+                                "kamailio-sqlite-modules)")
+    if os.path.exists(path):
+        os.unlink(path)
+    con = sqlite3.connect(path)
+    try:
+        # WAL (persistent in the file): Kamailio's processes read while one writes; db_sqlite
+        # sets no busy timeout, so fewer "database is locked" failures.
+        con.execute("PRAGMA journal_mode=WAL")
+        for name in ("standard-create.sql", "presence-create.sql"):
+            with open(os.path.join(sqldir, name)) as f:
+                con.executescript(f.read())
+        con.commit()
+    finally:
+        con.close()
 
 
 # --------------------------------------------------------------------------------------
