@@ -39,9 +39,10 @@ static const struct {
   const char *want;
 } bad[] = {
     /* structure */
-    {BASE "[edge2]\n", "F:7: [edge2]: unknown section (known: gateway, sip, edge, http)"},
+    {BASE "[edge2]\n", "F:7: [edge2]: unknown section (known: gateway, sip, edge, http, presence)"},
     {"domains = x.example\n" BASE,
-     "F:1: domains: key outside any section; put it under [gateway], [sip], [edge] or [http]"},
+     "F:1: domains: key outside any section; put it under [gateway], [sip], [edge], [http] or "
+     "[presence]"},
     {BASE "colour = blue\n", "F:7: edge.colour: unknown key"},
     {BASE "port = 1\nport = 2\n", "F:8: edge.port: duplicate key (first set on line 7)"},
     {BASE "just words\n", "F:7: (syntax): expected '[section]' or 'key = value'"},
@@ -148,6 +149,16 @@ static const struct {
     {BASE "[http]\nlisten = 127.0.0.1:80x\n",
      "F:8: http.listen: must be HOST:PORT or [IPV6]:PORT (the port must be an integer 1..65535), "
      "got '127.0.0.1:80x'"},
+    /* [presence] */
+    {BASE "[presence]\nmax_expires = 0\n",
+     "F:8: presence.max_expires: must be an integer 1..86400, got '0'"},
+    {BASE "[presence]\nmin_expires = 600\nmax_expires = 300\n",
+     "F:9: presence.max_expires: presence.max_expires (300) must be at least "
+     "presence.min_expires (600)"},
+    {BASE "[presence]\nwatcher_uri = gateway@contoso.example\n",
+     "F:8: presence.watcher_uri: must be a sip:user@domain URI, got 'gateway@contoso.example'"},
+    {BASE "[presence]\ntransport = udp\n",
+     "F:8: presence.transport: must be tcp or proxy, got 'udp'"},
     /* the first error wins */
     {BASE "port = x\nhost = bad host\n", "F:7: edge.port: must be an integer 1..65535, got 'x'"},
 };
@@ -220,6 +231,12 @@ static void test_defaults(void) {
   CHECK_INT(cfg.keepalive_s, 30, "keepalive");
   CHECK_INT(cfg.dead_after_s, 90, "dead_after");
   CHECK(cfg.http_listen == NULL && cfg.http_host == NULL && cfg.http_port == 0, "http off");
+  CHECK_INT(cfg.pres_min_expires, 60, "presence min_expires");
+  CHECK_INT(cfg.pres_max_expires, 3600, "presence max_expires");
+  CHECK_INT(cfg.pres_fanout_expires, 3600, "presence fanout_expires");
+  CHECK_INT(cfg.pres_max_notify, 256, "presence max_notify_in_flight");
+  CHECK_INT(cfg.pres_tcp, 1, "presence transport tcp");
+  CHECK(cfg.pres_watcher_uri == NULL, "presence watcher_uri default");
   uint8_t lo4[4] = {127, 0, 0, 1}, lo6[16] = {[15] = 1}, other[4] = {127, 0, 0, 2};
   CHECK(sx_config_trusted(&cfg, AF_INET, lo4), "default trusts 127.0.0.1");
   CHECK(sx_config_trusted(&cfg, AF_INET6, lo6), "default trusts ::1");
@@ -255,7 +272,14 @@ static void test_full(void) {
       "keepalive_s = 10\n"
       "dead_after_s = 11\n"
       "[http]\n"
-      "listen = [::1]:9100\n");
+      "listen = [::1]:9100\n"
+      "[presence]\n"
+      "min_expires = 5\n"
+      "max_expires = 600\n"
+      "fanout_expires = 300\n"
+      "max_notify_in_flight = 32\n"
+      "transport = proxy\n"
+      "watcher_uri = sip:presence-gw@contoso.example\n");
   sx_config cfg;
   char err[512] = "";
   CHECK_INT(sx_config_load(path, &cfg, err, sizeof err), 0, err);
@@ -298,6 +322,12 @@ static void test_full(void) {
   CHECK_STR(cfg.http_listen, "[::1]:9100", "http_listen");
   CHECK_STR(cfg.http_host, "::1", "http_host");
   CHECK_INT(cfg.http_port, 9100, "http_port");
+  CHECK_INT(cfg.pres_min_expires, 5, "presence min_expires");
+  CHECK_INT(cfg.pres_max_expires, 600, "presence max_expires");
+  CHECK_INT(cfg.pres_fanout_expires, 300, "presence fanout_expires");
+  CHECK_INT(cfg.pres_max_notify, 32, "presence max_notify_in_flight");
+  CHECK_INT(cfg.pres_tcp, 0, "presence transport proxy");
+  CHECK_STR(cfg.pres_watcher_uri, "sip:presence-gw@contoso.example", "presence watcher_uri");
 
   CHECK(sx_config_serves(&cfg, "contoso.example"), "serves");
   CHECK(sx_config_serves(&cfg, "CONTOSO.example."), "serves: case, trailing dot");
