@@ -446,15 +446,16 @@ sx_policy_snap *sx_store_snapshot(sx_store *s, char *err, size_t n) {
   sqlite3_reset(st);
 
   what = "read contacts";
-  if (!(st = sxs_q(
-            s, "SELECT user, contact, added FROM contacts WHERE added = 1 OR sub_in = 'pending'",
-            err, n)))
+  if (!(st = sxs_q(s, "SELECT user, contact, added, sub_out, sub_in FROM contacts", err, n)))
     goto out_fail_quiet;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-    if (sx_snap_add_contact(snap, COLS(st, 0), COLS(st, 1),
-                            sqlite3_column_int(st, 2) ? SX_CONTACT_ADDED
-                                                      : SX_CONTACT_PENDING_IN))
-      goto out_nomem;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    sx_sub_out o = SX_OUT_NONE;
+    sx_sub_in i = SX_IN_NONE;
+    (void)sx_sub_out_parse(COLS(st, 3), &o); /* CHECK constraints admit known names only */
+    (void)sx_sub_in_parse(COLS(st, 4), &i);
+    sx_rel rel = {(uint8_t)o, (uint8_t)i, (uint8_t)(sqlite3_column_int(st, 2) ? 1 : 0), 0};
+    if (sx_snap_add_relation(snap, COLS(st, 0), COLS(st, 1), rel)) goto out_nomem;
+  }
   if (rc != SQLITE_DONE) goto out_fail;
   sqlite3_reset(st);
 

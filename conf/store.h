@@ -163,42 +163,43 @@ sx_st sx_store_partner_list(sx_store *s, sx_partner_rec **out, size_t *count, ch
 /* domain: the primary domain (an additional domain is refused with a hint). */
 sx_st sx_store_partner_remove(sx_store *s, const char *domain, char *err, size_t n);
 
-/* ---- contacts ------------------------------------------------------------------------ */
+/* ---- contacts: presence relations ---------------------------------------------------- */
 
-typedef enum { SX_SUB_NONE = 0, SX_SUB_PENDING, SX_SUB_YES } sx_sub;
-
+/* One row per (internal user, external bare JID) with a non-empty relation
+ * (translate/relation.h: out, in, added; suspended is never stored). */
 typedef struct {
-  char *user;     /* canonical key of the internal user */
-  char *contact;  /* canonical bare key of the external contact */
-  int added;      /* the user added the contact (the contact list SPEC §5 consults) */
-  sx_sub sub_out; /* the user's XMPP subscription to the contact: none / pending / subscribed */
-  sx_sub sub_in;  /* the contact's subscription to the user: none / pending / approved */
+  char *user;      /* canonical key of the internal user */
+  char *contact;   /* canonical bare key of the external contact */
+  sx_rel rel;      /* suspended always 0 here */
   int64_t updated; /* unix time of the last change */
 } sx_contact_rec;
 
 void sx_contact_rec_free(sx_contact_rec *c);
 void sx_contact_list_free(sx_contact_rec *v, size_t count);
 
-/* "added", "pending_in" (a request from the contact waits), "approved_in" (the contact sees
- * the user, not added), "none" (static). */
-const char *sx_contact_rec_state(const sx_contact_rec *c);
-
-/* The user adds the contact (idempotent). A pending request from the contact is approved
- * with it (sub_in pending → approved) and *approved_pending (may be NULL) set to 1, so the
- * caller can send XMPP `subscribed`. */
+/* The admin adds the contact (idempotent): sets added and nothing else. A pending request
+ * from the contact stays pending in the store; the running daemon sees the change
+ * (sx_reltab_reconcile(), SX_REV_ADMIN_ADD), approves the request, sends `subscribed` and
+ * stores the approval — or does so at its next start (SX_REV_RESYNC). *pending_in (may be
+ * NULL) is set to 1 when such a request waits, so the caller can say it will be approved. */
 sx_st sx_store_contact_add(sx_store *s, const char *user, const char *contact,
-                           int *approved_pending, char *err, size_t n);
-/* Forgets the entry and its subscription state (NOTFOUND when absent). */
+                           int *pending_in, char *err, size_t n);
+/* Forgets the relation (NOTFOUND when absent). The running daemon sees it
+ * (SX_REV_ADMIN_REMOVE) and sends `unsubscribe`/`unsubscribed` to the contact; a relation
+ * removed while no daemon runs is forgotten without telling the contact. */
 sx_st sx_store_contact_remove(sx_store *s, const char *user, const char *contact, char *err,
                               size_t n);
-/* Records XMPP subscription state; creates the entry (not added) when absent. An entry left
- * with nothing (not added, both none) is deleted. */
-sx_st sx_store_contact_set_sub(sx_store *s, const char *user, const char *contact,
-                               int outbound, sx_sub state, char *err, size_t n);
 sx_st sx_store_contact_get(sx_store *s, const char *user, const char *contact,
                            sx_contact_rec *out, char *err, size_t n);
 /* user NULL: every entry. Sorted by user, contact. */
 sx_st sx_store_contact_list(sx_store *s, const char *user, sx_contact_rec **out,
                             size_t *count, char *err, size_t n);
+
+/* The daemon's write-through (called on its store writer thread, with that thread's own
+ * handle): stores rel's persisted parts for (user, contact) in one transaction — an empty
+ * relation deletes the row — and sets *generation (may be NULL) to the store generation
+ * after the commit (for sx_reltab_written()). INVALID for bad keys or values. */
+sx_st sx_store_relation_put(sx_store *s, const char *user, const char *contact, sx_rel rel,
+                            int64_t *generation, char *err, size_t n);
 
 #endif

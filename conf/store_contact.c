@@ -8,16 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-/* ---- contacts ------------------------------------------------------------------------ */
-
-static const char *const SUB_OUT[] = {"none", "pending", "subscribed"};
-static const char *const SUB_IN[] = {"none", "pending", "approved"};
-
-static sx_sub sub_of(const char *t) {
-  if (!t || strcmp(t, "none") == 0) return SX_SUB_NONE;
-  if (strcmp(t, "pending") == 0) return SX_SUB_PENDING;
-  return SX_SUB_YES;
-}
+/* ---- contacts: presence relations ---------------------------------------------------- */
 
 void sx_contact_rec_free(sx_contact_rec *c) {
   if (!c) return;
@@ -32,20 +23,18 @@ void sx_contact_list_free(sx_contact_rec *v, size_t count) {
   free(v);
 }
 
-const char *sx_contact_rec_state(const sx_contact_rec *c) {
-  if (c->added) return "added";
-  if (c->sub_in == SX_SUB_PENDING) return "pending_in";
-  if (c->sub_in == SX_SUB_YES) return "approved_in";
-  return "none";
-}
-
 static int contact_from_row(sqlite3_stmt *st, sx_contact_rec *c) {
   memset(c, 0, sizeof *c);
   c->user = sxs_col_dup(st, 0);
   c->contact = sxs_col_dup(st, 1);
-  c->added = sqlite3_column_int(st, 2);
-  c->sub_out = sub_of(COLS(st, 3));
-  c->sub_in = sub_of(COLS(st, 4));
+  c->rel.added = sqlite3_column_int(st, 2) ? 1 : 0;
+  sx_sub_out o = SX_OUT_NONE;
+  sx_sub_in i = SX_IN_NONE;
+  /* the table's CHECK constraints admit only the known names */
+  (void)sx_sub_out_parse(COLS(st, 3), &o);
+  (void)sx_sub_in_parse(COLS(st, 4), &i);
+  c->rel.out = (uint8_t)o;
+  c->rel.in = (uint8_t)i;
   c->updated = sqlite3_column_int64(st, 5);
   if (!c->user || !c->contact) {
     sx_contact_rec_free(c);
@@ -78,8 +67,8 @@ sx_st sx_store_contact_get(sx_store *s, const char *user, const char *contact,
 }
 
 sx_st sx_store_contact_add(sx_store *s, const char *user, const char *contact,
-                           int *approved_pending, char *err, size_t n) {
-  if (approved_pending) *approved_pending = 0;
+                           int *pending_in, char *err, size_t n) {
+  if (pending_in) *pending_in = 0;
   sx_st r = sxs_check_key(user, "user", err, n);
   if (r || (r = sxs_check_key(contact, "contact", err, n))) return r;
   txkind k;
@@ -87,20 +76,19 @@ sx_st sx_store_contact_add(sx_store *s, const char *user, const char *contact,
   sx_contact_rec cur;
   r = sx_store_contact_get(s, user, contact, &cur, err, n);
   if (r == SX_ST_ERROR) return sxs_wend(s, k, r, err, n);
-  int was_pending = r == SX_ST_OK && cur.sub_in == SX_SUB_PENDING;
+  int was_pending = r == SX_ST_OK && cur.rel.in == SX_IN_PENDING;
   if (r == SX_ST_OK) sx_contact_rec_free(&cur);
   sqlite3_stmt *st = sxs_q(s,
                        "INSERT INTO contacts(user, contact, added, updated) VALUES(?1, ?2, 1, ?3)"
                        " ON CONFLICT(user, contact) DO UPDATE SET added = 1,"
-                       " sub_in = CASE sub_in WHEN 'pending' THEN 'approved' ELSE sub_in END,"
-                       " updated = excluded.updated",
+                       " updated = CASE added WHEN 1 THEN updated ELSE excluded.updated END",
                        err, n);
   if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
   sxs_bind_text(st, 1, user);
   sxs_bind_text(st, 2, contact);
   sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
   r = sxs_step_done(s, st, err, n, "contact add");
-  if (r == SX_ST_OK && approved_pending) *approved_pending = was_pending;
+  if (r == SX_ST_OK && pending_in) *pending_in = was_pending;
   return sxs_wend(s, k, r, err, n);
 }
 
@@ -120,38 +108,42 @@ sx_st sx_store_contact_remove(sx_store *s, const char *user, const char *contact
   return sxs_wend(s, k, r, err, n);
 }
 
-sx_st sx_store_contact_set_sub(sx_store *s, const char *user, const char *contact,
-                               int outbound, sx_sub state, char *err, size_t n) {
+sx_st sx_store_relation_put(sx_store *s, const char *user, const char *contact, sx_rel rel,
+                            int64_t *generation, char *err, size_t n) {
   sx_st r = sxs_check_key(user, "user", err, n);
   if (r || (r = sxs_check_key(contact, "contact", err, n))) return r;
-  if ((unsigned)state > 2) return sxs_fail(SX_ST_INVALID, err, n, "unknown subscription state");
+  if (rel.out > SX_OUT_SUBSCRIBED || rel.in > SX_IN_APPROVED || rel.added > 1)
+    return sxs_fail(SX_ST_INVALID, err, n, "unknown relation state");
   txkind k;
   if ((r = sxs_wbegin(s, &k, err, n))) return r;
-  sqlite3_stmt *st =
-      outbound ? sxs_q(s,
-                   "INSERT INTO contacts(user, contact, sub_out, updated) VALUES(?1, ?2, ?3, ?4)"
-                   " ON CONFLICT(user, contact) DO UPDATE SET sub_out = excluded.sub_out,"
-                   " updated = excluded.updated",
-                   err, n)
-               : sxs_q(s,
-                   "INSERT INTO contacts(user, contact, sub_in, updated) VALUES(?1, ?2, ?3, ?4)"
-                   " ON CONFLICT(user, contact) DO UPDATE SET sub_in = excluded.sub_in,"
-                   " updated = excluded.updated",
-                   err, n);
-  if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
-  sxs_bind_text(st, 1, user);
-  sxs_bind_text(st, 2, contact);
-  sxs_bind_text(st, 3, outbound ? SUB_OUT[state] : SUB_IN[state]);
-  sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
-  if ((r = sxs_step_done(s, st, err, n, "contact state"))) return sxs_wend(s, k, r, err, n);
-  st = sxs_q(s,
-         "DELETE FROM contacts WHERE user = ? AND contact = ? AND added = 0"
-         " AND sub_out = 'none' AND sub_in = 'none'",
-         err, n);
-  if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
-  sxs_bind_text(st, 1, user);
-  sxs_bind_text(st, 2, contact);
-  return sxs_wend(s, k, sxs_step_done(s, st, err, n, "contact state"), err, n);
+  sqlite3_stmt *st;
+  if (sx_rel_is_empty(rel)) {
+    st = sxs_q(s, "DELETE FROM contacts WHERE user = ? AND contact = ?", err, n);
+    if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
+    sxs_bind_text(st, 1, user);
+    sxs_bind_text(st, 2, contact);
+  } else {
+    st = sxs_q(s,
+           "INSERT INTO contacts(user, contact, added, sub_out, sub_in, updated)"
+           " VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
+           " ON CONFLICT(user, contact) DO UPDATE SET added = excluded.added,"
+           " sub_out = excluded.sub_out, sub_in = excluded.sub_in, updated = excluded.updated",
+           err, n);
+    if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
+    sxs_bind_text(st, 1, user);
+    sxs_bind_text(st, 2, contact);
+    sqlite3_bind_int(st, 3, rel.added);
+    sxs_bind_text(st, 4, sx_sub_out_name((sx_sub_out)rel.out));
+    sxs_bind_text(st, 5, sx_sub_in_name((sx_sub_in)rel.in));
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+  }
+  if ((r = sxs_step_done(s, st, err, n, "relation write"))) return sxs_wend(s, k, r, err, n);
+  /* the write lock is held: the generation after the commit is the current one plus one */
+  int64_t g = sx_store_generation(s);
+  if (g < 0) return sxs_wend(s, k, sxs_dberr(s, err, n, "read generation"), err, n);
+  r = sxs_wend(s, k, SX_ST_OK, err, n);
+  if (r == SX_ST_OK && generation) *generation = g + 1;
+  return r;
 }
 
 sx_st sx_store_contact_list(sx_store *s, const char *user, sx_contact_rec **out,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gateway/sipxmppctl.h"
+#include "translate/relation_fsm.h"
 
 static const char USAGE[] =
     "usage: sipxmppctl contact add USER CONTACT\n"
@@ -16,20 +17,27 @@ static const char CHECK_USAGE[] =
     "usage: sipxmppctl check USER CONTACT [--inbound|--outbound]\n"
     "                        [--im|--subscribe|--presence|--probe] [--json]\n"
     "Prints the decision the daemon would take (default: outbound IM) and why; sends nothing.\n"
-    "Exit status 0 allow, 1 deny or pending.\n";
+    "--subscribe and --inbound --probe also print what the daemon does with the stored\n"
+    "relation (its state machine). Exit status 0 allow, 1 deny or pending; for --inbound\n"
+    "--probe 0 only when the daemon answers with the user's presence.\n";
 
-static const char *const SUB_OUT[] = {"none", "pending", "subscribed"};
-static const char *const SUB_IN[] = {"none", "pending", "approved"};
+/* "active", or "suspended" when the policy in snap stops the relation (user not enabled,
+ * domain not a partner): the daemon keeps it but relays nothing. */
+static const char *policy_state(const sx_policy_snap *snap, const sx_contact_rec *r) {
+  const char *at = strrchr(r->contact, '@');
+  return sx_rel_allowed(snap, r->user, at ? at + 1 : r->contact) ? "active" : "suspended";
+}
 
-static cJSON *contact_json(const sx_contact_rec *r) {
+static cJSON *contact_json(const sx_contact_rec *r, const sx_policy_snap *snap) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
   cJSON_AddStringToObject(o, "user", r->user);
   cJSON_AddStringToObject(o, "contact", r->contact);
-  cJSON_AddStringToObject(o, "state", sx_contact_rec_state(r));
-  cJSON_AddBoolToObject(o, "added", r->added);
-  cJSON_AddStringToObject(o, "subscription_out", SUB_OUT[r->sub_out]);
-  cJSON_AddStringToObject(o, "subscription_in", SUB_IN[r->sub_in]);
+  cJSON_AddStringToObject(o, "state", sx_rel_summary(r->rel));
+  cJSON_AddBoolToObject(o, "added", r->rel.added);
+  cJSON_AddStringToObject(o, "subscription_out", sx_sub_out_name((sx_sub_out)r->rel.out));
+  cJSON_AddStringToObject(o, "subscription_in", sx_sub_in_name((sx_sub_in)r->rel.in));
+  cJSON_AddStringToObject(o, "policy", policy_state(snap, r));
   cJSON_AddNumberToObject(o, "updated", (double)r->updated);
   return o;
 }
@@ -56,14 +64,15 @@ static int cmd_addremove(ctl_ctx *c, int add, int argc, char **argv) {
   if ((rc = two_keys(&a, &user, &contact))) return rc;
   if ((rc = ctl_open(c))) goto out;
   char err[1024];
-  int approved = 0;
-  sx_st st = add ? sx_store_contact_add(c->st, user, contact, &approved, err, sizeof err)
+  int pending = 0;
+  sx_st st = add ? sx_store_contact_add(c->st, user, contact, &pending, err, sizeof err)
                  : sx_store_contact_remove(c->st, user, contact, err, sizeof err);
   rc = ctl_st(st, err);
   if (st == SX_ST_OK && !c->json) {
     printf("%s %s %s\n", user, add ? "added contact" : "removed contact", contact);
-    if (approved)
-      printf("the pending subscription request from %s is now approved\n", contact);
+    if (pending)
+      printf("the pending subscription request from %s will be approved by sipxmppd\n",
+             contact);
   }
 out:
   free(user);
@@ -82,16 +91,24 @@ static int cmd_list(ctl_ctx *c, int argc, char **argv) {
   sx_st st = sx_store_contact_list(c->st, user, &v, &n, err, sizeof err);
   free(user);
   if (st) return ctl_st(st, err);
+  sx_policy_snap *snap = sx_store_snapshot(c->st, err, sizeof err);
+  if (!snap) {
+    sx_contact_list_free(v, n);
+    return ctl_st(SX_ST_ERROR, err);
+  }
   if (c->json) {
     cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; arr && i < n; i++) ctl_json_push(&arr, contact_json(&v[i]));
+    for (size_t i = 0; arr && i < n; i++) ctl_json_push(&arr, contact_json(&v[i], snap));
     rc = ctl_json_out(arr);
   } else {
-    printf("%-32s %-32s %-12s %-11s %s\n", "USER", "CONTACT", "STATE", "SUB-OUT", "SUB-IN");
+    printf("%-32s %-32s %-14s %-11s %-9s %s\n", "USER", "CONTACT", "STATE", "SUB-OUT", "SUB-IN",
+           "POLICY");
     for (size_t i = 0; i < n; i++)
-      printf("%-32s %-32s %-12s %-11s %s\n", v[i].user, v[i].contact,
-             sx_contact_rec_state(&v[i]), SUB_OUT[v[i].sub_out], SUB_IN[v[i].sub_in]);
+      printf("%-32s %-32s %-14s %-11s %-9s %s\n", v[i].user, v[i].contact,
+             sx_rel_summary(v[i].rel), sx_sub_out_name((sx_sub_out)v[i].rel.out),
+             sx_sub_in_name((sx_sub_in)v[i].rel.in), policy_state(snap, &v[i]));
   }
+  sx_snap_free(snap);
   sx_contact_list_free(v, n);
   return rc;
 }
@@ -151,10 +168,22 @@ int ctl_check(ctl_ctx *c, int argc, char **argv) {
   }
   sx_decision d;
   sx_decide(snap, user, ext_domain, contact, dir, kind, &d);
-  sx_contact_state cs = sx_snap_contact(snap, user, contact);
-  const char *cs_name = cs == SX_CONTACT_ADDED ? "added"
-                        : cs == SX_CONTACT_PENDING_IN ? "pending_in"
-                                                      : "none";
+  sx_rel cs = sx_snap_relation(snap, user, contact);
+  cs.suspended = !sx_rel_allowed(snap, user, ext_domain);
+  const char *cs_name = sx_rel_summary(cs);
+  /* what the daemon's state machine does with the stored relation */
+  int have_step = 1;
+  sx_rel_event ev = SX_REV_SIP_SUBSCRIBE;
+  if (kind == SX_KIND_SUBSCRIBE)
+    ev = dir == SX_DIR_OUT ? SX_REV_SIP_SUBSCRIBE : SX_REV_XMPP_SUBSCRIBE;
+  else if (kind == SX_KIND_PROBE && dir == SX_DIR_IN)
+    ev = SX_REV_XMPP_PROBE;
+  else
+    have_step = 0;
+  sx_rel_result step;
+  if (have_step) sx_rel_step(cs, ev, d.verdict, NULL, &step);
+  int ok = d.verdict == SX_ALLOW;
+  if (have_step && ev == SX_REV_XMPP_PROBE) ok = (step.actions & SX_RA_XMPP_PRESENCE) != 0;
   if (c->json) {
     cJSON *o = cJSON_CreateObject();
     if (o) {
@@ -170,6 +199,28 @@ int ctl_check(ctl_ctx *c, int argc, char **argv) {
       ctl_json_str(o, "partner", d.partner_domain);
       ctl_json_str(o, "partner_type", d.partner_domain ? sx_ptype_name(d.partner_type) : NULL);
       cJSON_AddStringToObject(o, "contact_state", cs_name);
+      cJSON *rel = cJSON_AddObjectToObject(o, "relation");
+      if (rel) {
+        cJSON_AddStringToObject(rel, "subscription_out", sx_sub_out_name((sx_sub_out)cs.out));
+        cJSON_AddStringToObject(rel, "subscription_in", sx_sub_in_name((sx_sub_in)cs.in));
+        cJSON_AddBoolToObject(rel, "added", cs.added);
+        cJSON_AddBoolToObject(rel, "suspended", cs.suspended);
+      }
+      if (have_step) {
+        cJSON *dm = cJSON_AddObjectToObject(o, "daemon");
+        if (dm) {
+          cJSON_AddStringToObject(dm, "event", sx_rel_event_name(ev));
+          cJSON *acts = cJSON_AddArrayToObject(dm, "actions");
+          for (unsigned b = 1; acts && b && b <= SX_RA_FANOUT_LEAVE; b <<= 1)
+            if (step.actions & b)
+              cJSON_AddItemToArray(acts, cJSON_CreateString(sx_rel_action_name(b)));
+          cJSON_AddStringToObject(dm, "subscription_out",
+                                  sx_sub_out_name((sx_sub_out)step.next.out));
+          cJSON_AddStringToObject(dm, "subscription_in", sx_sub_in_name((sx_sub_in)step.next.in));
+          cJSON_AddBoolToObject(dm, "added", step.next.added);
+          cJSON_AddStringToObject(dm, "why", step.why);
+        }
+      }
       ctl_json_str(o, "xmpp_condition", d.xmpp_condition);
       if (d.sip_status)
         cJSON_AddNumberToObject(o, "sip_status", d.sip_status);
@@ -178,7 +229,7 @@ int ctl_check(ctl_ctx *c, int argc, char **argv) {
       cJSON_AddBoolToObject(o, "strip_status_notes", d.strip_status_notes);
     }
     rc = ctl_json_out(o);
-    if (rc == CTL_OK) rc = d.verdict == SX_ALLOW ? CTL_OK : CTL_REFUSED;
+    if (rc == CTL_OK) rc = ok ? CTL_OK : CTL_REFUSED;
   } else {
     printf("%s: %s\n", sx_verdict_name(d.verdict), d.reason);
     printf("  %s %s, %s %s %s\n", sx_pdir_name(dir), sx_kind_name(kind), user,
@@ -191,14 +242,21 @@ int ctl_check(ctl_ctx *c, int argc, char **argv) {
     if (d.partner_domain)
       printf("  partner: %s (%s)%s\n", d.partner_domain, sx_ptype_name(d.partner_type),
              d.strip_status_notes ? ", status notes removed" : "");
-    printf("  contact entry: %s\n", cs_name);
+    printf("  contact entry: %s (out %s, in %s%s)\n", cs_name,
+           sx_sub_out_name((sx_sub_out)cs.out), sx_sub_in_name((sx_sub_in)cs.in),
+           cs.suspended ? ", suspended by policy" : "");
     if (d.verdict == SX_DENY)
       printf("  refusal: SIP %d, XMPP %s\n", d.sip_status, d.xmpp_condition);
-    if (d.verdict == SX_ALLOW && dir == SX_DIR_OUT && kind == SX_KIND_SUBSCRIBE &&
-        cs != SX_CONTACT_ADDED)
+    if (d.verdict == SX_ALLOW && dir == SX_DIR_OUT && kind == SX_KIND_SUBSCRIBE && !cs.added)
       printf("  note: the daemon adds %s to %s's contacts when the SUBSCRIBE is sent\n",
              contact, user);
-    rc = d.verdict == SX_ALLOW ? CTL_OK : CTL_REFUSED;
+    if (have_step) {
+      printf("  daemon: %s:", step.why);
+      for (unsigned b = 1; b && b <= SX_RA_FANOUT_LEAVE; b <<= 1)
+        if (step.actions & b) printf(" %s", sx_rel_action_name(b));
+      printf("%s\n", step.actions ? "" : " nothing sent");
+    }
+    rc = ok ? CTL_OK : CTL_REFUSED;
   }
   sx_snap_free(snap);
 out:

@@ -426,7 +426,7 @@ typedef struct {
 
 typedef struct {
   const char *user, *contact;
-  sx_contact_state state;
+  sx_rel rel;
 } ct_t;
 
 #define VEC(T) struct { T *v; size_t n, cap; }
@@ -644,32 +644,47 @@ static long ct_find(const sx_policy_snap *s, const char *user, const char *conta
   return -1;
 }
 
-int sx_snap_add_contact(sx_policy_snap *s, const char *user_key, const char *contact_key,
-                        sx_contact_state state) {
-  if (!s || s->broken || !user_key || !contact_key || (unsigned)state > 2) return -1;
+int sx_snap_add_relation(sx_policy_snap *s, const char *user_key, const char *contact_key,
+                         sx_rel rel) {
+  if (!s || s->broken || !user_key || !contact_key || rel.out > SX_OUT_SUBSCRIBED ||
+      rel.in > SX_IN_APPROVED || rel.added > 1)
+    return -1;
+  rel.suspended = 0;
   uint32_t h = hash_pair(hash_str(user_key, 0), hash_str(contact_key, 0));
   long at = ct_find(s, user_key, contact_key, h);
   if (at >= 0) {
-    s->cts.v[at].state = state;
+    s->cts.v[at].rel = rel;
     return 0;
   }
+  if (sx_rel_is_empty(rel)) return 0;
   if (ht_prepare(s, &s->hct)) return -1;
   ct_t *c = VEC_PUSH(s, s->cts);
   if (!c) return -1;
   c->user = sdup(s, user_key);
   c->contact = sdup(s, contact_key);
-  c->state = state;
+  c->rel = rel;
   if (!c->user || !c->contact) return -1;
   ht_insert(&s->hct, h, (uint32_t)s->cts.n);
   return 0;
 }
 
-sx_contact_state sx_snap_contact(const sx_policy_snap *s, const char *user_key,
-                                 const char *contact_key) {
-  if (!s || !user_key || !contact_key) return SX_CONTACT_NONE;
+sx_rel sx_snap_relation(const sx_policy_snap *s, const char *user_key,
+                        const char *contact_key) {
+  if (!s || !user_key || !contact_key) return SX_REL_NONE;
   long at = ct_find(s, user_key, contact_key,
                     hash_pair(hash_str(user_key, 0), hash_str(contact_key, 0)));
-  return at >= 0 ? s->cts.v[at].state : SX_CONTACT_NONE;
+  return at >= 0 ? s->cts.v[at].rel : SX_REL_NONE;
+}
+
+size_t sx_snap_relation_count(const sx_policy_snap *s) { return s ? s->cts.n : 0; }
+
+int sx_snap_relation_at(const sx_policy_snap *s, size_t i, const char **user,
+                        const char **contact, sx_rel *rel) {
+  if (!s || i >= s->cts.n) return -1;
+  if (user) *user = s->cts.v[i].user;
+  if (contact) *contact = s->cts.v[i].contact;
+  if (rel) *rel = s->cts.v[i].rel;
+  return 0;
 }
 
 /* The effective policy and the scope it came from ("user", "site", "global"). */
@@ -761,7 +776,7 @@ static const char *scope_words(const char *scope) {
 }
 
 static void decide(const sx_policy_snap *s, const char *user_key, const char *ext_domain,
-                   const char *ext_bare_key, int have_contact, sx_contact_state contact,
+                   const char *ext_bare_key, int have_rel, sx_rel rel,
                    sx_pdir dir, sx_kind kind, sx_decision *out) {
   out->verdict = SX_DENY;
   out->reason_code = NULL;
@@ -838,9 +853,9 @@ static void decide(const sx_policy_snap *s, const char *user_key, const char *ex
            user_key, scope_words(scope), pol->name);
     return;
   }
-  sx_contact_state cs = have_contact ? contact : sx_snap_contact(s, user_key, ext_bare_key);
+  sx_rel cs = have_rel ? rel : sx_snap_relation(s, user_key, ext_bare_key);
   const char *who = ext_bare_key && *ext_bare_key ? ext_bare_key : ext_domain;
-  if (cs == SX_CONTACT_ADDED) {
+  if (cs.added) {
     allow(out);
     reason(out,
            "inbound %s allowed: %s is a PublicUnverified partner and %s added %s as a "
@@ -866,11 +881,11 @@ static void decide(const sx_policy_snap *s, const char *user_key, const char *ex
 
 void sx_decide(const sx_policy_snap *s, const char *user_key, const char *ext_domain,
                const char *ext_bare_key, sx_pdir dir, sx_kind kind, sx_decision *out) {
-  decide(s, user_key, ext_domain, ext_bare_key, 0, SX_CONTACT_NONE, dir, kind, out);
+  decide(s, user_key, ext_domain, ext_bare_key, 0, SX_REL_NONE, dir, kind, out);
 }
 
-void sx_decide_with_contact(const sx_policy_snap *s, const char *user_key,
-                            const char *ext_domain, sx_contact_state contact, sx_pdir dir,
-                            sx_kind kind, sx_decision *out) {
-  decide(s, user_key, ext_domain, NULL, 1, contact, dir, kind, out);
+void sx_decide_with_relation(const sx_policy_snap *s, const char *user_key,
+                             const char *ext_domain, sx_rel rel, sx_pdir dir, sx_kind kind,
+                             sx_decision *out) {
+  decide(s, user_key, ext_domain, NULL, 1, rel, dir, kind, out);
 }

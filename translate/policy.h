@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "translate/relation.h"
+
 /* ---- policies ------------------------------------------------------------------------ */
 
 /* Flags of an external access policy (all default to off). Only SX_POL_XMPP gates traffic. */
@@ -77,14 +79,6 @@ int sx_partner_validate(sx_nego tls, sx_nego sasl, int dialback, char *msg, size
  * label. Writes into out (out_n >= strlen(in) + 1). 0 ok, -1 invalid (msg says why). */
 int sx_domain_normalize(const char *in, char *out, size_t out_n, char *msg, size_t n);
 
-/* ---- contacts ------------------------------------------------------------------------ */
-
-typedef enum {
-  SX_CONTACT_NONE = 0,    /* no entry */
-  SX_CONTACT_ADDED,       /* the user added the contact (the contact list §5 consults) */
-  SX_CONTACT_PENDING_IN,  /* the contact asked to see the user's presence; not added */
-} sx_contact_state;
-
 /* ---- the snapshot -------------------------------------------------------------------- */
 
 typedef struct sx_policy_snap sx_policy_snap;
@@ -104,21 +98,22 @@ void sx_snap_free(sx_policy_snap *s);
  * add_partner: primary domain (matched case-insensitively, trailing dot ignored).
  * add_partner_domain: an additional domain of an already added primary; -1 if the primary
  *   is unknown.
- * add_contact: (user key, contact bare key) → state. */
+ * add_relation: (user key, contact bare key) → relation (translate/relation.h); an empty
+ *   relation is not kept. */
 int sx_snap_add_policy(sx_policy_snap *s, const char *name, unsigned flags);
 int sx_snap_add_user(sx_policy_snap *s, const char *user_key, const char *site,
                      const char *tag);
 int sx_snap_add_partner(sx_policy_snap *s, const char *domain, sx_ptype type);
 int sx_snap_add_partner_domain(sx_policy_snap *s, const char *primary, const char *domain);
-int sx_snap_add_contact(sx_policy_snap *s, const char *user_key, const char *contact_key,
-                        sx_contact_state state);
+int sx_snap_add_relation(sx_policy_snap *s, const char *user_key, const char *contact_key,
+                         sx_rel rel);
 
 /* The store generation the snapshot was built from (0 unless set). */
 void sx_snap_set_generation(sx_policy_snap *s, int64_t generation);
 int64_t sx_snap_generation(const sx_policy_snap *s);
 
 typedef struct {
-  size_t policies, users, partners, domains, contacts;
+  size_t policies, users, partners, domains, contacts; /* contacts: relations */
 } sx_snap_counts;
 void sx_snap_get_counts(const sx_policy_snap *s, sx_snap_counts *out);
 
@@ -133,8 +128,14 @@ unsigned sx_snap_effective(const sx_policy_snap *s, const char *user_key, const 
 int sx_snap_partner(const sx_policy_snap *s, const char *domain, const char **primary,
                     sx_ptype *type);
 
-sx_contact_state sx_snap_contact(const sx_policy_snap *s, const char *user_key,
-                                 const char *contact_key);
+/* The stored relation of (user, contact); SX_REL_NONE when there is none. */
+sx_rel sx_snap_relation(const sx_policy_snap *s, const char *user_key, const char *contact_key);
+
+/* Relations in insertion order: i in 0..count-1; *user and *contact point into the snapshot.
+ * -1 when i is out of range. */
+size_t sx_snap_relation_count(const sx_policy_snap *s);
+int sx_snap_relation_at(const sx_policy_snap *s, size_t i, const char **user,
+                        const char **contact, sx_rel *rel);
 
 /* ---- the decision -------------------------------------------------------------------- */
 
@@ -183,17 +184,19 @@ typedef struct {
  *
  * Inbound rules by partner type (outbound is allowed for an enabled user):
  *   Federated, PublicVerified: every kind allowed.
- *   PublicUnverified: allowed when the user added the contact; otherwise SUBSCRIBE is
- *     pending (held until the user adds the contact) and MESSAGE, PRESENCE, PROBE denied.
+ *   PublicUnverified: allowed when the user added the contact (relation.added); otherwise
+ *     SUBSCRIBE is pending (held until the user adds the contact) and MESSAGE, PRESENCE,
+ *     PROBE denied.
  * strip_status_notes is 1 for every partner type other than Federated. */
 void sx_decide(const sx_policy_snap *s, const char *user_key, const char *ext_domain,
                const char *ext_bare_key, sx_pdir dir, sx_kind kind, sx_decision *out);
 
-/* As sx_decide(), with the contact state supplied by the caller instead of looked up in
- * the snapshot (for a caller that keeps contact state of its own). */
-void sx_decide_with_contact(const sx_policy_snap *s, const char *user_key,
-                            const char *ext_domain, sx_contact_state contact, sx_pdir dir,
-                            sx_kind kind, sx_decision *out);
+/* As sx_decide(), with the relation supplied by the caller instead of looked up in the
+ * snapshot: the daemon passes its own current state (translate/reltab.h), so its writes
+ * count at once. */
+void sx_decide_with_relation(const sx_policy_snap *s, const char *user_key,
+                             const char *ext_domain, sx_rel rel, sx_pdir dir, sx_kind kind,
+                             sx_decision *out);
 
 /* "allow", "deny", "pending"; "outbound", "inbound"; "message", "subscribe", "presence",
  * "probe" (static). */

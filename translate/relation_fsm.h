@@ -116,6 +116,11 @@ int sx_rel_allowed(const sx_policy_snap *s, const char *user_key, const char *ex
 /* "sip_subscribe", "sip_last_dialog_end", "xmpp_subscribed", ..., "shutdown";
  * "rejected", "deactivated", "timeout", "noresource", NULL for SX_NR_NONE (static). */
 const char *sx_rel_event_name(sx_rel_event ev);
+/* "refuse", "store_write", "xmpp_subscribe", "xmpp_subscribed", "xmpp_unsubscribe",
+ * "xmpp_unsubscribed", "xmpp_probe", "xmpp_unavailable", "xmpp_presence", "notify_pending",
+ * "notify_active", "notify_terminated", "fanout_join", "fanout_leave" for one SX_RA_* bit;
+ * NULL for anything else (static). */
+const char *sx_rel_action_name(unsigned action);
 const char *sx_notify_reason_name(sx_notify_reason r);
 
 #endif

@@ -385,6 +385,28 @@ def contacts_and_check():
          "presence allowed after contact add")
     jrun(["check", "alice@contoso.com", "erin@example.org", "--inbound", "--probe"], 1,
          "probe from another contact denied")
+    # --subscribe / --probe follow the daemon's state machine on the stored relation
+    d = jrun(["check", "alice@contoso.com", "dave@example.org", "--inbound", "--subscribe"], 0,
+             "subscribe state machine")
+    if d:
+        check(d["daemon"]["event"] == "xmpp_subscribe" and
+              d["daemon"]["actions"] == ["store_write", "xmpp_subscribed", "xmpp_presence",
+                                         "fanout_join"] and
+              d["daemon"]["subscription_in"] == "approved" and
+              d["relation"]["subscription_in"] == "none" and
+              d["relation"]["suspended"] is False, "subscribe approves", repr(d))
+    d = jrun(["check", "alice@contoso.com", "dave@example.org", "--inbound", "--probe"], 1,
+             "probe from an added contact that is no approved watcher")
+    if d:
+        check(d["decision"] == "allow" and d["daemon"]["actions"] == ["xmpp_unsubscribed"],
+              "probe answered unsubscribed", repr(d))
+    expect(["check", "alice@contoso.com", "dave@example.org", "--outbound", "--subscribe"], 0,
+           "outbound subscribe text", out="xmpp_subscribe notify_pending")
+    d = jrun(["check", "bob@contoso.com", "dave@example.org", "--inbound", "--subscribe"], 1,
+             "subscribe for a user not enabled")
+    if d:
+        check(d["daemon"]["actions"] == ["refuse"] and d["xmpp_condition"] == "forbidden",
+              "refused", repr(d))
     expect(["contact", "add", "sip:alice@contoso.com", "sip:carol@fabrikam.com"], 0,
            "contact add a sip: form")
     lst = jrun(["contact", "list", "sip:alice@contoso.com"], 0, "contact list USER")
@@ -394,11 +416,20 @@ def contacts_and_check():
               "contact list", repr(lst))
         if lst:
             for k in ("user", "contact", "state", "added", "subscription_out",
-                      "subscription_in", "updated"):
+                      "subscription_in", "policy", "updated"):
                 check(k in lst[0], "contact field %s" % k)
+            check(all(x["policy"] == "active" for x in lst), "relations active", repr(lst))
     lst = jrun(["contact", "list"], 0, "contact list all")
     check(lst is not None and len(lst) == 2, "contact list all count", repr(lst))
     expect(["contact", "list"], 0, "contact list text", out="dave@example.org")
+    expect(["contact", "list"], 0, "contact list text both ways", out="SUB-OUT")
+    # a user who is not enabled: the relation is kept but suspended
+    expect(["contact", "add", "bob@contoso.com", "carol@fabrikam.com"], 0, "contact add bob")
+    lst = jrun(["contact", "list", "bob@contoso.com"], 0, "contact list bob")
+    if lst is not None:
+        check([(x["contact"], x["policy"]) for x in lst] == [("carol@fabrikam.com", "suspended")],
+              "suspended relation", repr(lst))
+    expect(["contact", "remove", "bob@contoso.com", "carol@fabrikam.com"], 0, "contact remove bob")
     expect(["contact", "remove", "alice@contoso.com", "dave@example.org"], 0, "contact remove")
     expect(["contact", "remove", "alice@contoso.com", "dave@example.org"], 1,
            "contact remove missing")

@@ -26,6 +26,12 @@ static const char *const EXPECT[3][2][4] = {
 
 static const char *const DOMAINS[3] = {"fed.example", "pv.example", "pu.example"};
 
+/* the relations of the table's contact states none, added, pending_in */
+#define ADDED ((sx_rel){SX_OUT_NONE, SX_IN_NONE, 1, 0})
+#define PENDING_IN ((sx_rel){SX_OUT_NONE, SX_IN_PENDING, 0, 0})
+static const sx_rel STATES[3] = {{0, 0, 0, 0}, {SX_OUT_NONE, SX_IN_NONE, 1, 0},
+                                 {SX_OUT_NONE, SX_IN_PENDING, 0, 0}};
+
 static sx_policy_snap *table_snap(void) {
   sx_policy_snap *s = sx_snap_new();
   CHECK(s != NULL, "snap");
@@ -39,10 +45,10 @@ static sx_policy_snap *table_snap(void) {
   for (int t = 0; t < 3; t++) {
     char k[64];
     snprintf(k, sizeof k, "carol@%s", DOMAINS[t]);
-    CHECK_INT(sx_snap_add_contact(s, "bob@contoso.com", k, SX_CONTACT_ADDED), 0, k);
-    CHECK_INT(sx_snap_add_contact(s, "alice@contoso.com", k, SX_CONTACT_ADDED), 0, k);
+    CHECK_INT(sx_snap_add_relation(s, "bob@contoso.com", k, ADDED), 0, k);
+    CHECK_INT(sx_snap_add_relation(s, "alice@contoso.com", k, ADDED), 0, k);
     snprintf(k, sizeof k, "dave@%s", DOMAINS[t]);
-    CHECK_INT(sx_snap_add_contact(s, "bob@contoso.com", k, SX_CONTACT_PENDING_IN), 0, k);
+    CHECK_INT(sx_snap_add_relation(s, "bob@contoso.com", k, PENDING_IN), 0, k);
   }
   return s;
 }
@@ -78,8 +84,8 @@ static void test_table(void) {
                 dec.reason);
           /* the same with the contact state given by the caller */
           sx_decision dec2;
-          sx_decide_with_contact(s, "bob@contoso.com", DOMAINS[t], (sx_contact_state)c,
-                                 (sx_pdir)d, (sx_kind)k, &dec2);
+          sx_decide_with_relation(s, "bob@contoso.com", DOMAINS[t], STATES[c], (sx_pdir)d,
+                                  (sx_kind)k, &dec2);
           CHECK_INT(dec2.verdict, dec.verdict, ctx);
           /* a user not enabled: step 2 refuses before step 3, whatever the contact */
           sx_decide(s, "alice@contoso.com", DOMAINS[t], ext, (sx_pdir)d, (sx_kind)k, &dec);
@@ -313,7 +319,7 @@ static void test_canonical(void) {
   sx_snap_add_policy(s, "NoXmpp", SX_POL_XMPP);
   char *ck = sx_canon_key("Carol@FABRIKAM.com.", NULL, NULL);
   CHECK_STR(ck, "carol@fabrikam.com", "contact key");
-  sx_snap_add_contact(s, "bob@contoso.com", ck, SX_CONTACT_ADDED);
+  sx_snap_add_relation(s, "bob@contoso.com", ck, ADDED);
   static const char *const carol[] = {"carol@fabrikam.com", "CAROL@fabrikam.com",
                                       "sip:carol@Fabrikam.com", "carol@fabrikam.com/res"};
   for (size_t i = 0; i < sizeof carol / sizeof carol[0]; i++) {

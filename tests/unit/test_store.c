@@ -437,40 +437,63 @@ static void test_partners(sx_store *s) {
 
 static void test_contacts(sx_store *s) {
   char err[1024];
-  int approved = -1;
-  CHECK_INT(sx_store_contact_set_sub(s, "bob@contoso.com", "dave@example.org", 0, SX_SUB_PENDING,
-                                     err, sizeof err),
+  int pending = -1;
+  int64_t gen = -1, g0 = sx_store_generation(s);
+  const sx_rel pend_in = {SX_OUT_NONE, SX_IN_PENDING, 0, 0};
+  CHECK_INT(sx_store_relation_put(s, "bob@contoso.com", "dave@example.org", pend_in, &gen, err,
+                                  sizeof err),
             SX_ST_OK, err);
+  CHECK_INT(gen, g0 + 1, "generation after the write");
+  CHECK_INT(sx_store_generation(s), gen, "generation matches the store's");
   sx_contact_rec c;
   CHECK_INT(sx_store_contact_get(s, "bob@contoso.com", "dave@example.org", &c, err, sizeof err),
             SX_ST_OK, err);
-  CHECK_STR(sx_contact_rec_state(&c), "pending_in", "pending state");
-  CHECK_INT(c.added, 0, "not added");
+  CHECK_STR(sx_rel_summary(c.rel), "pending_in", "pending state");
+  CHECK_INT(c.rel.added, 0, "not added");
   sx_contact_rec_free(&c);
-  CHECK_INT(sx_store_contact_add(s, "bob@contoso.com", "dave@example.org", &approved, err, sizeof err),
+  /* the admin adds the contact: added only; the daemon approves the request */
+  CHECK_INT(sx_store_contact_add(s, "bob@contoso.com", "dave@example.org", &pending, err, sizeof err),
             SX_ST_OK, err);
-  CHECK_INT(approved, 1, "pending request approved");
+  CHECK_INT(pending, 1, "a pending request waits");
   CHECK_INT(sx_store_contact_get(s, "bob@contoso.com", "dave@example.org", &c, err, sizeof err),
             SX_ST_OK, err);
-  CHECK_STR(sx_contact_rec_state(&c), "added", "added state");
-  CHECK_INT(c.sub_in, SX_SUB_YES, "sub_in approved");
+  CHECK_STR(sx_rel_summary(c.rel), "added", "added state");
+  CHECK_INT(c.rel.in, SX_IN_PENDING, "still pending in the store");
   CHECK(c.updated > 0, "updated time");
   sx_contact_rec_free(&c);
-  CHECK_INT(sx_store_contact_add(s, "bob@contoso.com", "dave@example.org", &approved, err, sizeof err),
+  const sx_rel approved = {SX_OUT_SUBSCRIBED, SX_IN_APPROVED, 1, 1 /* never stored */};
+  CHECK_INT(sx_store_relation_put(s, "bob@contoso.com", "dave@example.org", approved, NULL, err,
+                                  sizeof err),
+            SX_ST_OK, err);
+  CHECK_INT(sx_store_contact_add(s, "bob@contoso.com", "dave@example.org", &pending, err, sizeof err),
             SX_ST_OK, "idempotent");
-  CHECK_INT(approved, 0, "nothing pending the second time");
-  CHECK_INT(sx_store_contact_set_sub(s, "bob@contoso.com", "dave@example.org", 1, SX_SUB_YES, err,
-                                     sizeof err),
+  CHECK_INT(pending, 0, "nothing pending the second time");
+  CHECK_INT(sx_store_contact_get(s, "bob@contoso.com", "dave@example.org", &c, err, sizeof err),
             SX_ST_OK, err);
+  CHECK(c.rel.out == SX_OUT_SUBSCRIBED && c.rel.in == SX_IN_APPROVED && c.rel.added &&
+            !c.rel.suspended,
+        "stored both ways, suspended not stored");
+  sx_contact_rec_free(&c);
   /* an entry left with nothing disappears */
-  CHECK_INT(sx_store_contact_set_sub(s, "alice@contoso.com", "x@example.org", 1, SX_SUB_PENDING,
-                                     err, sizeof err),
+  const sx_rel pend_out = {SX_OUT_PENDING, SX_IN_NONE, 0, 0};
+  CHECK_INT(sx_store_relation_put(s, "alice@contoso.com", "x@example.org", pend_out, NULL, err,
+                                  sizeof err),
             SX_ST_OK, err);
-  CHECK_INT(sx_store_contact_set_sub(s, "alice@contoso.com", "x@example.org", 1, SX_SUB_NONE, err,
-                                     sizeof err),
+  CHECK_INT(sx_store_relation_put(s, "alice@contoso.com", "x@example.org", SX_REL_NONE, NULL, err,
+                                  sizeof err),
             SX_ST_OK, err);
   CHECK_INT(sx_store_contact_get(s, "alice@contoso.com", "x@example.org", &c, err, sizeof err),
             SX_ST_NOTFOUND, "empty entry deleted");
+  CHECK_INT(sx_store_relation_put(s, "alice@contoso.com", "x@example.org", SX_REL_NONE, NULL, err,
+                                  sizeof err),
+            SX_ST_OK, "deleting an absent relation is fine");
+  const sx_rel bad = {3, 0, 0, 0};
+  CHECK_INT(sx_store_relation_put(s, "alice@contoso.com", "x@example.org", bad, NULL, err,
+                                  sizeof err),
+            SX_ST_INVALID, "bad state refused");
+  CHECK_INT(sx_store_relation_put(s, "alice@contoso.com", "nodomain", pend_out, NULL, err,
+                                  sizeof err),
+            SX_ST_INVALID, "bad key refused");
   CHECK_INT(sx_store_contact_add(s, "alice@contoso.com", "carol@fabrikam.com", NULL, err, sizeof err),
             SX_ST_OK, err);
   CHECK_INT(sx_store_contact_add(s, "alice@contoso.com", "nodomain", NULL, err, sizeof err),
@@ -485,9 +508,24 @@ static void test_contacts(sx_store *s) {
   if (n == 3) {
     CHECK_STR(v[0].user, "alice@contoso.com", "sorted by user");
     CHECK_STR(v[1].contact, "carol@fabrikam.com", "then contact");
-    CHECK_INT(v[2].sub_out, SX_SUB_YES, "sub_out");
+    CHECK_INT(v[2].rel.out, SX_OUT_SUBSCRIBED, "sub_out");
   }
   sx_contact_list_free(v, n);
+  /* the snapshot carries every relation both ways */
+  sx_policy_snap *snap = sx_store_snapshot(s, err, sizeof err);
+  CHECK(snap != NULL, "snapshot: %s", err);
+  if (snap) {
+    CHECK_INT(sx_snap_relation_count(snap), 3, "relations in the snapshot");
+    sx_rel r = sx_snap_relation(snap, "bob@contoso.com", "dave@example.org");
+    CHECK(r.out == SX_OUT_SUBSCRIBED && r.in == SX_IN_APPROVED && r.added, "snapshot relation");
+    r = sx_snap_relation(snap, "bob@contoso.com", "nobody@example.org");
+    CHECK(sx_rel_is_empty(r), "absent relation is empty");
+    const char *u = NULL, *ct = NULL;
+    CHECK_INT(sx_snap_relation_at(snap, 3, &u, &ct, &r), -1, "out of range");
+    CHECK_INT(sx_snap_relation_at(snap, 0, &u, &ct, &r), 0, "first");
+    CHECK(u && ct, "keys");
+    sx_snap_free(snap);
+  }
   CHECK_INT(sx_store_contact_remove(s, "alice@contoso.com", "carol@fabrikam.com", err, sizeof err),
             SX_ST_OK, err);
   CHECK_INT(sx_store_contact_remove(s, "alice@contoso.com", "carol@fabrikam.com", err, sizeof err),
