@@ -630,6 +630,94 @@ def create_presence_db(path):
 
 
 # --------------------------------------------------------------------------------------
+# baresip
+
+BARESIP_MODULE_DIRS = ["/usr/lib/baresip/modules", "/usr/lib/x86_64-linux-gnu/baresip/modules"]
+
+
+class Baresip(_Child):
+    """baresip (Debian's baresip-core), headless: its own config directory (-f) with one
+    account registering through `registrar` (host, port), `contacts` (SIP URIs) watched with
+    ;presence=p2p (the presence module SUBSCRIBEs to each), publication of its own presence
+    every `pubint` seconds when > 0, and the ctrl_tcp module on a local port for commands.
+    Its log (stdout/stderr) is where status changes are read."""
+
+    name = "baresip"
+
+    def start(self, tmpdir, user, domain, registrar, contacts=(), pubint=0, timeout=15):
+        self.dir = os.path.join(tmpdir, "baresip-%s" % user)
+        os.makedirs(self.dir, exist_ok=True)
+        self.user, self.domain = user, domain
+        self.sip_port = free_port()
+        self.ctrl_port = free_port()
+        self.log_path = os.path.join(self.dir, "baresip.log")
+        mpath = next((p for p in BARESIP_MODULE_DIRS if os.path.isdir(p)),
+                     BARESIP_MODULE_DIRS[0])
+        with open(os.path.join(self.dir, "config"), "w") as f:
+            f.write("poll_method epoll\n"
+                    "sip_listen 127.0.0.1:%d\n"
+                    "module_path %s\n"
+                    "module_app account.so\n"
+                    "module_app contact.so\n"
+                    "module_app presence.so\n"
+                    "module ctrl_tcp.so\n"
+                    "ctrl_tcp_listen 127.0.0.1:%d\n" % (self.sip_port, mpath, self.ctrl_port))
+        params = ';outbound="sip:%s:%d;transport=udp";regint=600' % registrar
+        if pubint:
+            params += ";pubint=%d" % pubint
+        with open(os.path.join(self.dir, "accounts"), "w") as f:
+            f.write("<sip:%s@%s>%s\n" % (user, domain, params))
+        with open(os.path.join(self.dir, "contacts"), "w") as f:
+            for i, c in enumerate(contacts):
+                f.write('"c%d" <%s>;presence=p2p\n' % (i, c))
+        self._spawn(["baresip", "-f", self.dir, "-v"], cwd=self.dir)
+        try:
+            wait_tcp("127.0.0.1", self.ctrl_port, timeout, self.proc, "baresip")
+        except Exception as e:
+            self.stop()
+            raise RuntimeError("%s\n--- baresip log ---\n%s" % (e, tail(self.log_path)))
+        return self
+
+    def command(self, command, params="", timeout=5.0):
+        """Sends one ctrl_tcp command (a JSON netstring) and returns the decoded reply."""
+        import json
+        body = json.dumps({"command": command, "params": params, "token": "t1"}).encode()
+        with socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=timeout) as s:
+            s.sendall(b"%d:%s," % (len(body), body))
+            data = b""
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                m = re.match(rb"(\d+):", data)
+                if m and len(data) >= m.end() + int(m.group(1)) + 1:
+                    msg = data[m.end():m.end() + int(m.group(1))]
+                    try:
+                        reply = json.loads(msg)
+                    except ValueError:
+                        reply = None
+                    if isinstance(reply, dict) and reply.get("response"):
+                        return reply
+                    data = data[m.end() + int(m.group(1)) + 1:]
+        raise TimeoutError("baresip: no reply to %s" % command)
+
+    def wait_log(self, pattern, timeout=10.0, start=0):
+        """Waits until the log matches `pattern` (regex) after byte offset `start`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_text()[start:]
+            if re.search(pattern, text):
+                return True
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise TimeoutError("baresip log has no %r within %.1fs:\n%s"
+                           % (pattern, timeout, tail(self.log_path, 40)))
+
+
+# --------------------------------------------------------------------------------------
 # sipxmppd
 
 SANITIZER_PATTERNS = ["ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer",
