@@ -15,7 +15,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libsofia-sip-ua-dev libstrophe-dev libuv1-dev libssl-dev libsqlite3-dev sqlite3
-  libinih-dev libcjson-dev libmicrohttpd-dev
+  libinih-dev libcjson-dev libmicrohttpd-dev libexpat1-dev
   prosody kamailio sip-tester
   python3 python3-slixmpp python3-pytest
   curl procps iproute2 ca-certificates

@@ -42,7 +42,9 @@ void sx_agg_clear(sx_pres_agg *a);
 typedef enum {
   SX_AGG_OK = 0,
   SX_AGG_IGNORED,  /* not an available/unavailable presence: nothing changed */
-  SX_AGG_TOO_MANY, /* a new resource beyond SX_AGG_MAX_RESOURCES: nothing changed */
+  SX_AGG_TOO_MANY, /* a new resource beyond SX_AGG_MAX_RESOURCES, or statuses beyond the
+                      bounds of translate/presence.h: nothing changed */
+  SX_AGG_INVALID,  /* a resource or status that is not valid UTF-8: nothing changed */
   SX_AGG_NOMEM,    /* nothing changed */
 } sx_agg_rc;
 
