@@ -1,7 +1,7 @@
 /* Inbound stanzas on the edge link (xmpp/edge.h): checks of from/to (malformed or spoofed
  * addresses are dropped), <message/> turned into an sx_xmsg for the on_message callback,
  * <iq/> answered here (disco#info, ping, service-unavailable; our own barrier and keepalive
- * pings recognised), presence ignored. */
+ * pings recognised), <presence/> converted by edge_presence.c for on_presence. */
 #include "xmpp/edge_internal.h"
 
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 #include "translate/log.h"
 #include "translate/text.h"
 #include "translate/xmsg.h"
+#include "xmpp/edge_presence.h"
 
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_RECEIPTS "urn:xmpp:receipts"
@@ -242,8 +243,24 @@ static int handle_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud) {
     sx_jid_free(&from);
     return 1;
   }
-  sx_debug("edge", "%s presence type=%s from %s@%s ignored", e->domain,
-           type ? type : "available", from.local ? from.local : "", from.domain);
+  if (pc == IN_OK && e->cbs.on_presence) {
+    sx_presence p;
+    char *f = sx_jid_to_text(&from, 1), *t = sx_jid_to_text(&to, 1);
+    edge_pres_rc rc = f && t ? edge_presence_extract(e->ctx, st, f, t, &p) : EP_NOMEM;
+    if (!f || !t) {
+      free(f);
+      free(t);
+    } else if (rc == EP_OK) {
+      e->cbs.on_presence(e->ud, e, &p);
+    } else {
+      sx_info("edge", "%s dropped presence type=%s from %s: %s", e->domain,
+              type ? type : "available", f, rc == EP_BAD ? "invalid" : "out of memory");
+    }
+    if (f && t) sx_presence_free(&p);
+  } else {
+    sx_debug("edge", "%s presence type=%s from %s@%s for another domain ignored", e->domain,
+             type ? type : "available", from.local ? from.local : "", from.domain);
+  }
   sx_jid_free(&from);
   sx_jid_free(&to);
   return 1;
