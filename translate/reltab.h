@@ -72,7 +72,10 @@ void sx_reltab_written(sx_reltab *t, const char *user, const char *contact, uint
  * call (the callback runs the state machine and calls sx_reltab_set()). Entries whose write
  * is pending (ticket != done) or committed after the snapshot was read
  * (written_gen > sx_snap_generation(snap)) are skipped. Relations only in the snapshot get a
- * new entry first. Returns the number of differences reported, -1 when out of memory. */
+ * new entry first. When the callback hands out no new write (sx_reltab_set() returned 0 or
+ * was not called), the entry adopts `after` on return. cb may be NULL (adopt silently). The
+ * callback must not add entries. Returns the number of differences reported, -1 when out of
+ * memory. */
 typedef void (*sx_reltab_change_fn)(void *arg, sx_relent *e, sx_rel before, sx_rel after);
 long sx_reltab_reconcile(sx_reltab *t, const sx_policy_snap *snap, sx_reltab_change_fn cb,
                          void *arg);
