@@ -15,6 +15,7 @@
 
 typedef struct sx_access sx_access;
 typedef struct sx_http sx_http;
+typedef struct sx_pres_gw sx_pres_gw;
 typedef struct xq_item xq_item;
 
 typedef struct sx_gw {
@@ -26,6 +27,7 @@ typedef struct sx_gw {
   sx_idmap *ids;   /* stanza ids of messages sent to XMPP → their SIP senders */
   sx_access *access;
   sx_http *http;
+  sx_pres_gw *pres; /* presence (gateway/presence.h) */
   char *warn_agent; /* warn-agent of our Warning headers */
   uv_signal_t sig_term, sig_int, sig_hup;
   /* XMPP → SIP messages waiting for a transaction slot (FIFO). */

@@ -164,7 +164,6 @@ url_string_t *pres_next_hop(sx_sip_pres *p, su_home_t *home, const char *route,
     return route ? (url_string_t *)u : NULL;
   }
   /* Only the next hop is changed: the Route header goes out as the route set says. */
-  url_strip_param_string((char *)u->url_params, "maddr");
   return with_tcp(home, u);
 }
 

@@ -120,8 +120,7 @@ static int subscribe_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
   unsigned granted, retry = 0;
 
   if (status < 200) return 0;
-  nta_outgoing_destroy(orq);
-  f->orq = NULL;
+  f->orq = NULL; /* destroyed at the end: sip lives in its response */
   if (status < 300) {
     granted = sip && sip->sip_expires ? (unsigned)sip->sip_expires->ex_delta : f->want;
     if (sip && sip->sip_to) learn_dialog(f, sip, sip->sip_to->a_tag, 1);
@@ -143,6 +142,7 @@ static int subscribe_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
     sx_info("presence", "fan-out %s: SUBSCRIBE answered %d; again in %u ms", f->target,
             status, retry);
   }
+  nta_outgoing_destroy(orq);
   if (p->cbs.on_fanout_answer) p->cbs.on_fanout_answer(p->ud, f, f->ud, status, retry);
   return 0;
 }

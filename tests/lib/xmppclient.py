@@ -86,7 +86,7 @@ class Pres(Msg):
         pr = self._text("priority")
         self.priority = int(pr) if pr not in (None, "") else None
         self.statuses = []
-        for st in self.el.findall("{%s}status" % NS_CLIENT):
+        for st in (self.el.findall("{%s}status" % NS_CLIENT) + self.el.findall("status")):
             self.statuses.append((st.attrib.get(XML_LANG), st.text or ""))
         self.status = self.statuses[0][1] if self.statuses else None
 
@@ -182,6 +182,11 @@ class XmppClient:
             started = asyncio.get_running_loop().create_future()
 
             def on_start(_ev):
+                if not self.auto_roster:
+                    # A roster request makes this session "interested": Prosody then hands
+                    # it subscription stanzas (subscribed, unsubscribed) as they come.
+                    x.send_raw("<iq type='get' id='sx-roster'>"
+                               "<query xmlns='jabber:iq:roster'/></iq>")
                 if available:
                     x.send_presence()
                 if not started.done():
