@@ -1,0 +1,140 @@
+"""Presence relations across restarts, edge reconnects, policy changes and SIGTERM (issue 6
+items 4–6), each test on its own stack (real Kamailio presence server, real Prosody)."""
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import COMPONENT_SECRET, INTERNAL, need_gateway, stack_fixture
+from sipua import parse_pidf, pidf, sub_state
+
+FED = "fabrikam.example"
+SETUP = [
+    ["policy", "set", "global", "--xmpp"],
+    ["partner", "new", FED, "--type", "federated"],
+]
+
+
+@pytest.fixture
+def lst():
+    need_gateway()
+    yield from stack_fixture(
+        "sx-preslife-", with_gateway=True, ctl_setup=SETUP,
+        config_overrides={"presence": {"min_expires": "5"}},
+        kamailio_kw={"children": 1},
+        prosody_kw=dict(users={"alice": "pw", "carol": "pw"}, extra_components={},
+                        component_secret=COMPONENT_SECRET))
+
+
+def ctl(st, *args, ok=(0,)):
+    gw = st.gateway
+    r = subprocess.run([os.path.join(gw.build_dir, "sipxmppctl"), "--config", gw.cfg_path]
+                       + list(args), stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=30, env=gw.env, text=True)
+    if ok is not None:
+        assert r.returncode in ok, (args, r.returncode, r.stdout, r.stderr)
+    return r
+
+
+def state_of(n):
+    return sub_state(n)[0]
+
+
+def pres_from(client, frm, pred=None, timeout=10):
+    return client.wait_presence(lambda p: p.bare_from == frm and (pred is None or pred(p)),
+                                timeout=timeout)
+
+
+def both_ways(st):
+    """bob (SIP) watches carol (XMPP) and alice (XMPP) watches bob. Returns
+    (bob, sub, carol, alice)."""
+    bob = st.ua("bob")
+    bob_jid = "bob@%s" % INTERNAL
+    r = bob.publish(pidf(bob.aor, "open", activity="away", note="lunch"), expires=3600)
+    assert r.status == 200
+    carol = st.xmpp("carol", auto_roster=False)
+    alice = st.xmpp("alice", auto_roster=False)
+    sub = bob.subscribe("sip:carol@%s" % FED, expires=600)
+    assert sub.response.status == 200
+    pres_from(carol, bob_jid, lambda p: p.type == "subscribe")
+    carol.send_presence(to=bob_jid, ptype="subscribed")
+    carol.send_presence(show="chat", status="hi")
+    sub.wait_notify(lambda m: m.body and b"hi" in m.body, timeout=5)
+    alice.send_presence(to=bob_jid, ptype="subscribe")
+    pres_from(alice, bob_jid, lambda p: p.type == "subscribed")
+    pres_from(alice, bob_jid, lambda p: p.show == "away")
+    return bob, sub, carol, alice
+
+
+def test_gateway_restart_keeps_relations(lst):
+    bob, sub, carol, alice = both_ways(lst)
+    bob_jid = "bob@%s" % INTERNAL
+    lst.gateway.stop()
+    # While it is down, bob's presence changes: after the restart alice gets the new one.
+    r = bob.publish(pidf(bob.aor, "open", activity="busy", note="call"), expires=3600)
+    assert r.status == 200
+    carol.presences.clear()
+    alice.presences.clear()
+    lst.gateway._launch(20)
+    # alice: the current presence (dnd), with no new subscribe from anyone.
+    pres_from(alice, bob_jid, lambda p: p.show == "dnd", timeout=10)
+    # carol gets a probe (bob has... no dialog now: the old one died with the gateway), and
+    # never a new subscribe.
+    sub2 = bob.subscribe("sip:carol@%s" % FED, expires=600)
+    assert sub2.response.status == 200
+    n = sub2.wait_notify(lambda m: state_of(m) == "active" and m.body, timeout=5)
+    assert [t["basic"] for t in parse_pidf(n.body)["tuples"]] == ["open"]
+    time.sleep(0.5)
+    assert not carol.all_presences(lambda p: p.type == "subscribe")
+    assert not alice.all_presences(lambda p: p.type in ("subscribe", "unsubscribed"))
+
+
+def test_edge_restart_state_again_within_10s(lst):
+    bob, sub, carol, alice = both_ways(lst)
+    bob_jid = "bob@%s" % INTERNAL
+    carol.close()
+    alice.close()
+    lst.prosody.restart()
+    carol = lst.xmpp("carol", auto_roster=False)
+    lst.gateway.wait_health(200, 20)
+    t0 = time.monotonic()
+    carol.send_presence(show="dnd", status="back")
+    n = sub.wait_notify(lambda m: m.body and b"back" in m.body, timeout=10)
+    assert time.monotonic() - t0 < 10
+    assert "busy" in parse_pidf(n.body)["activities"]
+
+
+def test_policy_revoked_and_restored(lst):
+    bob, sub, carol, alice = both_ways(lst)
+    bob_jid = "bob@%s" % INTERNAL
+    alice.presences.clear()
+    t0 = time.monotonic()
+    ctl(lst, "policy", "set", "global", "--xmpp=off")
+    n = sub.wait_notify(lambda m: state_of(m) == "terminated", timeout=5)
+    assert sub_state(n)[1].get("reason") == "rejected"
+    pres_from(alice, bob_jid, lambda p: p.type == "unavailable", timeout=5)
+    assert time.monotonic() - t0 < 3
+    alice.presences.clear()
+    ctl(lst, "policy", "set", "global", "--xmpp=on")
+    # alice sees bob again with no new request from anyone.
+    pres_from(alice, bob_jid, lambda p: p.show == "away", timeout=5)
+    assert not alice.all_presences(lambda p: p.type == "subscribe")
+
+
+def test_sigterm_tells_everyone(lst):
+    bob, sub, carol, alice = both_ways(lst)
+    bob_jid = "bob@%s" % INTERNAL
+    alice.presences.clear()
+    t0 = time.monotonic()
+    rc = lst.gateway.stop()
+    assert rc == 0
+    assert time.monotonic() - t0 < 5
+    n = sub.wait_notify(lambda m: state_of(m) == "terminated", timeout=2)
+    assert sub_state(n)[1].get("reason") == "deactivated"
+    pres_from(alice, bob_jid, lambda p: p.type == "unavailable", timeout=2)
+    rows = [r for r in lst.kamailio.active_watchers("sip:bob@%s" % INTERNAL)
+            if r[1].startswith("gateway@")]
+    assert rows == [], rows
+    lst.gateway = None
