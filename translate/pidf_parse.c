@@ -132,7 +132,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
   }
   s->depth++;
   /* xml:lang in effect: own, else the parent's */
-  strcpy(s->lang[s->depth], s->lang[s->depth - 1]);
+  memcpy(s->lang[s->depth], s->lang[s->depth - 1], sizeof s->lang[0]);
   const char *prio = NULL;
   int nattr = 0;
   for (const XML_Char **a = atts; a[0]; a += 2) {

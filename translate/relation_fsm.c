@@ -19,6 +19,8 @@ static const char *const EVENT_NAMES[SX_REV_COUNT] = {
     [SX_REV_POLICY_RESTORED] = "policy_restored",
     [SX_REV_RESYNC] = "resync",
     [SX_REV_SHUTDOWN] = "shutdown",
+    [SX_REV_SIP_REFRESH] = "sip_refresh",
+    [SX_REV_SIP_FETCH] = "sip_fetch",
 };
 
 const char *sx_rel_event_name(sx_rel_event ev) {
@@ -54,6 +56,16 @@ int sx_rel_allowed(const sx_policy_snap *s, const char *user_key, const char *ex
   sx_decide_with_relation(s, user_key, ext_domain, SX_REL_NONE, SX_DIR_OUT, SX_KIND_PRESENCE,
                           &d);
   return d.verdict == SX_ALLOW;
+}
+
+int sx_rel_admin_events(sx_rel before, sx_rel after, sx_rel_event ev[2]) {
+  int n = 0;
+  int removed = (before.added && !after.added) ||
+                (before.out != SX_OUT_NONE && after.out == SX_OUT_NONE) ||
+                (before.in != SX_IN_NONE && after.in == SX_IN_NONE);
+  if (removed) ev[n++] = SX_REV_ADMIN_REMOVE;
+  if (after.added && (!before.added || removed)) ev[n++] = SX_REV_ADMIN_ADD;
+  return n;
 }
 
 /* The inbound side is (or becomes) approved: tell the contact, send the user's presence at
@@ -265,6 +277,34 @@ static void ev_resync(sx_rel c, sx_verdict v, const sx_rel_ctx *ctx, sx_rel_resu
   if (c.out == SX_OUT_SUBSCRIBED && ctx->sip_dialogs) r->actions |= SX_RA_XMPP_PROBE;
 }
 
+static void ev_sip_refresh(sx_rel c, sx_verdict v, const sx_rel_ctx *ctx, sx_rel_result *r) {
+  if (v == SX_DENY || c.suspended) {
+    r->actions = SX_RA_NOTIFY_TERMINATED;
+    r->reason = SX_NR_REJECTED;
+    r->why = "refresh refused by policy";
+  } else if (c.out == SX_OUT_SUBSCRIBED && ctx->cached) {
+    r->actions = SX_RA_NOTIFY_ACTIVE;
+    r->why = "refresh: cached state";
+  } else {
+    r->actions = SX_RA_NOTIFY_PENDING;
+    r->why = "refresh: still pending";
+  }
+}
+
+static void ev_sip_fetch(sx_verdict v, const sx_rel_ctx *ctx, sx_rel_result *r) {
+  if (v == SX_DENY) {
+    r->actions = SX_RA_REFUSE;
+    r->why = "fetch refused by policy";
+  } else if (ctx->cached) {
+    r->actions = SX_RA_NOTIFY_TERMINATED;
+    r->reason = SX_NR_TIMEOUT;
+    r->why = "fetch: cached state";
+  } else {
+    r->actions = SX_RA_XMPP_PROBE;
+    r->why = "fetch: nothing cached, probe first";
+  }
+}
+
 static void ev_shutdown(sx_rel c, sx_rel_result *r) {
   r->actions = SX_RA_NOTIFY_TERMINATED;
   r->reason = SX_NR_DEACTIVATED;
@@ -295,6 +335,8 @@ void sx_rel_step(sx_rel cur, sx_rel_event ev, sx_verdict verdict, const sx_rel_c
   case SX_REV_POLICY_RESTORED: ev_restored(cur, ctx, out); break;
   case SX_REV_RESYNC: ev_resync(cur, verdict, ctx, out); break;
   case SX_REV_SHUTDOWN: ev_shutdown(cur, out); break;
+  case SX_REV_SIP_REFRESH: ev_sip_refresh(cur, verdict, ctx, out); break;
+  case SX_REV_SIP_FETCH: ev_sip_fetch(verdict, ctx, out); break;
   case SX_REV_COUNT: break;
   }
   if (sx_rel_persisted_differs(cur, out->next)) out->actions |= SX_RA_STORE_WRITE;

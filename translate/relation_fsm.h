@@ -18,9 +18,10 @@
  * `verdict` of sx_rel_step) is given as the sx_decide() arguments (direction, kind); "—"
  * means the verdict is ignored (pass SX_ALLOW). */
 typedef enum {
-  /* A new SIP SUBSCRIBE dialog (Expires > 0) from the user to the contact, accepted by the
-   * SIP layer (200 sent or about to be). Not for refreshes (the SIP layer answers those with
-   * the cached state) nor fetches. Verdict: (OUT, SUBSCRIBE). */
+  /* A SUBSCRIBE creating a dialog (Expires > 0) from the user to the contact. The SIP layer
+   * steps it before answering: SX_RA_REFUSE → 403 + Warning and no dialog; otherwise 200
+   * and the NOTIFY the actions name. Refreshes are SX_REV_SIP_REFRESH, fetches
+   * SX_REV_SIP_FETCH. Verdict: (OUT, SUBSCRIBE). */
   SX_REV_SIP_SUBSCRIBE = 0,
   /* The user's last SIP dialog watching the contact ended (Expires: 0, expiry, 481,
    * timeout). —. */
@@ -48,6 +49,15 @@ typedef enum {
   SX_REV_RESYNC,
   /* SIGTERM: tell everyone the gateway goes away. —. State unchanged. */
   SX_REV_SHUTDOWN,
+  /* A refresh SUBSCRIBE on an existing dialog (Expires > 0): the NOTIFY with the cached
+   * state (pending while the XMPP subscription is not answered, else active). Verdict:
+   * (OUT, SUBSCRIBE); a refusal ends the dialog (terminated;reason=rejected). State
+   * unchanged. */
+  SX_REV_SIP_REFRESH,
+  /* A fetch (Expires: 0 in a new dialog). Verdict: (OUT, PROBE). With the contact's presence
+   * cached: one NOTIFY terminated;reason=timeout carrying it. Otherwise an XMPP probe; the
+   * SIP layer sends that NOTIFY with the answer, or closed after 1 s. State unchanged. */
+  SX_REV_SIP_FETCH,
   SX_REV_COUNT
 } sx_rel_event;
 
@@ -84,7 +94,7 @@ typedef enum {
   SX_NR_NONE = 0,
   SX_NR_REJECTED,    /* "rejected" */
   SX_NR_DEACTIVATED, /* "deactivated" */
-  SX_NR_TIMEOUT,     /* "timeout" (the SIP layer's own; the machine does not emit it) */
+  SX_NR_TIMEOUT,     /* "timeout" (a fetch's NOTIFY; also the SIP layer's own on expiry) */
   SX_NR_NORESOURCE,  /* "noresource" (not emitted by the machine) */
 } sx_notify_reason;
 
@@ -108,12 +118,23 @@ typedef struct {
 void sx_rel_step(sx_rel cur, sx_rel_event ev, sx_verdict verdict, const sx_rel_ctx *ctx,
                  sx_rel_result *out);
 
+/* The admin events a store change reported by sx_reltab_reconcile() (before: the daemon's
+ * state, after: the store's) stands for, in the order to step them, written to ev; returns
+ * their number (0..2):
+ *   - SX_REV_ADMIN_REMOVE when the relation lost what only `contact remove` takes away (the
+ *     row is gone, the added mark or a subscription state was dropped);
+ *   - SX_REV_ADMIN_ADD when the contact is added in the store and was not (or was removed
+ *     and added again between two snapshots: REMOVE, then ADD on REMOVE's result).
+ * 0: nothing the daemon must act on (the table adopts the store's state). */
+int sx_rel_admin_events(sx_rel before, sx_rel after, sx_rel_event ev[2]);
+
 /* Steps 1–2 of SPEC §5 for a relation: 1 when the contact's domain is a partner and the user
  * is enabled for XMPP in snapshot s (the relation is not suspended), else 0. ext_domain: the
  * contact's domain. */
 int sx_rel_allowed(const sx_policy_snap *s, const char *user_key, const char *ext_domain);
 
-/* "sip_subscribe", "sip_last_dialog_end", "xmpp_subscribed", ..., "shutdown";
+/* "sip_subscribe", "sip_last_dialog_end", "xmpp_subscribed", ..., "shutdown",
+ * "sip_refresh", "sip_fetch";
  * "rejected", "deactivated", "timeout", "noresource", NULL for SX_NR_NONE (static). */
 const char *sx_rel_event_name(sx_rel_event ev);
 /* "refuse", "store_write", "xmpp_subscribe", "xmpp_subscribed", "xmpp_unsubscribe",

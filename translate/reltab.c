@@ -185,8 +185,15 @@ long sx_reltab_reconcile(sx_reltab *t, const sx_policy_snap *snap, sx_reltab_cha
     changes++;
     uint64_t ticket = e->ticket;
     if (cb) cb(arg, e, e->rel, after);
-    /* a callback that wrote nothing adopts the store's state */
-    if (e->ticket == ticket) e->rel = after;
+    if (e->ticket == ticket) {
+      /* a callback that wrote nothing adopts the store's state */
+      after.suspended = e->rel.suspended;
+      e->rel = after;
+    } else if (!sx_rel_persisted_differs(e->rel, after)) {
+      /* it set exactly what the store holds: nothing is in flight that matters */
+      e->done = e->ticket;
+      if (e->written_gen < gen) e->written_gen = gen;
+    }
   }
   return changes;
 }

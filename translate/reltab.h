@@ -6,16 +6,17 @@
  *   1. at start: sx_reltab_load(t, snap) with the first snapshot, then one SX_REV_RESYNC
  *      step per entry (sx_reltab_each());
  *   2. for each event: e = sx_reltab_get(t, user, contact) (NULL on ENOMEM), decide with
- *      sx_decide_with_contact(snap, user, domain, e->rel, ...), sx_rel_step(e->rel, ...),
+ *      sx_decide_with_relation(snap, user, domain, e->rel, ...), sx_rel_step(e->rel, ...),
  *      then ticket = sx_reltab_set(t, e, result.next); when ticket != 0 hand
  *      (user, contact, result.next, ticket) to the store writer thread, which calls
  *      sx_store_relation_put() and posts (ticket, generation or -1) back to the loop, which
  *      calls sx_reltab_written();
  *   3. after every snapshot swap: sx_reltab_reconcile(t, new_snap, cb, arg) reports what
  *      changed in the store behind the daemon's back (sipxmppctl contact add/remove) as
- *      (before, after) pairs: added 0→1 → SX_REV_ADMIN_ADD, a relation gone (after empty) →
- *      SX_REV_ADMIN_REMOVE. Then, for policy changes, compare sx_rel_allowed() with
- *      e->rel.suspended for every entry (POLICY_REVOKED / POLICY_RESTORED).
+ *      (before, after) pairs; sx_rel_admin_events(before, after) names the events to step
+ *      (SX_REV_ADMIN_REMOVE, SX_REV_ADMIN_ADD). Then, for policy changes, compare
+ *      sx_rel_allowed() with e->rel.suspended for every entry (POLICY_REVOKED /
+ *      POLICY_RESTORED).
  *
  * Ownership: the table owns its entries and their key strings; an sx_relent pointer stays
  * valid until sx_reltab_free() (entries are never removed while the table lives; an entry
@@ -73,9 +74,10 @@ void sx_reltab_written(sx_reltab *t, const char *user, const char *contact, uint
  * is pending (ticket != done) or committed after the snapshot was read
  * (written_gen > sx_snap_generation(snap)) are skipped. Relations only in the snapshot get a
  * new entry first. When the callback hands out no new write (sx_reltab_set() returned 0 or
- * was not called), the entry adopts `after` on return. cb may be NULL (adopt silently). The
- * callback must not add entries. Returns the number of differences reported, -1 when out of
- * memory. */
+ * was not called), the entry adopts `after` on return; when it set exactly `after`'s
+ * persisted parts, that write counts as done (the store holds it already; acknowledging it
+ * later is harmless). cb may be NULL (adopt silently). The callback must not add entries.
+ * Returns the number of differences reported, -1 when out of memory. */
 typedef void (*sx_reltab_change_fn)(void *arg, sx_relent *e, sx_rel before, sx_rel after);
 long sx_reltab_reconcile(sx_reltab *t, const sx_policy_snap *snap, sx_reltab_change_fn cb,
                          void *arg);

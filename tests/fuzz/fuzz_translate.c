@@ -1,6 +1,7 @@
 /* libFuzzer target for the parsers of the translation core that see network input: SIP URIs
  * and JIDs (both directions), CPIM documents, text in any charset, isComposing documents and
- * the IM mapping. Build: see tests/fuzz/run.sh. */
+ * the IM mapping, PIDF documents (parsed, then rendered back through the resource aggregate
+ * and serialised as a presence stanza). Build: see tests/fuzz/run.sh. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 #include "translate/address.h"
 #include "translate/cpim.h"
 #include "translate/im.h"
+#include "translate/pidf_parse.h"
+#include "translate/pidf_render.h"
 #include "translate/text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -60,6 +63,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       sx_jid_free(&a);
       sx_jid_free(&b);
       sx_im_imdn_free(&im);
+    }
+  }
+  {
+    sx_presence p;
+    if (sx_pidf_parse((const char *)data, size, NULL, &p, NULL, 0) == SX_PIDF_OK) {
+      sx_pres_agg a = {0};
+      sx_agg_update(&a, size > 4 ? s + size - 4 : "r", &p);
+      char *doc = sx_pidf_render(&a, "sip:carol@fabrikam.example", 0, NULL);
+      sx_presence q;
+      /* what we render must parse again */
+      if (doc && sx_pidf_parse(doc, strlen(doc), NULL, &q, NULL, 0) != SX_PIDF_OK) abort();
+      if (doc) sx_presence_free(&q);
+      free(doc);
+      sx_agg_clear(&a);
+      p.from = strdup("bob@contoso.example");
+      p.to = strdup("carol@fabrikam.example");
+      char *xml = sx_presence_serialize(&p, NULL);
+      free(xml);
+      sx_presence_free(&p);
     }
   }
   free(s);

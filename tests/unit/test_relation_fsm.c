@@ -169,6 +169,16 @@ static const struct row {
     {"SA11", SX_REV_RESYNC, D, 1, 0, "SA11", "", NULL},
     {"SA11", SX_REV_RESYNC, A, 0, 0, "SA10", "xmpp_presence fanout_join", NULL},
 
+    /* ---- refresh and fetch (no state change) ---- */
+    {"SN10", SX_REV_SIP_REFRESH, A, 1, 1, "SN10", "notify_active", NULL},
+    {"SN10", SX_REV_SIP_REFRESH, A, 1, 0, "SN10", "notify_pending", NULL},
+    {"PN10", SX_REV_SIP_REFRESH, A, 1, 1, "PN10", "notify_pending", NULL},
+    {"SN10", SX_REV_SIP_REFRESH, D, 1, 1, "SN10", "notify_terminated", "rejected"},
+    {"SN11", SX_REV_SIP_REFRESH, A, 1, 1, "SN11", "notify_terminated", "rejected"},
+    {"SN10", SX_REV_SIP_FETCH, A, 1, 1, "SN10", "notify_terminated", "timeout"},
+    {"NN00", SX_REV_SIP_FETCH, A, 0, 0, "NN00", "xmpp_probe", NULL},
+    {"NN00", SX_REV_SIP_FETCH, D, 0, 0, "NN00", "refuse", NULL},
+
     /* ---- SIGTERM ---- */
     {"SA10", SX_REV_SHUTDOWN, A, 1, 1, "SA10",
      "xmpp_unavailable notify_terminated fanout_leave", "deactivated"},
@@ -218,7 +228,7 @@ static void test_properties(void) {
                 CHECK(res.actions == SX_RA_REFUSE && !sx_rel_persisted_differs(cur, res.next),
                       "%s: refusal changes nothing", ctx);
               if (su && ev != SX_REV_POLICY_RESTORED && ev != SX_REV_RESYNC &&
-                  ev != SX_REV_SIP_SUBSCRIBE)
+                  ev != SX_REV_SIP_SUBSCRIBE && ev != SX_REV_SIP_FETCH)
                 CHECK(!(res.actions & (SX_RA_NOTIFY_ACTIVE | SX_RA_XMPP_PRESENCE |
                                        SX_RA_FANOUT_JOIN)),
                       "%s: suspended relays nothing", ctx);
@@ -260,7 +270,37 @@ static void test_allowed(void) {
   sx_snap_free(s);
 }
 
+/* What a store change seen by the reconcile stands for. */
+static void test_admin_events(void) {
+  static const struct {
+    const char *before, *after, *events;
+  } rows[] = {
+      {"NN00", "NN10", "admin_add"},                    /* contact add */
+      {"NP00", "NP10", "admin_add"},                    /* contact add, a request waits */
+      {"SA10", "NN00", "admin_remove"},                 /* contact remove */
+      {"NA00", "NN00", "admin_remove"},
+      {"SA10", "NN10", "admin_remove admin_add"},       /* removed and added again */
+      {"SN10", "SN10", ""},                             /* no change */
+      {"PN10", "SN10", ""},                             /* another writer's progress: adopt */
+      {"NP00", "NA00", ""},
+      {"NN10", "NN00", "admin_remove"},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    sx_rel_event ev[2];
+    int n = sx_rel_admin_events(st(rows[i].before), st(rows[i].after), ev);
+    char got[64] = "";
+    for (int k = 0; k < n; k++) {
+      if (k) strcat(got, " ");
+      strcat(got, sx_rel_event_name(ev[k]));
+    }
+    char ctx[64];
+    snprintf(ctx, sizeof ctx, "%s -> %s", rows[i].before, rows[i].after);
+    CHECK_STR(got, rows[i].events, ctx);
+  }
+}
+
 int main(void) {
+  test_admin_events();
   test_table();
   test_properties();
   test_allowed();
