@@ -275,18 +275,25 @@ static void policy_one(void *arg, sx_relent *e) {
 /* A change in the store made by sipxmppctl (contact add/remove). */
 static void reconcile_one(void *arg, sx_relent *e, sx_rel before, sx_rel after) {
   sx_pres_gw *P = arg;
-  if (sx_rel_is_empty(after) && !sx_rel_is_empty(before)) {
-    pres_step(P, e, SX_REV_ADMIN_REMOVE, NULL, SX_ALLOW);
-  } else if (after.added && !before.added) {
-    sx_decision d;
-    sx_rel with = before;
-    with.added = 1;
-    sx_decide_with_relation(sx_access_snap(P->gw->access), e->user, pres_domain_of(e->contact),
-                            with, SX_DIR_IN, SX_KIND_SUBSCRIBE, &d);
-    pres_step(P, e, SX_REV_ADMIN_ADD, &d, d.verdict);
-  } else {
+  sx_rel_event ev[2];
+  int n = sx_rel_admin_events(before, after, ev), i;
+  if (n == 0) {
     after.suspended = before.suspended;
     sx_reltab_set(P->rt, e, after);
+    return;
+  }
+  for (i = 0; i < n; i++) {
+    if (ev[i] == SX_REV_ADMIN_ADD) {
+      sx_decision d;
+      sx_rel with = e->rel;
+      with.added = 1;
+      sx_decide_with_relation(sx_access_snap(P->gw->access), e->user,
+                              pres_domain_of(e->contact), with, SX_DIR_IN, SX_KIND_SUBSCRIBE,
+                              &d);
+      pres_step(P, e, ev[i], &d, d.verdict);
+    } else {
+      pres_step(P, e, ev[i], NULL, SX_ALLOW);
+    }
   }
 }
 

@@ -296,7 +296,13 @@ def test_fanout_one_subscription_for_two_federated_watchers(ps):
     time.sleep(0.5)
     assert len(wait_rows(ps, bob.user, 1)) == 1
     kate.send_presence(to=bob_jid, ptype="unsubscribe")
-    assert wait_rows(ps, bob.user, 0) == []
+    rows = wait_rows(ps, bob.user, 0)
+    if rows and ps.kamailio.delete_failed():
+        # Kamailio could not delete the row (SQLite lock, see servers.Kamailio): its next
+        # NOTIFY to the ended dialog must get 481 from the gateway, which removes it.
+        publish(bob, "open")
+        rows = wait_rows(ps, bob.user, 0)
+    assert rows == []
     assert ps.gateway.log_contains(r"%s -> kate@%s: unsubscribed" % (bob_jid, FED))
 
 
