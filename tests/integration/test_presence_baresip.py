@@ -45,25 +45,25 @@ def test_baresip_watches_xmpp_user_and_publishes_to_xmpp_watcher(bst):
         carol.wait_presence(lambda p: p.bare_from == bart_jid and p.type == "subscribe",
                             timeout=15)
         carol.send_presence(to=bart_jid, ptype="subscribed")
-        bs.wait_log(CHANGED % ("", "Online"), timeout=10)
+        bs.wait_log(CHANGED % ("", "Online"), timeout=20)
         mark = len(bs.log_text())
         carol.send_presence(ptype="unavailable")
-        bs.wait_log(CHANGED % ("Online", "Offline"), timeout=10, start=mark)
+        bs.wait_log(CHANGED % ("Online", "Offline"), timeout=20, start=mark)
         mark = len(bs.log_text())
         carol.send_presence(status="back")
-        bs.wait_log(CHANGED % ("Offline", "Online"), timeout=10, start=mark)
+        bs.wait_log(CHANGED % ("Offline", "Online"), timeout=20, start=mark)
 
         # bart's own presence reaches alice through the fan-out.
         alice.send_presence(to=bart_jid, ptype="subscribe")
         alice.wait_presence(lambda p: p.bare_from == bart_jid and p.type == "subscribed")
         alice.wait_presence(lambda p: p.bare_from == bart_jid and p.type == "available",
-                            timeout=10)
+                            timeout=20)
         bs.command("presence_offline")
         alice.wait_presence(lambda p: p.bare_from == bart_jid and p.type == "unavailable",
-                            timeout=10)
+                            timeout=20)
         bs.command("presence_online")
         alice.wait_presence(lambda p: p.bare_from == bart_jid and p.type == "available",
-                            timeout=10)
+                            timeout=20)
     finally:
         bs.stop()
     time.sleep(0.2)
