@@ -348,3 +348,80 @@ def test_non_partner_subscribe_gets_service_unavailable(ps):
     p = pres_from(sam, bob_jid, lambda p: p.type in ("unsubscribed", "available",
                                                      "unavailable"))
     assert p.type == "unsubscribed", p.xml
+
+
+# ------------------------------------------------------------------ dialogs and operation
+
+def approved_contact(st, name, bob):
+    """bob (SIP) watches `name`@FED with an answered XMPP subscription; returns
+    (client, dialog)."""
+    c = st.xmpp(name, auto_roster=False)
+    bob_jid = "%s@%s" % (bob.user, INTERNAL)
+    sub = bob.subscribe("sip:%s@%s" % (name, FED), expires=300)
+    assert sub.response.status == 200
+    pres_from(c, bob_jid, lambda p: p.type == "subscribe")
+    c.send_presence(to=bob_jid, ptype="subscribed")
+    sub.wait_notify(lambda m: state_of(m) == "active", timeout=5)
+    return c, sub
+
+
+def test_fetch_gets_one_terminated_notify_with_cached_state(ps):
+    bob = sip_user(ps)
+    lena, sub = approved_contact(ps, "lena", bob)
+    lena.send_presence(show="away", status="fetch me")
+    sub.wait_notify(lambda m: m.body and b"fetch me" in m.body, timeout=5)
+    fetch = bob.subscribe("sip:lena@%s" % FED, expires=0)
+    assert fetch.response.status == 200
+    n = fetch.wait_notify(timeout=5)
+    assert sub_state(n) == ("terminated", {"reason": "timeout"}), n.header("subscription-state")
+    assert b"fetch me" in n.body
+    time.sleep(0.5)
+    assert len(fetch.notifies()) == 1
+    sub.unsubscribe()
+
+
+def test_retransmitted_subscribe_is_answered_by_its_dialog(ps):
+    bob = sip_user(ps)
+    mona = ps.xmpp("mona", auto_roster=False)
+    data, branch, call_id = bob.build_request(
+        "SUBSCRIBE", "sip:mona@%s" % FED, headers=[("Event", "presence"), ("Expires", "60")])
+    r1 = bob.send_request_bytes(data, branch, "SUBSCRIBE", ps.gateway.sip_addr)
+    r2 = bob.send_request_bytes(data, branch, "SUBSCRIBE", ps.gateway.sip_addr)
+    assert r1.status == r2.status == 200
+    assert r1.header("to") == r2.header("to") and ";tag=" in r1.header("to")
+    assert r2.header("expires") is not None and r2.header("contact")
+    time.sleep(1.0)
+    initial = bob.notifies(call_id)
+    assert len(initial) == 1, initial   # one dialog, one initial NOTIFY
+    pres = mona.all_presences(lambda p: p.type == "subscribe")
+    assert len(pres) == 1, pres
+
+
+def test_contact_remove_ends_the_relation_for_good(ps):
+    bob = sip_user(ps)
+    kate2 = ps.xmpp("kate", auto_roster=False)
+    bob_jid = "%s@%s" % (bob.user, INTERNAL)
+    sub = bob.subscribe("sip:kate@%s" % FED, expires=300)
+    pres_from(kate2, bob_jid, lambda p: p.type == "subscribe")
+    kate2.send_presence(to=bob_jid, ptype="subscribed")
+    sub.wait_notify(lambda m: state_of(m) == "active", timeout=5)
+    ctl(ps, "contact", "remove", "sip:" + bob_jid, "kate@%s" % FED)
+    n = sub.wait_notify(lambda m: state_of(m) == "terminated", timeout=3)
+    assert sub_state(n)[1].get("reason") == "rejected"
+    pres_from(kate2, bob_jid, lambda p: p.type == "unsubscribe", timeout=3)
+
+
+def test_metrics_show_presence(ps):
+    bob = sip_user(ps)
+    lena, sub = approved_contact(ps, "lena", bob)
+    st, text, _ = ps.gateway.metrics()
+    assert st == 200
+    import re
+    m = re.search(r'^sipxmpp_presence_sip_dialogs\{direction="watcher"\} (\d+)$', text, re.M)
+    assert m and int(m.group(1)) >= 1, text
+    assert re.search(r'^sipxmpp_presence_relations\{side="out",state="subscribed"\} [1-9]',
+                     text, re.M), text
+    assert re.search(r'^sipxmpp_presence_notifies_total\{result="ok"\} [1-9]', text, re.M)
+    assert "sipxmpp_presence_fanout_subscriptions" in text
+    assert "sipxmpp_presence_resubscribes_total" in text
+    sub.unsubscribe()
