@@ -425,3 +425,34 @@ def test_metrics_show_presence(ps):
     assert "sipxmpp_presence_fanout_subscriptions" in text
     assert "sipxmpp_presence_resubscribes_total" in text
     sub.unsubscribe()
+
+
+def test_public_unverified_approved_when_the_user_subscribes_to_it(ps):
+    bob = sip_user(ps)
+    bob_jid = "%s@%s" % (bob.user, INTERNAL)
+    ulf = ps.xmpp("ulf", domain=UNVERIFIED, auto_roster=False)
+    ulf.send_presence(to=bob_jid, ptype="subscribe")
+    time.sleep(1.0)
+    assert not ulf.all_presences(lambda p: p.bare_from == bob_jid and p.type == "subscribed")
+    # bob watches ulf: that adds the contact, which approves ulf's pending request.
+    sub = bob.subscribe("sip:ulf@%s" % UNVERIFIED, expires=300)
+    assert sub.response.status == 200
+    pres_from(ulf, bob_jid, lambda p: p.type == "subscribed", timeout=2)
+    pres_from(ulf, bob_jid, lambda p: p.type == "subscribe", timeout=2)
+    sub.unsubscribe()
+
+
+def test_notify_answered_481_ends_the_dialog(ps):
+    bob = sip_user(ps)
+    bob_jid = "%s@%s" % (bob.user, INTERNAL)
+    lena, sub = approved_contact(ps, "lena", bob)
+    bob.responder = lambda m: 481 if m.call_id == sub.call_id else None
+    lena.presences.clear()
+    lena.send_presence(status="are you there")
+    # The next NOTIFY gets 481: its last dialog gone, bob's directed presence to lena ends.
+    pres_from(lena, bob_jid, lambda p: p.type == "unavailable", timeout=5)
+    n = len(sub.notifies())
+    lena.send_presence(status="hello?")
+    time.sleep(1.0)
+    assert len(sub.notifies()) == n, sub.notifies()
+    bob.responder = None

@@ -104,6 +104,13 @@ def test_edge_restart_state_again_within_10s(lst):
     n = sub.wait_notify(lambda m: m.body and b"back" in m.body, timeout=10)
     assert time.monotonic() - t0 < 10
     assert "busy" in parse_pidf(n.body)["activities"]
+    # The fan-out started over after the reconnect, and alice (online again) sees bob.
+    alice = lst.xmpp("alice", auto_roster=False)
+    pres_from(alice, bob_jid, lambda p: p.show == "away", timeout=10)
+    st, text, _ = lst.gateway.metrics()
+    import re
+    m = re.search(r"^sipxmpp_presence_resubscribes_total (\d+)$", text, re.M)
+    assert m and int(m.group(1)) >= 1, text
 
 
 def test_policy_revoked_and_restored(lst):
