@@ -16,7 +16,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libsofia-sip-ua-dev libstrophe-dev libuv1-dev libssl-dev libsqlite3-dev sqlite3
   libinih-dev libcjson-dev libmicrohttpd-dev libexpat1-dev
-  prosody kamailio sip-tester
+  prosody kamailio sip-tester kamailio-presence-modules kamailio-sqlite-modules baresip-core
   python3 python3-slixmpp python3-pytest
   curl procps iproute2 ca-certificates
 )

@@ -344,6 +344,9 @@ class XmppClient:
             pass
 
     def close(self):
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
         try:
             self.disconnect()
         finally:
