@@ -52,6 +52,7 @@ typedef struct sx_pres_gw {
   int shutting_down;
   int resyncing;            /* a RESYNC walk is running */
   unsigned exclude_dialogs; /* dialogs of the triggering request, not counted by pres_step */
+  sx_sip_watch *notify_only; /* set: NOTIFY actions go to this new dialog only */
   /* relations with fetches waiting for a probe's answer */
   sx_relent **fetching;
   size_t nfetching, fetching_cap;

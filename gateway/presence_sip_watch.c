@@ -58,7 +58,6 @@ static char *render(sx_relent *e, size_t *len) {
 static void notify_one(sx_sip_watch *w, const char *state, const char *body) {
   if (sx_sip_watch_notify(w, state, body ? SX_PIDF_CONTENT_TYPE : NULL, body) != 0)
     sx_warn("presence", "NOTIFY (%s) not queued: out of memory", state);
-  sx_metric_inc("presence_notifies_total");
 }
 
 /* The state a dialog of this relation is in right now. */
@@ -70,13 +69,17 @@ void pres_watch_notify_all(sx_pres_gw *P, sx_relent *e, const char *state) {
   relx *x = e->data;
   char *body = NULL;
   size_t len, i;
-  (void)P;
   if (!x || !x->nw) return;
   if (strcmp(state, "active") == 0 && !(body = render(e, &len))) {
     sx_err("presence", "cannot render PIDF for %s", e->contact);
     return;
   }
-  for (i = 0; i < x->nw; i++) notify_one(x->w[i], state, body);
+  if (P->notify_only) {
+    /* A new dialog of a user already watching: the others have this state already. */
+    notify_one(P->notify_only, state, body);
+  } else {
+    for (i = 0; i < x->nw; i++) notify_one(x->w[i], state, body);
+  }
   free(body);
 }
 
@@ -249,8 +252,10 @@ void sx_pres_sip_subscribe(sx_gw *gw, const sx_sip_request *rq, sx_sip_txn *txn)
   {
     unsigned a;
     P->exclude_dialogs = 1; /* the new dialog is the trigger */
+    P->notify_only = w;
     a = pres_step(P, e, SX_REV_SIP_SUBSCRIBE, &d, d.verdict);
     P->exclude_dialogs = 0;
+    P->notify_only = NULL;
     /* RFC 6665: a NOTIFY at once in the new dialog, whatever the machine asked for. */
     if (!(a & (SX_RA_NOTIFY_PENDING | SX_RA_NOTIFY_ACTIVE | SX_RA_NOTIFY_TERMINATED))) {
       const char *st = current_state(e);
