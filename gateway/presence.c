@@ -442,6 +442,7 @@ void sx_pres_free(sx_gw *gw) {
     sx_reltab_each(P->rt, relx_free_one, NULL);
     sx_reltab_free(P->rt);
   }
+  free(P->fetching);
   gw->pres = NULL;
   if (P->poll.loop) {
     P->poll.data = P;

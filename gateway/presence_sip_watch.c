@@ -222,14 +222,23 @@ void sx_pres_sip_subscribe(sx_gw *gw, const sx_sip_request *rq, sx_sip_txn *txn)
     refuse(P, txn, rq, d.sip_status ? d.sip_status : 403, d.reason, d.reason_code);
     goto out;
   }
-  if (expires == 0) { /* a fetch: one NOTIFY with what is known */
+  if (expires == 0) { /* a fetch: one NOTIFY with what is known, or a probe first */
+    sx_rel_ctx ctx = {.sip_dialogs = (unsigned)x->nw, .cached = x->agg.known};
+    sx_rel_result r;
+    sx_decision fd;
+    pres_decide(P, e, SX_DIR_OUT, SX_KIND_PROBE, &fd);
+    sx_rel_step(e->rel, SX_REV_SIP_FETCH, fd.verdict, &ctx, &r);
+    if (r.actions & SX_RA_REFUSE) {
+      refuse(P, txn, rq, fd.sip_status ? fd.sip_status : 403, fd.reason, fd.reason_code);
+      goto out;
+    }
     if (!(w = sx_sip_watch_accept(P->sp, txn, 0, e))) goto out;
     sx_metric_inc("presence_sip_fetches_total");
-    if (x->agg.known || e->rel.out != SX_OUT_SUBSCRIBED || !sx_gw_edge(gw, sender.domain) ||
-        !sx_edge_is_up(sx_gw_edge(gw, sender.domain)))
-      finish(e, w);
-    else
+    if ((r.actions & SX_RA_XMPP_PROBE) && sx_gw_edge(gw, sender.domain) &&
+        sx_edge_is_up(sx_gw_edge(gw, sender.domain)))
       fetch_wait(P, e, w);
+    else
+      finish(e, w);
     goto out;
   }
   {
@@ -279,23 +288,29 @@ out:
 /* ---- dialog callbacks ---------------------------------------------------------------- */
 
 void pres_watch_on_refresh(void *ud, sx_sip_watch *w, void *watch_ud, unsigned expires) {
+  sx_pres_gw *P = ud;
   sx_relent *e = watch_ud;
-  const char *st = current_state(e);
-  (void)ud;
+  relx *x = e->data;
+  sx_decision d;
+  sx_rel_ctx ctx = {.sip_dialogs = x ? (unsigned)x->nw : 0, .cached = x ? x->agg.known : 0};
+  sx_rel_result r;
   (void)expires;
-  if (e->rel.suspended) {
-    relx *x = e->data;
+  pres_decide(P, e, SX_DIR_OUT, SX_KIND_SUBSCRIBE, &d);
+  sx_rel_step(e->rel, SX_REV_SIP_REFRESH, d.verdict, &ctx, &r);
+  if (r.actions & SX_RA_NOTIFY_TERMINATED) {
+    char state[64];
+    const char *why = sx_notify_reason_name(r.reason);
     if (x) list_del(x->w, &x->nw, w);
-    notify_one(w, "terminated;reason=rejected", NULL);
-    return;
-  }
-  if (strcmp(st, "active") == 0) {
+    snprintf(state, sizeof state, "terminated;reason=%s", why ? why : "rejected");
+    notify_one(w, state, NULL);
+    if (x && x->nw == 0) pres_step(P, e, SX_REV_SIP_LAST_DIALOG_END, NULL, SX_ALLOW);
+  } else if (r.actions & SX_RA_NOTIFY_ACTIVE) {
     size_t len;
     char *body = render(e, &len);
-    notify_one(w, st, body);
+    notify_one(w, "active", body);
     free(body);
   } else {
-    notify_one(w, st, NULL);
+    notify_one(w, "pending", NULL);
   }
 }
 

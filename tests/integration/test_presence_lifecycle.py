@@ -80,8 +80,13 @@ def test_gateway_restart_keeps_relations(lst):
     lst.gateway._launch(20)
     # alice: the current presence (dnd), with no new subscribe from anyone.
     pres_from(alice, bob_jid, lambda p: p.show == "dnd", timeout=10)
-    # carol gets a probe (bob has... no dialog now: the old one died with the gateway), and
-    # never a new subscribe.
+    # A fetch with nothing cached yet: the gateway probes carol and answers with her state.
+    fetch = bob.subscribe("sip:carol@%s" % FED, expires=0)
+    assert fetch.response.status == 200
+    n = fetch.wait_notify(timeout=5)
+    assert sub_state(n) == ("terminated", {"reason": "timeout"}), n.header("subscription-state")
+    assert n.body and [t["basic"] for t in parse_pidf(n.body)["tuples"]] == ["open"], n.body
+    # A new dialog is active at once, and carol never gets a new subscribe.
     sub2 = bob.subscribe("sip:carol@%s" % FED, expires=600)
     assert sub2.response.status == 200
     n = sub2.wait_notify(lambda m: state_of(m) == "active" and m.body, timeout=5)
