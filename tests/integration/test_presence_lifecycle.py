@@ -118,18 +118,31 @@ def test_edge_restart_state_again_within_10s(lst):
     assert m and int(m.group(1)) >= 1, text
 
 
-def test_policy_revoked_and_restored(lst):
+REVOKE = {
+    "user_not_enabled": (["policy", "set", "global", "--xmpp=off"],
+                         ["policy", "set", "global", "--xmpp=on"]),
+    "partner_removed": (["partner", "remove", FED],
+                        ["partner", "new", FED, "--type", "federated"]),
+}
+
+
+@pytest.mark.parametrize("how", sorted(REVOKE))
+def test_policy_revoked_and_restored(lst, how):
+    revoke, restore = REVOKE[how]
     bob, sub, carol, alice = both_ways(lst)
     bob_jid = "bob@%s" % INTERNAL
     alice.presences.clear()
     t0 = time.monotonic()
-    ctl(lst, "policy", "set", "global", "--xmpp=off")
+    ctl(lst, *revoke)
     n = sub.wait_notify(lambda m: state_of(m) == "terminated", timeout=5)
     assert sub_state(n)[1].get("reason") == "rejected"
     pres_from(alice, bob_jid, lambda p: p.type == "unavailable", timeout=5)
     assert time.monotonic() - t0 < 3
+    # Suspended: a probe from alice is answered unavailable.
+    alice.send_presence(to=bob_jid, ptype="probe")
+    pres_from(alice, bob_jid, lambda p: p.type == "unavailable", timeout=5)
     alice.presences.clear()
-    ctl(lst, "policy", "set", "global", "--xmpp=on")
+    ctl(lst, *restore)
     # alice sees bob again with no new request from anyone.
     pres_from(alice, bob_jid, lambda p: p.show == "away", timeout=5)
     assert not alice.all_presences(lambda p: p.type == "subscribe")
