@@ -378,6 +378,9 @@ modparam("presence", "server_address", "sip:127.0.0.1:@PORT@")
 # racing a worker's makes the worker's fail with "database is locked").
 modparam("presence", "clean_period", 3600)
 modparam("presence", "db_update_period", 3600)
+# With subs_db_mode 3 notifier processes would send the NOTIFYs of a PUBLISH after
+# waitn_time (5 s): without them the worker handling the PUBLISH sends them at once.
+modparam("presence", "notifier_processes", 0)
 modparam("presence_xml", "db_url", "@DBURL@")
 # Every watcher is authorised (no pres-rules): the gateway's watcher identity gets active.
 modparam("presence_xml", "force_active", 1)
