@@ -82,7 +82,14 @@ void pres_fanout_restart_all(sx_pres_gw *P, const char *domain) {
   size_t i;
   for (i = 0; i < P->unb; i++)
     for (puser *u = P->ub[i]; u; u = u->next)
-      if (u->fo && sx_domain_eq(u->domain, domain)) sx_sip_fanout_restart(u->fo);
+      if (u->fo && sx_domain_eq(u->domain, domain)) {
+        /* The new subscription's first NOTIFY brings the state to every watcher (once;
+         * the resync that follows skips users whose state is being fetched). */
+        sx_presence_free(&u->cur);
+        memset(&u->cur, 0, sizeof u->cur);
+        u->cur_known = 0;
+        sx_sip_fanout_restart(u->fo);
+      }
 }
 
 /* The user's presence to one watcher: the fan-out's last NOTIFY, or unavailable. strip < 0:
