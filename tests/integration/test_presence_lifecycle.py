@@ -167,3 +167,56 @@ def test_sigterm_tells_everyone(lst):
         time.sleep(0.1)
     assert rows() == [] or lst.kamailio.delete_failed(), rows()
     lst.gateway = None
+
+
+@pytest.fixture
+def lst_short():
+    need_gateway()
+    yield from stack_fixture(
+        "sx-preslife-", with_gateway=True, ctl_setup=SETUP,
+        config_overrides={"presence": {"min_expires": "5", "fanout_expires": "10"}},
+        kamailio_kw={"children": 1},
+        prosody_kw=dict(users={"alice": "pw", "carol": "pw"}, extra_components={},
+                        component_secret=COMPONENT_SECRET))
+
+
+def test_fanout_refreshed_and_reestablished_after_481(lst_short):
+    st = lst_short
+    bob = st.ua("bob")
+    bob_jid = "bob@%s" % INTERNAL
+    assert bob.publish(pidf(bob.aor, "open", note="one"), expires=3600).status == 200
+    alice = st.xmpp("alice", auto_roster=False)
+    alice.send_presence(to=bob_jid, ptype="subscribe")
+    pres_from(alice, bob_jid, lambda p: p.status == "one")
+
+    def rows():
+        return [r for r in st.kamailio.active_watchers("sip:bob@%s" % INTERNAL)
+                if r[1].startswith("gateway@")]
+    first = rows()
+    assert len(first) == 1, first
+    expires0 = first[0][3]
+    # Refreshed at 80 % of the 10 s granted: same dialog, later expiry.
+    deadline = time.monotonic() + 12
+    while time.monotonic() < deadline and rows() and rows()[0][3] == expires0:
+        time.sleep(0.2)
+    r = rows()
+    assert len(r) == 1 and r[0][2] == first[0][2] and r[0][3] > expires0, (first, r)
+
+    # The presence server forgets the subscription: the next refresh gets 481 and the
+    # gateway subscribes again (a new dialog), with no watcher involved.
+    import sqlite3
+    con = sqlite3.connect(st.kamailio.db_path, timeout=5)
+    con.execute("DELETE FROM active_watchers WHERE callid = ?", (first[0][2],))
+    con.commit()
+    con.close()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (rows() and rows()[0][2] != first[0][2]):
+        time.sleep(0.2)
+    r = rows()
+    assert len(r) == 1 and r[0][2] != first[0][2], r
+    _, text, _ = st.gateway.metrics()
+    import re
+    m = re.search(r"^sipxmpp_presence_resubscribes_total (\d+)$", text, re.M)
+    assert m and int(m.group(1)) >= 1, text
+    assert bob.publish(pidf(bob.aor, "open", note="two"), expires=3600).status == 200
+    pres_from(alice, bob_jid, lambda p: p.status == "two", timeout=5)
