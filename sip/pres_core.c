@@ -108,13 +108,20 @@ char *pres_new_call_id(sx_sip_pres *p) {
   return strdup(buf);
 }
 
+int pres_route_count(sip_t const *sip) {
+  int n = 0;
+  for (const sip_record_route_t *rr = sip->sip_record_route; rr; rr = rr->r_next) n++;
+  return n;
+}
+
 char *pres_route_of(sip_t const *sip, int reverse) {
   su_home_t home[1] = {SU_HOME_INIT(home)};
   const sip_record_route_t *rr;
-  char *parts[64], *out = NULL;
+  char *parts[PRES_MAX_ROUTES], *out = NULL;
   size_t n = 0, len = 0, i;
 
-  for (rr = sip->sip_record_route; rr && n < 64; rr = rr->r_next) {
+  if (pres_route_count(sip) > PRES_MAX_ROUTES) return NULL; /* callers check first */
+  for (rr = sip->sip_record_route; rr && n < PRES_MAX_ROUTES; rr = rr->r_next) {
     sip_record_route_t one = *rr;
     one.r_next = NULL;
     parts[n] = sip_header_as_string(home, (sip_header_t *)&one);

@@ -9,6 +9,7 @@
 
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
+#include <sofia-sip/su_alloc.h>
 
 #include "translate/log.h"
 
@@ -107,6 +108,9 @@ static char *contact_uri_of(sip_t const *sip) {
 static void learn_dialog(sx_sip_fanout *f, sip_t const *sip, const char *remote_tag,
                          int reverse_route) {
   if (f->remote_tag || !remote_tag) return;
+  if (pres_route_count(sip) > PRES_MAX_ROUTES)
+    sx_warn("presence", "fan-out %s: more than %d Record-Route entries; sending to the "
+            "Contact", f->target, PRES_MAX_ROUTES);
   f->remote_tag = strdup(remote_tag);
   f->route = pres_route_of(sip, reverse_route);
   f->remote_target = contact_uri_of(sip);
@@ -150,18 +154,22 @@ static int subscribe_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
 static int send_subscribe(sx_sip_fanout *f, unsigned expires) {
   sx_sip_pres *p = f->p;
   su_home_t home[1] = {SU_HOME_INIT(home)};
-  char from[1200], to[1200], cseq[32], exp[16];
+  char cseq[32], exp[16], *from, *to;
   url_string_t *hop;
   const char *ruri = f->target;
 
-  snprintf(from, sizeof from, "<%s>;tag=%s", f->from, f->local_tag);
+  from = su_sprintf(home, "<%s>;tag=%s", f->from, f->local_tag);
   if (f->remote_tag) {
-    snprintf(to, sizeof to, "<%s>;tag=%s", f->target, f->remote_tag);
+    to = su_sprintf(home, "<%s>;tag=%s", f->target, f->remote_tag);
     if (f->remote_target) ruri = f->remote_target;
     hop = pres_next_hop(p, home, f->route, ruri);
   } else {
-    snprintf(to, sizeof to, "<%s>", f->target);
+    to = su_sprintf(home, "<%s>", f->target);
     hop = pres_proxy_hop(p, home);
+  }
+  if (!from || !to) {
+    su_home_deinit(home);
+    return -1;
   }
   snprintf(cseq, sizeof cseq, "%u SUBSCRIBE", ++f->cseq);
   snprintf(exp, sizeof exp, "%u", expires);
@@ -221,12 +229,13 @@ void sx_sip_fanout_free(sx_sip_fanout *f) {
   p = f->p;
   if (f->remote_tag) {
     su_home_t home[1] = {SU_HOME_INIT(home)};
-    char from[1200], to[1200], cseq[32];
+    char cseq[32];
     const char *ruri = f->remote_target ? f->remote_target : f->target;
-    snprintf(from, sizeof from, "<%s>;tag=%s", f->from, f->local_tag);
-    snprintf(to, sizeof to, "<%s>;tag=%s", f->target, f->remote_tag);
+    char *from = su_sprintf(home, "<%s>;tag=%s", f->from, f->local_tag);
+    char *to = su_sprintf(home, "<%s>;tag=%s", f->target, f->remote_tag);
     snprintf(cseq, sizeof cseq, "%u SUBSCRIBE", ++f->cseq);
-    if (pres_send_orphan(p, pres_next_hop(p, home, f->route, ruri), SIP_METHOD_SUBSCRIBE,
+    if (!from || !to ||
+        pres_send_orphan(p, pres_next_hop(p, home, f->route, ruri), SIP_METHOD_SUBSCRIBE,
                          URL_STRING_MAKE(ruri), SIPTAG_FROM_STR(from), SIPTAG_TO_STR(to),
                          SIPTAG_CALL_ID_STR(f->call_id), SIPTAG_CSEQ_STR(cseq),
                          TAG_IF(f->route, SIPTAG_ROUTE_STR(f->route)),

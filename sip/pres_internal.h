@@ -60,8 +60,11 @@ void pres_fanout_free_all(sx_sip_pres *p);
 /* A new tag / Call-ID (malloc'd). */
 char *pres_new_tag(sx_sip_pres *p);
 char *pres_new_call_id(sx_sip_pres *p);
+/* Record-Route entries a dialog may have; a request or answer with more is refused. */
+#define PRES_MAX_ROUTES 16
+int pres_route_count(sip_t const *sip);
 /* Record-Route of a message as a Route value ("<a>, <b>"), reversed when `reverse`
- * (a UAC's route set); NULL when there is none. Malloc'd. */
+ * (a UAC's route set); NULL when there is none or more than PRES_MAX_ROUTES. Malloc'd. */
 char *pres_route_of(sip_t const *sip, int reverse);
 /* The next hop for an in-dialog request: the first Route, else the remote target; made TCP
  * when it is the outbound proxy and tcp_to_proxy is set. Allocated in home, or NULL to let

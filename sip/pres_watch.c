@@ -172,6 +172,10 @@ sx_sip_watch *sx_sip_watch_accept(sx_sip_pres *p, sx_sip_txn *txn, unsigned expi
     sx_sip_reply(p->sip, txn, 400, "Missing From tag", NULL);
     goto fail;
   }
+  if (pres_route_count(sip) > PRES_MAX_ROUTES) {
+    sx_sip_reply(p->sip, txn, 400, "Too Many Record-Route Entries", NULL);
+    goto fail;
+  }
   w = calloc(1, sizeof *w);
   if (!w) goto oom;
   w->p = p;
