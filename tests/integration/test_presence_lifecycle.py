@@ -220,3 +220,82 @@ def test_fanout_refreshed_and_reestablished_after_481(lst_short):
     assert m and int(m.group(1)) >= 1, text
     assert bob.publish(pidf(bob.aor, "open", note="two"), expires=3600).status == 200
     pres_from(alice, bob_jid, lambda p: p.status == "two", timeout=5)
+
+
+@pytest.fixture
+def fake_ps():
+    """A stack whose outbound proxy is a scripted presence server (a SipUA): Kamailio would
+    never send the malformed PIDF this test needs (it checks what is PUBLISHed)."""
+    need_gateway()
+    from sipua import SipUA
+    port_holder = {}
+
+    def responder(m):
+        if m.method == "SUBSCRIBE":
+            port_holder.setdefault("subs", []).append(m)
+            return (200, "OK", [("Contact", ua.contact("tcp")), ("Expires", "600")])
+        return None
+    ua = SipUA("bob", INTERNAL, responder=responder)
+    gen = stack_fixture(
+        "sx-preslife-", with_gateway=True, ctl_setup=SETUP,
+        config_overrides={"sip": {"outbound_proxy": "sip:127.0.0.1:%d" % ua.port}},
+        kamailio_kw={"children": 1},
+        prosody_kw=dict(users={"alice": "pw", "carol": "pw"}, extra_components={},
+                        component_secret=COMPONENT_SECRET))
+    st = next(gen)
+    st.fake = ua
+    st.fake_subs = port_holder
+    try:
+        yield st
+    finally:
+        ua.close()
+        try:
+            next(gen)
+        except StopIteration:
+            pass
+
+
+def test_bad_pidf_in_a_fanout_notify_gets_400_and_changes_nothing(fake_ps):
+    st = fake_ps
+    ua = st.fake
+    bob_jid = "bob@%s" % INTERNAL
+    alice = st.xmpp("alice", auto_roster=False)
+    alice.send_presence(to=bob_jid, ptype="subscribe")
+    pres_from(alice, bob_jid, lambda p: p.type == "subscribed")
+    deadline = time.monotonic() + 10
+    while not st.fake_subs.get("subs") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sub = st.fake_subs["subs"][0]
+    assert sub.header("event") == "presence"
+    assert "sip:gateway@%s" % INTERNAL in sub.header("from")
+    assert sub.transport == "tcp"   # presence requests to the proxy go over TCP
+    import re
+    gw_contact = re.search(r"<([^>]+)>", sub.header("contact")).group(1)
+    gw_tag = re.search(r"tag=([^;>\s]+)", sub.header("from")).group(1)
+    cseq = [1]
+
+    def notify(body, ctype="application/pidf+xml"):
+        cseq[0] += 1
+        data, branch, _ = ua.build_request(
+            "NOTIFY", gw_contact, transport="tcp", from_uri=ua.aor,
+            to_uri="sip:gateway@%s" % INTERNAL, call_id=sub.call_id, cseq=cseq[0],
+            headers=[("Event", "presence"), ("Subscription-State", "active;expires=600")],
+            body=body.encode(), content_type=ctype)
+        data = data.replace(("To: <sip:gateway@%s>" % INTERNAL).encode(),
+                            ("To: <sip:gateway@%s>;tag=%s" % (INTERNAL, gw_tag)).encode(), 1)
+        return ua.send_request_bytes(data, branch, "NOTIFY", st.gateway.sip_addr, "tcp")
+
+    r = notify(pidf(ua.aor, "open", activity="busy", note="good"))
+    assert r.status == 200, (r.status, r.reason)
+    pres_from(alice, bob_jid, lambda p: p.show == "dnd" and p.status == "good")
+    r = notify("<presence xmlns='urn:ietf:params:xml:ns:pidf'><tuple id='x'>")
+    assert r.status == 400, (r.status, r.reason)
+    r = notify('<!DOCTYPE x [<!ENTITY a "b">]><presence/>')
+    assert r.status == 400, (r.status, r.reason)
+    r = notify("hello", ctype="text/plain")
+    assert r.status == 415, (r.status, r.reason)
+    # Nothing changed: a probe still gets the last good state.
+    alice.presences.clear()
+    alice.send_presence(to=bob_jid, ptype="probe")
+    p = pres_from(alice, bob_jid)
+    assert p.show == "dnd" and p.status == "good", p.xml
