@@ -26,6 +26,7 @@
 #define DEFAULT_STORE "/var/lib/sipxmpp/sipxmpp.db"
 #define DEFAULT_LISTEN "sip:127.0.0.1:5070;transport=udp, sip:127.0.0.1:5070;transport=tcp"
 #define DEFAULT_TRUSTED "127.0.0.1/32, ::1/128"
+#define DEFAULT_AUDIT_LOG "/var/lib/sipxmpp/audit.log"
 
 /* ---- the keys ---------------------------------------------------------------------- */
 
@@ -34,23 +35,27 @@ enum {
   SEC_SIP,
   SEC_EDGE,
   SEC_HTTP,
+  SEC_FEDERATION,
   SEC_PRESENCE,
   SEC_COUNT,
 };
 static const char *const section_names[SEC_COUNT] = {"gateway", "sip", "edge", "http",
-                                                     "presence"};
+                                                     "federation", "presence"};
 
 typedef enum {
   K_DOMAINS,
   K_STORE,
   K_LOG_LEVEL,
   K_MESSAGE_TYPE,
+  K_LOG_FORMAT,
   K_SIP_LISTEN,
   K_OUTBOUND_PROXY,
   K_TRUSTED_PEERS,
   K_MAX_MESSAGE_BYTES,
   K_MAX_IN_FLIGHT,
   K_MAX_QUEUED,
+  K_INCOMPLETE_TIMEOUT,
+  K_CHAT_STATE_BACKOFF,
   K_SERVICE_USER,
   K_EDGE_HOST,
   K_EDGE_PORT,
@@ -61,6 +66,15 @@ typedef enum {
   K_KEEPALIVE,
   K_DEAD_AFTER,
   K_HTTP_LISTEN,
+  K_FED_CONNECTION_LIMIT,
+  K_FED_PARTNER_CONNECTION_LIMIT,
+  K_FED_KEEPALIVE,
+  K_FED_ESTABLISH,
+  K_FED_INACTIVITY,
+  K_FED_DIALBACK,
+  K_FED_SUB_REFRESH,
+  K_FED_LOG_BODIES,
+  K_FED_AUDIT_LOG,
   K_PRES_MIN_EXPIRES,
   K_PRES_MAX_EXPIRES,
   K_PRES_WATCHER_URI,
@@ -79,12 +93,15 @@ static const struct {
     [K_STORE] = {SEC_GATEWAY, "store", "gateway.store"},
     [K_LOG_LEVEL] = {SEC_GATEWAY, "log_level", "gateway.log_level"},
     [K_MESSAGE_TYPE] = {SEC_GATEWAY, "message_type", "gateway.message_type"},
+    [K_LOG_FORMAT] = {SEC_GATEWAY, "log_format", "gateway.log_format"},
     [K_SIP_LISTEN] = {SEC_SIP, "listen", "sip.listen"},
     [K_OUTBOUND_PROXY] = {SEC_SIP, "outbound_proxy", "sip.outbound_proxy"},
     [K_TRUSTED_PEERS] = {SEC_SIP, "trusted_peers", "sip.trusted_peers"},
     [K_MAX_MESSAGE_BYTES] = {SEC_SIP, "max_message_bytes", "sip.max_message_bytes"},
     [K_MAX_IN_FLIGHT] = {SEC_SIP, "max_in_flight", "sip.max_in_flight"},
     [K_MAX_QUEUED] = {SEC_SIP, "max_queued", "sip.max_queued"},
+    [K_INCOMPLETE_TIMEOUT] = {SEC_SIP, "incomplete_timeout_s", "sip.incomplete_timeout_s"},
+    [K_CHAT_STATE_BACKOFF] = {SEC_SIP, "chat_state_backoff_s", "sip.chat_state_backoff_s"},
     [K_SERVICE_USER] = {SEC_SIP, "service_user", "sip.service_user"},
     [K_EDGE_HOST] = {SEC_EDGE, "host", "edge.host"},
     [K_EDGE_PORT] = {SEC_EDGE, "port", "edge.port"},
@@ -95,6 +112,19 @@ static const struct {
     [K_KEEPALIVE] = {SEC_EDGE, "keepalive_s", "edge.keepalive_s"},
     [K_DEAD_AFTER] = {SEC_EDGE, "dead_after_s", "edge.dead_after_s"},
     [K_HTTP_LISTEN] = {SEC_HTTP, "listen", "http.listen"},
+    [K_FED_CONNECTION_LIMIT] = {SEC_FEDERATION, "connection_limit", "federation.connection_limit"},
+    [K_FED_PARTNER_CONNECTION_LIMIT] = {SEC_FEDERATION, "partner_connection_limit",
+                                        "federation.partner_connection_limit"},
+    [K_FED_KEEPALIVE] = {SEC_FEDERATION, "keepalive_interval_s", "federation.keepalive_interval_s"},
+    [K_FED_ESTABLISH] = {SEC_FEDERATION, "stream_establishment_timeout_s",
+                         "federation.stream_establishment_timeout_s"},
+    [K_FED_INACTIVITY] = {SEC_FEDERATION, "stream_inactivity_timeout_s",
+                          "federation.stream_inactivity_timeout_s"},
+    [K_FED_DIALBACK] = {SEC_FEDERATION, "dialback_passphrase", "federation.dialback_passphrase"},
+    [K_FED_SUB_REFRESH] = {SEC_FEDERATION, "subscription_refresh_s",
+                           "federation.subscription_refresh_s"},
+    [K_FED_LOG_BODIES] = {SEC_FEDERATION, "log_message_bodies", "federation.log_message_bodies"},
+    [K_FED_AUDIT_LOG] = {SEC_FEDERATION, "audit_log", "federation.audit_log"},
     [K_PRES_MIN_EXPIRES] = {SEC_PRESENCE, "min_expires", "presence.min_expires"},
     [K_PRES_MAX_EXPIRES] = {SEC_PRESENCE, "max_expires", "presence.max_expires"},
     [K_PRES_WATCHER_URI] = {SEC_PRESENCE, "watcher_uri", "presence.watcher_uri"},
@@ -242,6 +272,13 @@ static int set_str(char **dst, const char *value) {
   return 0;
 }
 
+/* Frees a secret after overwriting it (explicit_bzero: not optimised away). */
+static void clear_secret(char *s) {
+  if (!s) return;
+  explicit_bzero(s, strlen(s));
+  free(s);
+}
+
 /* First line of a file, trailing newline (and CR) removed. Returns a malloc'd string, or
  * NULL with errno set (0 when the line is empty). */
 static char *read_first_line(const char *path) {
@@ -345,6 +382,14 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
     if (set_str(&cfg->message_type, strcasecmp(value, "chat") ? "normal" : "chat"))
       OOM(st, line, label);
     return;
+  case K_LOG_FORMAT:
+    if (!strcasecmp(value, "text"))
+      cfg->log_json = 0;
+    else if (!strcasecmp(value, "json"))
+      cfg->log_json = 1;
+    else
+      fail(st, line, label, "must be text or json, got '%s'", value);
+    return;
   case K_SIP_LISTEN:
     if (set_listen(cfg, value, &why, &bad)) {
       if (bad)
@@ -383,6 +428,12 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
     return;
   case K_MAX_QUEUED:
     if (!set_uint_key(st, line, label, value, 0, 1000000, &u)) cfg->max_queued = (unsigned)u;
+    return;
+  case K_INCOMPLETE_TIMEOUT:
+    if (!set_uint_key(st, line, label, value, 1, 3600, &u)) cfg->incomplete_timeout_s = (unsigned)u;
+    return;
+  case K_CHAT_STATE_BACKOFF:
+    if (!set_uint_key(st, line, label, value, 0, 604800, &u)) cfg->chat_state_backoff_s = (unsigned)u;
     return;
   case K_SERVICE_USER: {
     size_t n = strlen(value);
@@ -431,7 +482,13 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
       return;
     }
     if (k == K_SECRET) {
-      if (set_str(&cfg->edge_secret, value)) OOM(st, line, label);
+      char *secret = strdup(value);
+      if (!secret) {
+        OOM(st, line, label);
+        return;
+      }
+      clear_secret(cfg->edge_secret);
+      cfg->edge_secret = secret;
       return;
     }
     errno = 0;
@@ -443,8 +500,9 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
         fail(st, line, label, "the first line of '%s' is empty", value);
       return;
     }
-    free(cfg->edge_secret);
+    clear_secret(cfg->edge_secret);
     cfg->edge_secret = secret;
+    if (set_str(&cfg->edge_secret_file, value)) OOM(st, line, label);
     return;
   }
   case K_BACKOFF_MIN:
@@ -517,6 +575,63 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
     cfg->http_port = port;
     return;
   }
+  case K_FED_CONNECTION_LIMIT:
+    if (!set_uint_key(st, line, label, value, 1, 1000000, &u)) cfg->fed_connection_limit = (unsigned)u;
+    return;
+  case K_FED_PARTNER_CONNECTION_LIMIT:
+    if (!set_uint_key(st, line, label, value, 1, 1000000, &u))
+      cfg->fed_partner_connection_limit = (unsigned)u;
+    return;
+  case K_FED_KEEPALIVE:
+    if (!set_uint_key(st, line, label, value, 1, 86400, &u)) cfg->fed_keepalive_interval_s = (unsigned)u;
+    return;
+  case K_FED_ESTABLISH:
+    if (!set_uint_key(st, line, label, value, 1, 3600, &u))
+      cfg->fed_stream_establishment_timeout_s = (unsigned)u;
+    return;
+  case K_FED_INACTIVITY:
+    if (!set_uint_key(st, line, label, value, 1, 86400, &u))
+      cfg->fed_stream_inactivity_timeout_s = (unsigned)u;
+    return;
+  case K_FED_DIALBACK: {
+    size_t n = strlen(value);
+    if (n < 8 || n > 256) {
+      fail(st, line, label, "must be 8..256 characters (got %zu)", n);
+      return;
+    }
+    for (size_t i = 0; i < n; i++) {
+      unsigned char c = (unsigned char)value[i];
+      if (c < 0x21 || c > 0x7e || c == '"' || c == '\\' || c == '\'') {
+        fail(st, line, label, "may contain only printable ASCII without blanks or quotes");
+        return;
+      }
+    }
+    if (set_str(&cfg->fed_dialback_passphrase, value)) OOM(st, line, label);
+    return;
+  }
+  case K_FED_SUB_REFRESH:
+    if (!set_uint_key(st, line, label, value, 60, 604800, &u))
+      cfg->fed_subscription_refresh_s = (unsigned)u;
+    return;
+  case K_FED_LOG_BODIES: {
+    static const char *const yes[] = {"on", "yes", "true", "1"};
+    static const char *const no[] = {"off", "no", "false", "0"};
+    for (int i = 0; i < 4; i++) {
+      if (!strcasecmp(value, yes[i]) || !strcasecmp(value, no[i])) {
+        cfg->fed_log_message_bodies = !strcasecmp(value, yes[i]);
+        return;
+      }
+    }
+    fail(st, line, label, "must be on or off, got '%s'", value);
+    return;
+  }
+  case K_FED_AUDIT_LOG:
+    if (value[0] != '/') {
+      fail(st, line, label, "must be an absolute path, got '%s'", value);
+      return;
+    }
+    if (set_str(&cfg->fed_audit_log, value)) OOM(st, line, label);
+    return;
   case K_COUNT:
     break;
   }
@@ -537,7 +652,7 @@ static int handler(void *user, const char *section, const char *name, const char
   if (!name || !value) return 1;
   if (!*section) {
     fail(st, line, name, "key outside any section; put it under [gateway], [sip], [edge], "
-                         "[http] or [presence]");
+                         "[http], [federation] or [presence]");
     return 0;
   }
   int sec = find_section(section);
@@ -614,7 +729,8 @@ static char *reader(char *buf, int num, void *stream) {
       if (!known) {
         char shown[80];
         snprintf(shown, sizeof shown, "[%.*s]", (int)(nl < 64 ? nl : 64), p + 1);
-        fail(st, st->lineno, shown, "unknown section (known: gateway, sip, edge, http, presence)");
+        fail(st, st->lineno, shown,
+             "unknown section (known: gateway, sip, edge, http, federation, presence)");
         return NULL;
       }
     }
@@ -632,6 +748,7 @@ static int set_defaults(sx_config *cfg) {
   if (!cfg->message_type && set_str(&cfg->message_type, "chat")) return -1;
   if (!cfg->service_user && set_str(&cfg->service_user, "gateway")) return -1;
   if (!cfg->edge_host && set_str(&cfg->edge_host, "127.0.0.1")) return -1;
+  if (!cfg->fed_audit_log && set_str(&cfg->fed_audit_log, DEFAULT_AUDIT_LOG)) return -1;
   if (!cfg->listen && set_listen(cfg, DEFAULT_LISTEN, &why, &bad)) {
     free(bad);
     return -1;
@@ -657,11 +774,19 @@ int sx_config_load(const char *path, sx_config *cfg, char *err, size_t errlen) {
   cfg->max_message_bytes = 65536;
   cfg->max_in_flight = 256;
   cfg->max_queued = 4096;
+  cfg->incomplete_timeout_s = 32;
+  cfg->chat_state_backoff_s = 3600;
   cfg->edge_port = 23456;
   cfg->backoff_min_ms = 500;
   cfg->backoff_max_ms = 30000;
   cfg->keepalive_s = 30;
   cfg->dead_after_s = 90;
+  cfg->fed_connection_limit = 1000;
+  cfg->fed_partner_connection_limit = 20;
+  cfg->fed_keepalive_interval_s = 300;
+  cfg->fed_stream_establishment_timeout_s = 60;
+  cfg->fed_stream_inactivity_timeout_s = 600;
+  cfg->fed_subscription_refresh_s = 28800;
   cfg->pres_min_expires = 60;
   cfg->pres_max_expires = 3600;
   cfg->pres_fanout_expires = 3600;
@@ -742,6 +867,12 @@ void sx_config_free(sx_config *cfg) {
     explicit_bzero(cfg->edge_secret, strlen(cfg->edge_secret));
     free(cfg->edge_secret);
   }
+  free(cfg->edge_secret_file);
+  if (cfg->fed_dialback_passphrase) {
+    explicit_bzero(cfg->fed_dialback_passphrase, strlen(cfg->fed_dialback_passphrase));
+    free(cfg->fed_dialback_passphrase);
+  }
+  free(cfg->fed_audit_log);
   free(cfg->http_listen);
   free(cfg->pres_watcher_uri);
   free(cfg->http_host);

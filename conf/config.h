@@ -22,6 +22,7 @@ typedef struct sx_config {
   char *store;       /* SQLite path; default "/var/lib/sipxmpp/sipxmpp.db" */
   int log_level;     /* 0 error, 1 warn, 2 info, 3 debug; key log_level = error|warn|info|debug */
   char *message_type; /* "chat" (default) or "normal": type of <message/> sent to XMPP */
+  int log_json;       /* key log_format = text (0, default) | json (1) */
 
   /* [sip] */
   char **listen;     /* SIP URIs, e.g. "sip:127.0.0.1:5070;transport=udp" */
@@ -33,15 +34,33 @@ typedef struct sx_config {
   unsigned max_in_flight;   /* SIP transactions toward SIP users at once; default 256 */
   unsigned max_queued;      /* XMPP→SIP messages waiting for a slot; default 4096 */
   char *service_user;       /* local part of the gateway's service address; default "gateway" */
+  unsigned incomplete_timeout_s; /* a TCP/TLS connection whose request has made no progress
+                                    for this long is closed; default 32 (1..3600) */
+  unsigned chat_state_backoff_s; /* after a SIP user refuses isComposing (415/488/501), none
+                                    is sent to that user for this long; default 3600 (0 off) */
 
   /* [edge] */
   char *edge_host;   /* default "127.0.0.1" */
   unsigned edge_port; /* default 23456 */
   char *edge_secret; /* from secret, or the first line of secret_file; required */
+  char *edge_secret_file; /* the secret_file path when the secret came from one, else NULL */
   unsigned backoff_min_ms;  /* default 500 */
   unsigned backoff_max_ms;  /* default 30000 */
   unsigned keepalive_s;     /* whitespace keepalive interval; default 30 */
   unsigned dead_after_s;    /* link declared dead after this long without input; default 90 */
+
+  /* [federation]: the gateway-wide settings of Lync's Set-CsXmppGatewayConfiguration. The
+   * first six are enforced by the edge XMPP server (rendered by `sipxmppctl edge-config`);
+   * the others by the gateway. */
+  unsigned fed_connection_limit;          /* ConnectionLimit, default 1000 */
+  unsigned fed_partner_connection_limit;  /* PartnerConnectionLimit, default 20 */
+  unsigned fed_keepalive_interval_s;      /* KeepAliveInterval, default 300 */
+  unsigned fed_stream_establishment_timeout_s; /* StreamEstablishmentTimeout, default 60 */
+  unsigned fed_stream_inactivity_timeout_s;    /* StreamInactivityTimeout, default 600 */
+  char *fed_dialback_passphrase;          /* DialbackPassphrase, NULL = none (random) */
+  unsigned fed_subscription_refresh_s;    /* SubscriptionRefreshInterval, default 28800 */
+  int fed_log_message_bodies;             /* EnableLoggingAllMessageBodies, default 0 */
+  char *fed_audit_log; /* where bodies are logged; default "/var/lib/sipxmpp/audit.log" */
 
   /* [http] */
   char *http_listen; /* "HOST:PORT" or NULL (off) */

@@ -11,6 +11,7 @@
 #include "translate/idmap.h"
 #include "translate/im.h"
 #include "translate/policy.h"
+#include "translate/quiet.h"
 #include "xmpp/edge.h"
 
 typedef struct sx_access sx_access;
@@ -26,6 +27,7 @@ typedef struct sx_gw {
   size_t n_edges;
   sx_idmap *ids;   /* stanza ids of messages sent to XMPP → their SIP senders */
   sx_access *access;
+  sx_quiet *chat_quiet; /* SIP users who refused typing notifications, until when */
   sx_http *http;
   sx_pres_gw *pres; /* presence (gateway/presence.h) */
   char *warn_agent; /* warn-agent of our Warning headers */
@@ -44,9 +46,10 @@ sx_edge *sx_gw_edge(sx_gw *gw, const char *domain);
 void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn);
 /* The edge confirmed (or lost) a stanza sent for a MESSAGE: answer 202 (or 503). */
 void sx_relay_sip_confirm(void *ud, sx_edge *edge, void *token, int ok);
-/* Sends a notice MESSAGE (delivery-failure text, IMDN) to a SIP user; its outcome is logged. */
+/* Sends a notice MESSAGE (delivery-failure text, IMDN) to a SIP user; its outcome is logged.
+ * in_reply_to (may be NULL): the Call-ID of the message the notice is about. */
 void sx_relay_sip_notice(sx_gw *gw, const char *from, const char *to_uri,
-                         const char *content_type, const char *body);
+                         const char *content_type, const char *body, const char *in_reply_to);
 
 /* XMPP → SIP: the on_message callback of the edge links, and SIP responses. */
 void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m);

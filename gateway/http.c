@@ -41,6 +41,8 @@ struct sx_http {
   int open_handles;
   sx_health_fn health;
   void *ud;
+  sx_status_fn status;
+  void *status_ud;
   unsigned port;
   char last_log[256]; /* latest libmicrohttpd message, for start-up failures */
 };
@@ -86,6 +88,14 @@ static enum MHD_Result on_metrics(struct MHD_Connection *c) {
                MHD_RESPMEM_MUST_FREE);
 }
 
+static enum MHD_Result on_status(sx_http *h, struct MHD_Connection *c) {
+  if (!h->status) return STATIC_REPLY(c, MHD_HTTP_NOT_FOUND, "not found\n");
+  size_t len = 0;
+  char *doc = h->status(h->status_ud, &len);
+  if (!doc) return STATIC_REPLY(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot build the status\n");
+  return reply(c, MHD_HTTP_OK, "application/json", doc, len, MHD_RESPMEM_MUST_FREE);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -99,6 +109,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return STATIC_REPLY(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
   if (!strcmp(url, "/healthz")) return on_healthz(h, c);
   if (!strcmp(url, "/metrics")) return on_metrics(c);
+  if (!strcmp(url, "/status")) return on_status(h, c);
   return STATIC_REPLY(c, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
@@ -261,6 +272,12 @@ int sx_http_start(uv_loop_t *loop, const char *host, unsigned port, sx_health_fn
 
 unsigned sx_http_port(const sx_http *h) { return h ? h->port : 0; }
 
+void sx_http_set_status(sx_http *h, sx_status_fn fn, void *ud) {
+  if (!h) return;
+  h->status = fn;
+  h->status_ud = ud;
+}
+
 void sx_http_stop(sx_http *h) {
   if (!h) return;
   /* Closing the poll handle removes the epoll fd from libuv's set at once, before
@@ -292,6 +309,12 @@ int sx_http_start(uv_loop_t *loop, const char *host, unsigned port, sx_health_fn
 unsigned sx_http_port(const sx_http *h) {
   (void)h;
   return 0;
+}
+
+void sx_http_set_status(sx_http *h, sx_status_fn fn, void *ud) {
+  (void)h;
+  (void)fn;
+  (void)ud;
 }
 
 void sx_http_stop(sx_http *h) { (void)h; }

@@ -6,6 +6,7 @@
  *
  *   GET|HEAD /healthz  200 "ok\n", or 503 with the health callback's detail line
  *   GET|HEAD /metrics  200, Content-Type: text/plain; version=0.0.4; charset=utf-8
+ *   GET|HEAD /status   200, application/json, from the status callback (404 when none)
  *   any other path     404
  *   other methods      405 with Allow: GET, HEAD */
 #ifndef SX_GATEWAY_HTTP_H
@@ -24,6 +25,12 @@ typedef int (*sx_health_fn)(void *ud, char *detail, size_t detail_len);
  * Returns 0 and *out, or -1 with a one-line message naming host:port in err. */
 int sx_http_start(uv_loop_t *loop, const char *host, unsigned port, sx_health_fn health,
                   void *ud, sx_http **out, char *err, size_t errlen);
+
+/* Returns a malloc'd JSON document (caller frees) and its length, or NULL on failure. */
+typedef char *(*sx_status_fn)(void *ud, size_t *len);
+
+/* Serves GET /status from fn from now on. */
+void sx_http_set_status(sx_http *h, sx_status_fn fn, void *ud);
 
 /* The port actually bound. */
 unsigned sx_http_port(const sx_http *h);

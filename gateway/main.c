@@ -14,13 +14,18 @@
 #include "gateway/http.h"
 #include "gateway/metrics.h"
 #include "gateway/presence.h"
+#include "gateway/msglog.h"
+#include "gateway/status.h"
+#include "sx_version.h"
 #include "translate/log.h"
 
 #define DEFAULT_CONFIG "/etc/sipxmpp/sipxmppd.conf"
 #define IDMAP_CAPACITY 65536
 #define IDMAP_TTL_MS (10 * 60 * 1000)
+/* SIP users remembered as refusing typing notifications. */
+#define CHAT_QUIET_CAPACITY 65536
 /* Receive buffer of SIP TCP connections: bounds what Sofia reads at once after a stall.
- * It must stay well under nta's maximum message size (max_message_bytes + 64 KiB): Sofia
+ * It must stay well under nta's maximum message size (max_message_bytes + 128 KiB): Sofia
  * counts everything buffered on a connection against it and answers 413 and closes past it.
  * The kernel doubles the value for its own bookkeeping. */
 #define SIP_TCP_RCVBUF (8 * 1024)
@@ -38,6 +43,7 @@ static void on_edge_state(void *ud, sx_edge *edge, int up) {
   sx_edge_stats st;
   sx_pres_edge_state(ud, edge, up);
   sx_metric_link(sx_edge_domain(edge), up);
+  sx_status_link(sx_edge_domain(edge), up);
   sx_edge_get_stats(edge, &st);
   if (up && st.connects > 1) sx_metric_reconnect(sx_edge_domain(edge));
 }
@@ -46,6 +52,17 @@ static void on_edge_drop(void *ud, sx_edge *edge, const char *reason) {
   (void)ud;
   (void)edge;
   sx_metric_refusal(SX_DIR_XMPP_TO_SIP, reason);
+}
+
+/* Before each /metrics answer: the SIP side's own counters. */
+static void collect_metrics(void *ud) {
+  sx_gw *gw = ud;
+  sx_sip_stats st;
+  if (!gw->sip) return;
+  sx_sip_get_stats(gw->sip, &st);
+  sx_metric_set("sip_bad_messages_total", st.bad_messages);
+  sx_metric_set("sip_bad_requests_total", st.bad_requests);
+  sx_metric_set("sip_dropped_requests_total", st.dropped);
 }
 
 static int health(void *ud, char *detail, size_t n) {
@@ -78,9 +95,10 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: sipxmppd [--config FILE] [--check]\n"
+          "usage: sipxmppd [--config FILE] [--check] [--version]\n"
           "  --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
-          "  --check        load and check the configuration, then exit\n");
+          "  --check        load and check the configuration, then exit\n"
+          "  --version      print the version and exit\n");
 }
 
 static int start(sx_gw *gw) {
@@ -91,7 +109,8 @@ static int start(sx_gw *gw) {
                       .outbound_proxy = gw->cfg.outbound_proxy,
                       .max_message_bytes = gw->cfg.max_message_bytes,
                       .debug = gw->cfg.log_level >= SX_LOG_DEBUG,
-                      .tcp_rcvbuf = SIP_TCP_RCVBUF};
+                      .tcp_rcvbuf = SIP_TCP_RCVBUF,
+                      .incomplete_timeout_ms = gw->cfg.incomplete_timeout_s * 1000u};
   sx_sip_cbs scb = {.on_request = sx_relay_sip_request, .on_response = sx_relay_sip_response};
   sx_edge_cbs ecb = {.on_state = on_edge_state,
                      .on_message = sx_relay_xmpp_message,
@@ -101,7 +120,8 @@ static int start(sx_gw *gw) {
 
   gw->warn_agent = strdup(gw->cfg.domains[0]);
   gw->ids = sx_idmap_new(IDMAP_CAPACITY, IDMAP_TTL_MS);
-  if (!gw->warn_agent || !gw->ids) {
+  gw->chat_quiet = sx_quiet_new(CHAT_QUIET_CAPACITY);
+  if (!gw->warn_agent || !gw->ids || !gw->chat_quiet) {
     sx_err("gateway", "out of memory");
     return -1;
   }
@@ -116,6 +136,7 @@ static int start(sx_gw *gw) {
     return -1;
   }
   for (i = 0; i < gw->cfg.n_listen; i++) sx_info("sip", "listening on %s", gw->cfg.listen[i]);
+  sx_metrics_set_collector(collect_metrics, gw);
 
   gw->edges = calloc(gw->cfg.n_domains, sizeof *gw->edges);
   if (!gw->edges) return -1;
@@ -145,7 +166,8 @@ static int start(sx_gw *gw) {
       sx_err("http", "%s", err);
       return -1;
     }
-    sx_info("http", "serving /healthz and /metrics on %s", gw->cfg.http_listen);
+    sx_http_set_status(gw->http, sx_status_json, gw);
+    sx_info("http", "serving /healthz, /metrics and /status on %s", gw->cfg.http_listen);
   }
   uv_signal_init(&gw->loop.uv, &gw->sig_term);
   uv_signal_init(&gw->loop.uv, &gw->sig_int);
@@ -157,8 +179,13 @@ static int start(sx_gw *gw) {
   return 0;
 }
 
-/* Clean stop: answer what waits, close the links (</stream:stream>), stop SIP, let libuv
- * close every handle, release everything. */
+/* Clean stop: answer what waits, close the links (</stream:stream>), release the links,
+ * then stop SIP, let libuv close every handle, release everything.
+ *
+ * Order: a link's delivery tokens are deferred SIP transactions owned by the SIP side. The
+ * links are released first (a link that went down has already answered its tokens with
+ * 503 through the live SIP side; a freed link makes no further callback), and only then is
+ * the SIP side freed, which answers whatever transaction is still deferred. */
 static void stop(sx_gw *gw) {
   size_t i;
   uint64_t until;
@@ -182,6 +209,11 @@ static void stop(sx_gw *gw) {
   until = sx_gw_now(gw) + 300;
   while (sx_gw_now(gw) < until) sx_loop_turn(&gw->loop, 50);
   sx_pres_free(gw);
+  for (i = 0; i < gw->n_edges; i++) sx_edge_free(gw->edges[i]);
+  free(gw->edges);
+  gw->edges = NULL;
+  gw->n_edges = 0; /* what SIP answers from here on finds no link */
+  sx_metrics_set_collector(NULL, NULL);
   if (gw->sip) sx_sip_free(gw->sip);
   gw->sip = NULL;
   if (gw->http) sx_http_stop(gw->http);
@@ -194,10 +226,8 @@ static void stop(sx_gw *gw) {
     uv_close((uv_handle_t *)&gw->sig_hup, NULL);
   }
   for (i = 0; i < 50 && uv_loop_alive(&gw->loop.uv); i++) sx_loop_turn(&gw->loop, 20);
-  for (i = 0; i < gw->n_edges; i++) sx_edge_free(gw->edges[i]);
-  free(gw->edges);
-  gw->edges = NULL;
   sx_idmap_free(gw->ids);
+  sx_quiet_free(gw->chat_quiet);
   free(gw->warn_agent);
 }
 
@@ -205,17 +235,19 @@ int main(int argc, char **argv) {
   static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                        {"check", no_argument, NULL, 'k'},
                                        {"help", no_argument, NULL, 'h'},
+                                       {"version", no_argument, NULL, 'V'},
                                        {NULL, 0, NULL, 0}};
   const char *config = DEFAULT_CONFIG;
   char err[1024];
   int c, check = 0, rc = 0;
   sx_gw gw;
 
-  while ((c = getopt_long(argc, argv, "c:kh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "c:khV", opts, NULL)) != -1) {
     switch (c) {
     case 'c': config = optarg; break;
     case 'k': check = 1; break;
     case 'h': usage(stdout); return 0;
+    case 'V': printf("sipxmppd %s\n", SX_VERSION_FULL); return 0;
     default: usage(stderr); return 2;
     }
   }
@@ -234,6 +266,12 @@ int main(int argc, char **argv) {
     return 0;
   }
   sx_log_set_level(gw.cfg.log_level);
+  if (sx_msglog_open(&gw.cfg, err, sizeof err) != 0) {
+    fprintf(stderr, "sipxmppd: %s\n", err);
+    sx_config_free(&gw.cfg);
+    return 1;
+  }
+  sx_status_init();
   /* Snapshot rebuilds are the only work off the loop thread: one pool thread is enough. */
   setenv("UV_THREADPOOL_SIZE", "1", 0);
   signal(SIGPIPE, SIG_IGN);
@@ -251,6 +289,8 @@ int main(int argc, char **argv) {
   stop(&gw);
   sx_loop_close(&gw.loop);
   sx_config_free(&gw.cfg);
+  sx_msglog_close();
+  sx_status_reset();
   sx_info("gateway", "stopped");
   return rc;
 }

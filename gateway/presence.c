@@ -411,6 +411,17 @@ void sx_pres_shutdown(sx_gw *gw) {
   if (uv_is_active((uv_handle_t *)&P->poll)) uv_timer_stop(&P->poll);
 }
 
+void sx_pres_counts(sx_gw *gw, size_t *relations, size_t *dialogs) {
+  sx_sip_pres_stats ps;
+  sx_reltab_stats rs;
+  *relations = *dialogs = 0;
+  if (!gw->pres || !gw->pres->sp || !gw->pres->rt) return;
+  sx_sip_pres_get_stats(gw->pres->sp, &ps);
+  sx_reltab_get_stats(gw->pres->rt, &rs);
+  *relations = rs.entries;
+  *dialogs = ps.watches + ps.fanouts;
+}
+
 int sx_pres_flushed(sx_gw *gw) {
   sx_sip_pres_stats st;
   if (!gw->pres || !gw->pres->sp) return 1;

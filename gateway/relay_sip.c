@@ -9,6 +9,7 @@
 #include "gateway/gateway.h"
 #include "gateway/metrics.h"
 #include "gateway/presence.h"
+#include "gateway/msglog.h"
 #include "translate/log.h"
 
 /* Stanzas handed to one edge link and not yet confirmed by the server: past this the link
@@ -34,8 +35,12 @@ static void refuse(sx_gw *gw, sx_sip_txn *txn, const sx_sip_request *rq, int sta
   sx_sip_reply(gw->sip, txn, status, NULL, &h);
   sx_metric_msg(SX_DIR_SIP_TO_XMPP, status == 503 ? SX_RES_REJECTED_BUSY : SX_RES_REFUSED);
   sx_metric_refusal(SX_DIR_SIP_TO_XMPP, code);
-  sx_info("im", "sip->xmpp refused %d (%s): Call-ID %s from %s to %s via %s: %s", status, code,
-          rq->call_id, rq->from_uri, rq->request_uri, rq->src_text, reason);
+  {
+    char detail[1200];
+    snprintf(detail, sizeof detail, "%s: %s (from %s)", code, reason, rq->src_text);
+    sx_msglog_done(SX_DIR_SIP_TO_XMPP, rq->call_id, rq->from_uri, rq->request_uri, status,
+                   status == 503 ? "busy" : "refused", detail, 0);
+  }
 }
 
 /* 503 because the edge link is down (edge may be NULL): Retry-After is when the link tries
@@ -68,6 +73,7 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
     sx_pres_sip_subscribe(gw, rq, txn);
     return;
   }
+  sx_msglog_begin();
   if (strcmp(rq->method, "MESSAGE") != 0) {
     sx_sip_reply_hdrs h = {.allow = "MESSAGE, OPTIONS, SUBSCRIBE, NOTIFY"};
     sx_sip_reply(gw->sip, txn, 405, NULL, &h);
@@ -121,8 +127,8 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
   edge = sx_gw_edge(gw, sender.domain);
   if (!edge || !sx_edge_is_up(edge)) {
     reply_link_down(gw, txn, edge);
-    sx_info("im", "sip->xmpp 503: edge link for %s is down (Call-ID %s)", sender.domain,
-            rq->call_id);
+    sx_msglog_done(SX_DIR_SIP_TO_XMPP, rq->call_id, rq->from_uri, rq->request_uri, 503, "busy",
+                   "link_down: the edge link is down", 0);
     goto out;
   }
   if (sx_edge_unconfirmed(edge) >= MAX_UNCONFIRMED) {
@@ -130,6 +136,8 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
     sx_sip_reply(gw->sip, txn, 503, "XMPP Edge Link Busy", &h);
     sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_REJECTED_BUSY);
     sx_metric_refusal(SX_DIR_SIP_TO_XMPP, "link_busy");
+    sx_msglog_done(SX_DIR_SIP_TO_XMPP, rq->call_id, rq->from_uri, rq->request_uri, 503, "busy",
+                   "link_busy: too many stanzas unconfirmed", 0);
     goto out;
   }
   {
@@ -154,9 +162,11 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
     refuse(gw, txn, rq, 500, "out of memory", "internal", 0, 0);
   } else if (sx_edge_send_tracked(edge, xml, len, deferred) != 0) {
     reply_link_down(gw, deferred, edge);
+    sx_msglog_done(SX_DIR_SIP_TO_XMPP, rq->call_id, rq->from_uri, x.to, 503, "busy",
+                   "link_down: the edge link is down", 0);
   } else {
-    sx_debug("im", "sip->xmpp sent: Call-ID %s id %s from %s to %s", rq->call_id, id, x.from,
-             x.to);
+    sx_msglog_hold(deferred, SX_DIR_SIP_TO_XMPP, rq->call_id, id, rq->from_uri, x.to, 0);
+    sx_msglog_audit(SX_DIR_SIP_TO_XMPP, rq->call_id, x.from, x.to, x.body);
   }
   free(xml);
 out:
@@ -171,14 +181,15 @@ out:
 void sx_relay_sip_confirm(void *ud, sx_edge *edge, void *token, int ok) {
   sx_gw *gw = ud;
   sx_sip_txn *txn = token;
+  if (!gw->sip) return; /* never: the links are released before the SIP side (main.c) */
   if (ok) {
     sx_sip_reply(gw->sip, txn, 202, NULL, NULL);
     sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_ACCEPTED);
+    sx_msglog_release(token, 202, "accepted", NULL);
   } else {
     /* The link went down before the server confirmed the stanza: the sender learns it was
      * not taken, and may send again. */
     reply_link_down(gw, txn, edge);
-    sx_info("im", "sip->xmpp 503: edge link for %s went down before the server confirmed",
-            sx_edge_domain(edge));
+    sx_msglog_release(token, 503, "busy", "link_down: the edge link went down before the server confirmed");
   }
 }

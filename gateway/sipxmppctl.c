@@ -4,6 +4,7 @@
  *
  * This file: global options, dispatch and the helpers the command files share. */
 #include "gateway/sipxmppctl.h"
+#include "sx_version.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +33,15 @@ static const char USAGE[] =
     "  user import FILE.csv [--skip-bad]            (lines: uri,site,policy)\n"
     "  contact add USER CONTACT | contact remove USER CONTACT | contact list [USER]\n"
     "  check USER CONTACT [--inbound|--outbound] [--im|--subscribe|--presence|--probe]\n"
+    "  status                 the running daemon: edge links, SIP, counters (exit 0 all up,\n"
+    "                         1 something down, 3 daemon unreachable)\n"
+    "  doctor [--dns ADDR[:PORT]]\n"
+    "                         check the installation: one line per check (exit 0: no fail;\n"
+    "                         --dns asks that DNS server for the SRV records)\n"
+    "  edge-config prosody|ejabberd [--output FILE]\n"
+    "                         the edge XMPP server's configuration for the served domains\n"
+    "                         and the partners\n"
+    "  --version              print the version\n"
     "\n"
     "Options: --config FILE (default " CTL_DEFAULT_CONFIG "), --store PATH (use this store\n"
     "file instead of the config's [gateway] store), --json (JSON on stdout).\n"
@@ -172,11 +182,22 @@ int ctl_st(sx_st st, const char *err) {
   return st == SX_ST_ERROR ? CTL_STORE : CTL_REFUSED;
 }
 
+int ctl_load_config(ctl_ctx *c) {
+  char err[1024];
+  if (c->have_cfg) return CTL_OK;
+  if (sx_config_load(c->config_path, &c->cfg, err, sizeof err) != 0) {
+    ctl_error("%s", err);
+    return CTL_STORE;
+  }
+  c->have_cfg = 1;
+  return CTL_OK;
+}
+
 int ctl_open(ctl_ctx *c) {
   char err[1024];
   const char *path = c->store_path;
   if (!path) {
-    if (sx_config_load(c->config_path, &c->cfg, err, sizeof err) != 0) {
+    if (!c->have_cfg && sx_config_load(c->config_path, &c->cfg, err, sizeof err) != 0) {
       ctl_error("%s", err);
       fprintf(stderr, "(use --config FILE for another config, or --store PATH to name the "
                       "store file directly)\n");
@@ -324,6 +345,10 @@ int main(int argc, char **argv) {
     return CTL_USAGE;
   }
   const char *cmd = argv[0];
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+    printf("sipxmppctl %s\n", SX_VERSION_FULL);
+    return CTL_OK;
+  }
   if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
     printf("%s", USAGE);
     return CTL_OK;
@@ -339,13 +364,21 @@ int main(int argc, char **argv) {
     fn = ctl_contact;
   else if (strcmp(cmd, "check") == 0)
     fn = ctl_check;
+  else if (strcmp(cmd, "status") == 0)
+    fn = ctl_status;
+  else if (strcmp(cmd, "doctor") == 0)
+    fn = ctl_doctor;
+  else if (strcmp(cmd, "edge-config") == 0)
+    fn = ctl_edge_config;
   if (!fn) return ctl_usage_fail(USAGE, "unknown command '%s'", cmd);
   if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
     printf("%s", USAGE);
     return CTL_OK;
   }
-  /* check takes its positional arguments directly; the others a subcommand first */
-  if (fn != ctl_check && argc < 2) return ctl_usage_fail(USAGE, "%s: missing subcommand", cmd);
+  /* check and the operations commands take their arguments directly; the others a
+   * subcommand first */
+  int direct = fn == ctl_check || fn == ctl_status || fn == ctl_doctor || fn == ctl_edge_config;
+  if (!direct && argc < 2) return ctl_usage_fail(USAGE, "%s: missing subcommand", cmd);
   rc = fn(&c, argc - 1, argv + 1);
   if (c.st) sx_store_close(c.st);
   if (c.have_cfg) sx_config_free(&c.cfg);

@@ -119,6 +119,19 @@ int ctl_partner(ctl_ctx *c, int argc, char **argv);
 int ctl_user(ctl_ctx *c, int argc, char **argv);
 int ctl_contact(ctl_ctx *c, int argc, char **argv);
 int ctl_check(ctl_ctx *c, int argc, char **argv);
+/* Operations (argv starts after the command word): status [--json], doctor [--json],
+ * edge-config prosody|ejabberd [--output FILE]. */
+int ctl_status(ctl_ctx *c, int argc, char **argv);
+int ctl_doctor(ctl_ctx *c, int argc, char **argv);
+int ctl_edge_config(ctl_ctx *c, int argc, char **argv);
+
+/* Loads the config (--config) into c->cfg once; CTL_OK or CTL_STORE after printing why. */
+int ctl_load_config(ctl_ctx *c);
+
+/* GET http://host:port/path with a timeout. Returns 0 with *body (malloc'd, NUL-terminated,
+ * at most 1 MiB) and *status, or -1 with why in err. Defined in sipxmppctl_status.c. */
+int ctl_http_get(const char *host, unsigned port, const char *path, long timeout_ms,
+                 char **body, long *status, char *err, size_t errlen);
 
 /* JSON forms shared by several commands (NULL when out of memory). */
 cJSON *ctl_policy_json(const sx_policy_rec *p);

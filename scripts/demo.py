@@ -1,16 +1,27 @@
 #!/usr/bin/python3
 """The local demo of README command 1: Prosody as the edge (component contoso.example on
-127.0.0.1:23456, VirtualHost fabrikam.example with alice and carol), Kamailio as the
-registrar on 127.0.0.1:5060, and sipxmppd on 127.0.0.1:5070. A SIP user bob@contoso.example
-and an XMPP user alice@fabrikam.example stay online and print what they receive. Ctrl-C
-stops everything.
+127.0.0.1:23456; VirtualHost fabrikam.example with alice and carol, c2s on 5222 with a
+certificate made for the demo), Kamailio as the registrar on 127.0.0.1:5060, and sipxmppd
+on 127.0.0.1:5070 (/status, /metrics on 8070). A SIP user bob@contoso.example and an XMPP
+user alice@fabrikam.example stay online and print what they receive.
 
-  demo.py [--build DIR]               run the demo (foreground)
-  demo.py sip FROM_USER TO_JID TEXT   send a SIP MESSAGE from FROM_USER@contoso.example
-  demo.py xmpp FROM_USER TO_JID TEXT  send an XMPP message from FROM_USER@fabrikam.example
+Every port is checked before anything starts (a busy one is reported with the process
+holding it). Ctrl-C, SIGTERM, SIGHUP, a closed stdout (`| tee` interrupted) or an error
+stops every process the demo started, by PID, and a clean stop removes its temporary
+directory.
+
+  demo.py [--build DIR] [--port-offset N]          run the demo (foreground)
+  demo.py [--port-offset N] sip FROM_USER TO_JID TEXT   SIP MESSAGE from FROM_USER@contoso.example
+  demo.py [--port-offset N] xmpp FROM_USER TO_JID TEXT  XMPP message from FROM_USER@fabrikam.example
+
+--port-offset N adds N to every port (to run beside services on the standard ports).
 """
 import os
+import re
+import shutil
 import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -19,16 +30,119 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
-from servers import Gateway, Kamailio, Prosody  # noqa: E402
+from servers import Gateway, Kamailio, Prosody, tail  # noqa: E402
 from sipua import SipUA  # noqa: E402
 from xmppclient import XmppClient  # noqa: E402
 
-PORTS = {"component": 23456, "c2s": 5222, "kamailio": 5060, "gateway": 5070, "http": 8070}
+BASE_PORTS = {"component": (23456, "tcp"), "c2s": (5222, "tcp"), "kamailio": (5060, "both"),
+              "gateway": (5070, "both"), "http": (8070, "tcp")}
 PASSWORD = "demo"
+INTERNAL = "contoso.example"
+EXTERNAL = "fabrikam.example"
 
 
-def send_sip(user, to_jid, text):
-    ua = SipUA(user, "contoso.example", proxy=("127.0.0.1", PORTS["kamailio"]))
+def ports_for(offset):
+    return {k: p + offset for k, (p, _) in BASE_PORTS.items()}
+
+
+# ------------------------------------------------------------------------------ output
+class Out:
+    """Prints that never raise: once stdout is gone (the reader of a pipe exited), output
+    goes to /dev/null and the demo carries on stopping what it started."""
+
+    broken = False
+
+    @classmethod
+    def say(cls, text=""):
+        if cls.broken:
+            return
+        try:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+        except (BrokenPipeError, OSError):
+            cls.broken = True
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+            except OSError:
+                pass
+
+
+say = Out.say
+
+
+# ------------------------------------------------------------------------------ ports
+def holder(port, proto):
+    """'name (pid N)' of the process listening on port, from ss; None when unknown."""
+    flag = "-ltnp" if proto == "tcp" else "-lunp"
+    try:
+        r = subprocess.run(["ss", "-H", flag, "sport = :%d" % port], capture_output=True,
+                           text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r'users:\(\("([^"]+)",pid=(\d+)', r.stdout)
+    return "%s (pid %s)" % (m.group(1), m.group(2)) if m else None
+
+
+def busy_ports(offset):
+    """Messages for every port the demo needs that is taken."""
+    out = []
+    for name, (base, protos) in BASE_PORTS.items():
+        port = base + offset
+        for proto in (("tcp", "udp") if protos == "both" else (protos,)):
+            s = socket.socket(socket.AF_INET,
+                              socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
+            if proto == "tcp":
+                # as the servers do: a connection of another program that happens to use
+                # the port number is no conflict, a listener is
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+                if proto == "tcp":
+                    s.listen(1)
+            except OSError as e:
+                who = holder(port, proto)
+                out.append("port %d/%s (%s) is in use%s: %s" % (
+                    port, proto, name, " by " + who if who else "",
+                    "stop it first (kill %s)" % who.split("pid ")[1].rstrip(")")
+                    if who else e.strerror))
+            finally:
+                s.close()
+    return out
+
+
+# ------------------------------------------------------------------------------ TLS
+def make_certificate(directory):
+    """A self-signed certificate for fabrikam.example (also usable as its own CA)."""
+    os.makedirs(directory, exist_ok=True)
+    crt = os.path.join(directory, EXTERNAL + ".crt")
+    key = os.path.join(directory, EXTERNAL + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                    "-subj", "/CN=" + EXTERNAL, "-addext", "subjectAltName=DNS:" + EXTERNAL,
+                    "-addext", "basicConstraints=critical,CA:TRUE", "-keyout", key, "-out", crt],
+                   check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o600)
+    return crt
+
+
+class DemoProsody(Prosody):
+    """The test Prosody, with mod_tls: c2s offers STARTTLS with the demo certificate (found
+    by name in its certificates directory); plain logins stay allowed for the demo's own
+    clients."""
+
+    def _write_config(self):
+        super()._write_config()
+        with open(self.cfg_path) as f:
+            text = f.read()
+        text = text.replace('modules_enabled = { "roster"', 'modules_enabled = { "tls", "roster"')
+        with open(self.cfg_path, "w") as f:
+            f.write(text)
+
+
+# ------------------------------------------------------------------------------ sending
+def send_sip(user, to_jid, text, ports):
+    ua = SipUA(user, INTERNAL, proxy=("127.0.0.1", ports["kamailio"]))
     try:
         r = ua.send_message("sip:%s" % to_jid, text)
         print("%d %s%s" % (r.status, r.reason,
@@ -38,8 +152,8 @@ def send_sip(user, to_jid, text):
         ua.close()
 
 
-def send_xmpp(user, to_jid, text):
-    x = XmppClient("%s@fabrikam.example" % user, PASSWORD, port=PORTS["c2s"]).connect()
+def send_xmpp(user, to_jid, text, ports):
+    x = XmppClient("%s@%s" % (user, EXTERNAL), PASSWORD, port=ports["c2s"]).connect()
     try:
         mid = x.send_message(to_jid, text, request_receipt=True)
         try:
@@ -57,80 +171,160 @@ def send_xmpp(user, to_jid, text):
         x.close()
 
 
-def run(build):
-    tmp = tempfile.mkdtemp(prefix="sipxmpp-demo-")
-    prosody, kamailio, gateway = Prosody(), Kamailio(), Gateway()
-    ua = xc = None
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *a: stop.set())
-    signal.signal(signal.SIGTERM, lambda *a: stop.set())
-    try:
-        prosody.start(tmp, component_port=PORTS["component"], c2s_port=PORTS["c2s"],
-                      component_secret="demo-secret", log_level="info",
-                      users={"alice": PASSWORD, "carol": PASSWORD})
-        kamailio.start(tmp, sip_port=PORTS["kamailio"],
-                       gateway_addr="127.0.0.1:%d" % PORTS["gateway"])
-        gateway.start(tmp, build_dir=build, prosody=prosody, kamailio=kamailio,
-                      sip_port=PORTS["gateway"], http_port=PORTS["http"],
-                      config_overrides={"gateway": {"log_level": "info"}},
-                      ctl_setup=[["policy", "set", "global", "--xmpp"],
-                                 ["partner", "new", "fabrikam.example", "--type", "federated"]])
-        ua = SipUA("bob", "contoso.example", proxy=("127.0.0.1", PORTS["kamailio"]))
-        ua.register(expires=3600)
-        xc = XmppClient("alice@fabrikam.example", PASSWORD, port=PORTS["c2s"]).connect()
-        me = os.path.relpath(os.path.abspath(__file__))
-        print("""
-sipxmpp demo is running (files under %s).
-  SIP user  sip:bob@contoso.example    registered at Kamailio 127.0.0.1:5060 (prints what it gets)
-  XMPP user alice@fabrikam.example     on Prosody 127.0.0.1:5222, password "%s" (prints what it gets)
-  gateway   sipxmppd SIP 127.0.0.1:5070, edge 127.0.0.1:23456, http://127.0.0.1:8070/metrics
+# ------------------------------------------------------------------------------ the demo
+def instructions(tmp, crt, gateway, build, ports, offset):
+    me = os.path.relpath(os.path.abspath(__file__))
+    off = " --port-offset %d" % offset if offset else ""
+    p = ports
+    return """
+sipxmpp demo is running (files under {tmp}).
+  SIP user  sip:bob@{i}    registered at Kamailio 127.0.0.1:{kam} (prints what it gets)
+  XMPP user alice@{e}     on Prosody 127.0.0.1:{c2s}, password "{pw}" (prints what it gets)
+  gateway   sipxmppd SIP 127.0.0.1:{gw}, edge 127.0.0.1:{comp}, http://127.0.0.1:{http}/status
 
 In another terminal:
-  SIP -> XMPP:  /usr/bin/python3 %s sip bob alice@fabrikam.example "Hello from SIP"
-  XMPP -> SIP:  /usr/bin/python3 %s xmpp alice bob@contoso.example "Hello from XMPP"
-  admin:        %s/sipxmppctl --config %s partner list
+  SIP -> XMPP:  /usr/bin/python3 {me}{off} sip bob alice@{e} "Hello from SIP"
+  XMPP -> SIP:  /usr/bin/python3 {me}{off} xmpp alice bob@{i} "Hello from XMPP"
+  admin:        {build}/sipxmppctl --config {cfg} status
+                {build}/sipxmppctl --config {cfg} doctor
+
+A real XMPP client (Profanity), as carol@{e}, password "{pw}":
+  profanity, then:  /connect carol@{e} server 127.0.0.1 port {c2s} tls force
+                    /msg bob@{i} Hello from Profanity
+  Prosody's certificate for {e} is made for this demo: {crt}
+  Trust it for this session when Profanity asks (/tls allow), or system-wide:
+    cp {crt} /usr/local/share/ca-certificates/sipxmpp-demo.crt && update-ca-certificates
+  (go-sendxmpp: -j 127.0.0.1:{c2s} -u carol@{e} -p {pw}; its --no-tls-verify skips the check)
+A real SIP client (baresip), as carol@{i} (Kamailio asks for no password):
+  mkdir -p ~/.baresip
+  echo '<sip:carol@{i}>;outbound="sip:127.0.0.1:{kam};transport=udp";regint=600' >> ~/.baresip/accounts
+  echo '"Alice" <sip:alice@{e}>' >> ~/.baresip/contacts
+  baresip, then:    /contact_next      (selects Alice)
+                    /message Hello from baresip
 Ctrl-C stops everything.
-""" % (tmp, PASSWORD, me, me, build, gateway.cfg_path), flush=True)
-        seen_sip = seen_xmpp = 0
+""".format(tmp=tmp, i=INTERNAL, e=EXTERNAL, kam=p["kamailio"], c2s=p["c2s"], pw=PASSWORD,
+           gw=p["gateway"], comp=p["component"], http=p["http"], me=me, off=off, build=build,
+           cfg=gateway.cfg_path, crt=crt)
+
+
+def run(build, offset):
+    ports = ports_for(offset)
+    busy = busy_ports(offset)
+    if busy:
+        for b in busy:
+            say("demo: " + b)
+        say("demo: nothing was started")
+        return 1
+    if not os.access(os.path.join(build, "sipxmppd"), os.X_OK):
+        say("demo: no sipxmppd in %s (build it first: bash scripts/demo.sh)" % build)
+        return 1
+
+    stop = threading.Event()
+    got = {}
+
+    def on_signal(signum, _frame):
+        got["signal"] = signum
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+
+    tmp = tempfile.mkdtemp(prefix="sipxmpp-demo-")
+    prosody, kamailio, gateway = DemoProsody(), Kamailio(), Gateway()
+    ua = xc = None
+    clean = False
+    try:
+        crt = make_certificate(os.path.join(tmp, "prosody", "certs"))
+        prosody.start(tmp, component_port=ports["component"], c2s_port=ports["c2s"],
+                      component_secret="demo-secret", log_level="info",
+                      users={"alice": PASSWORD, "carol": PASSWORD})
+        say("demo: started prosody (pid %d)" % prosody.pid)
+        kamailio.start(tmp, sip_port=ports["kamailio"],
+                       gateway_addr="127.0.0.1:%d" % ports["gateway"])
+        say("demo: started kamailio (pid %d)" % kamailio.pid)
+        gateway.start(tmp, build_dir=build, prosody=prosody, kamailio=kamailio,
+                      sip_port=ports["gateway"], http_port=ports["http"],
+                      config_overrides={"gateway": {"log_level": "info"}},
+                      ctl_setup=[["policy", "set", "global", "--xmpp"],
+                                 ["partner", "new", EXTERNAL, "--type", "federated"]])
+        say("demo: started sipxmppd (pid %d)" % gateway.pid)
+        ua = SipUA("bob", INTERNAL, proxy=("127.0.0.1", ports["kamailio"]))
+        ua.register(expires=3600)
+        xc = XmppClient("alice@%s" % EXTERNAL, PASSWORD, port=ports["c2s"]).connect()
+        say(instructions(tmp, crt, gateway, build, ports, offset))
+        seen_sip = 0
         while not stop.is_set():
             for m in ua.requests("MESSAGE")[seen_sip:]:
-                print("[bob@contoso.example] from %s: %s" % (m.header("From"), m.body_text()),
-                      flush=True)
+                say("[bob@%s] from %s: %s" % (INTERNAL, m.header("From"), m.body_text()))
                 seen_sip += 1
             while True:
                 try:
                     m = xc.wait_message(timeout=0.01)
                 except TimeoutError:
                     break
-                print("[alice@fabrikam.example] %s" % m, flush=True)
+                say("[alice@%s] %s" % (EXTERNAL, m))
             if not gateway.running():
-                print("sipxmppd exited; log: %s" % gateway.log_path)
+                say("demo: sipxmppd exited with %s; its log (%s) ends:\n%s"
+                    % (gateway.proc.returncode, gateway.log_path, tail(gateway.log_path, 20)))
                 return 1
-            time.sleep(0.2)
+            if Out.broken:
+                say("demo: stdout closed")
+                break
+            stop.wait(0.2)
+        clean = True
         return 0
+    except KeyboardInterrupt:
+        clean = True
+        return 0
+    except Exception as e:
+        say("demo: %s" % e)
+        return 1
     finally:
-        print("stopping...", flush=True)
-        for closer in (lambda: xc and xc.close(), lambda: ua and ua.close(),
-                       lambda: gateway.stop(check=False), kamailio.stop, prosody.stop):
+        # Further signals must not interrupt the stopping.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        say("stopping...")
+        for name, closer in (("xmpp client", lambda: xc and xc.close()),
+                             ("sip client", lambda: ua and ua.close()),
+                             ("sipxmppd", lambda: gateway.proc and gateway.stop(check=False)),
+                             ("kamailio", lambda: kamailio.proc and kamailio.stop()),
+                             ("prosody", lambda: prosody.proc and prosody.stop())):
             try:
                 closer()
             except Exception as e:  # keep stopping the others
-                print("stop: %s" % e)
+                say("demo: stopping %s: %s" % (name, e))
+        if clean and os.environ.get("SX_KEEP_TMP") != "1":
+            shutil.rmtree(tmp, ignore_errors=True)
+            say("stopped; removed %s" % tmp)
+        else:
+            say("stopped; logs kept in %s" % tmp)
 
 
 def main(argv):
-    if len(argv) >= 1 and argv[0] in ("sip", "xmpp"):
-        if len(argv) != 4:
+    offset = 0
+    build = os.path.join(TOP, "build", "release")
+    args = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--port-offset" and i + 1 < len(argv):
+            offset = int(argv[i + 1])
+            i += 2
+        elif argv[i] == "--build" and i + 1 < len(argv):
+            build = argv[i + 1]
+            i += 2
+        else:
+            args.append(argv[i])
+            i += 1
+    if args and args[0] in ("sip", "xmpp"):
+        if len(args) != 4:
             print(__doc__)
             return 2
-        return (send_sip if argv[0] == "sip" else send_xmpp)(argv[1], argv[2], argv[3])
-    build = os.path.join(TOP, "build", "release")
-    if len(argv) == 2 and argv[0] == "--build":
-        build = argv[1]
-    elif argv:
+        fn = send_sip if args[0] == "sip" else send_xmpp
+        return fn(args[1], args[2], args[3], ports_for(offset))
+    if args:
         print(__doc__)
         return 2
-    return run(build)
+    return run(os.path.abspath(build), offset)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,14 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libsofia-sip-ua-dev libstrophe-dev libuv1-dev libssl-dev libsqlite3-dev sqlite3
-  libinih-dev libcjson-dev libmicrohttpd-dev libexpat1-dev
-  prosody kamailio sip-tester kamailio-presence-modules kamailio-sqlite-modules baresip-core
+  libinih-dev libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libexpat1-dev libidn-dev
+  clang lua5.4
+  prosody kamailio sip-tester ejabberd dnsmasq-base baresip-core
+  kamailio-presence-modules kamailio-sqlite-modules
   python3 python3-slixmpp python3-pytest
-  curl procps iproute2 ca-certificates
+  curl procps iproute2 ca-certificates systemd dpkg-dev openssl
 )
-SERVICES=(prosody kamailio)
+SERVICES=(prosody kamailio ejabberd)
 
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then

@@ -519,7 +519,7 @@ static void destroy(sx_edge *e) {
   free(e->domain);
   free(e->host);
   if (e->secret) {
-    memset(e->secret, 0, strlen(e->secret));
+    explicit_bzero(e->secret, strlen(e->secret));
     free(e->secret);
   }
   free(e);

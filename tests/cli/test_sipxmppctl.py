@@ -357,6 +357,17 @@ def contacts_and_check():
               d["xmpp_condition"] == "service-unavailable", "non-partner", repr(d))
     d = jrun(["check", "sip:ALICE@Contoso.COM.", "carol@EU.Fabrikam.com"], 0,
              "check variants and additional domain")
+    # XMPP stringprep: fullwidth, zero-width and compatibility spellings are the same users
+    for user in ("sip:%EF%BD%82ob@contoso.com", "sip:b%E2%80%8Bob@contoso.com",
+                 "sip:BO%C2%ADB@contoso.com", "\uff42ob@contoso.com"):
+        d = jrun(["check", user, "carol@fabrikam.com", "--inbound"], 1, "check " + user)
+        if d:
+            check(d["reason_code"] == "user_not_enabled" and
+                  "bob@contoso.com is not enabled" in d["reason"], "prepared " + user, repr(d))
+    d = jrun(["check", "sip:alice@contoso.com", "\uff43arol@\uff46abrikam.com"], 0,
+             "check fullwidth contact and partner")
+    expect(["check", "sip:a%C2%A0b@contoso.com", "carol@fabrikam.com"], 1,
+           "a localpart failing nodeprep", err="string preparation")
     d = jrun(["check", "sip:alice@contoso.com", "dave@example.org", "--inbound", "--subscribe"],
              1, "check pending")
     if d:

@@ -152,13 +152,15 @@ class Stack:
 
 
 def _stack(prefix, with_gateway, config_overrides=None, prosody_kw=None, ctl_setup=None,
-           kamailio_kw=None):
+           gateway_env=None, kamailio_kw=None):
     tmp = make_tmp(prefix)
     st = Stack(tmp)
     try:
         st.start_servers(prosody_kw=prosody_kw, kamailio_kw=kamailio_kw)
         if with_gateway:
-            st.start_gateway(config_overrides=config_overrides, ctl_setup=ctl_setup)
+            env = {k: v.replace("{tmp}", tmp) for k, v in (gateway_env or {}).items()}
+            st.start_gateway(config_overrides=config_overrides, ctl_setup=ctl_setup,
+                             extra_env=env)
     except BaseException:
         try:
             st.stop(check_gateway=False)

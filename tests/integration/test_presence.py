@@ -179,8 +179,10 @@ def test_two_resources_two_tuples_with_priorities(ps):
     gina2 = ps.xmpp("gina", auto_roster=False, available=False)
     gina1.send_presence(priority=10, status="desk")
     gina2.send_presence(priority=127, show="xa", status="phone")
-    n = sub.wait_notify(lambda m: m.body and len(parse_pidf(m.body)["tuples"]) == 2,
-                        timeout=5)
+    # The two clients' stanzas may arrive in either order: wait for the state after both.
+    n = sub.wait_notify(lambda m: m.body and sorted(
+        t["priority"] or "" for t in parse_pidf(m.body)["tuples"]) == ["0.079", "1.000"],
+        timeout=5)
     doc = parse_pidf(n.body)
     prios = sorted(t["priority"] for t in doc["tuples"])
     assert prios == ["0.079", "1.000"], doc

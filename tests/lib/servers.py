@@ -766,7 +766,7 @@ class Gateway(_Child):
 
     def start(self, tmpdir, build_dir=None, prosody=None, kamailio=None, sip_port=None,
               http_port=None, domains="contoso.example", config_overrides=None,
-              ctl_setup=None, wait_healthy=True, timeout=20):
+              ctl_setup=None, wait_healthy=True, timeout=20, extra_env=None):
         self.dir = os.path.join(tmpdir, "sipxmppd")
         os.makedirs(self.dir, exist_ok=True)
         self.build_dir = os.path.abspath(build_dir or build_dir_from_env())
@@ -812,6 +812,7 @@ class Gateway(_Child):
         self.env = dict(os.environ)
         self.env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"
         self.env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+        self.env.update(extra_env or {})
         for argv in ctl_setup or []:
             ctl = os.path.join(self.build_dir, "sipxmppctl")
             r = subprocess.run([ctl, "--config", self.cfg_path] + list(argv),

@@ -182,8 +182,11 @@ class SipUA:
     proxy: (host, port) where requests go by default (the registrar/proxy).
     auto_status: status used to answer incoming requests (MESSAGE, OPTIONS, NOTIFY...).
     responder: optional callable(SipMessage) -> status or (status, reason, [(h, v)]) that
-    overrides auto_status per request.
+    overrides auto_status per request, or HOLD: the request is kept unanswered (its
+    retransmissions absorbed) until release_held().
     """
+
+    HOLD = "hold"
 
     _counter = itertools.count(1)
 
@@ -205,6 +208,7 @@ class SipUA:
         self._txns = {}
         self._txn_lock = threading.Lock()
         self._answered = {}          # (branch, method) -> (response bytes)
+        self._held = {}              # (branch, method) -> (request, via), unanswered
         self._lock = threading.Lock()
         self._tcp = {}               # (host, port) -> socket (outbound connections)
         self._tcp_buf = {}           # socket -> bytearray
@@ -389,9 +393,18 @@ class SipUA:
             return
         with self._lock:
             prev = self._answered.get(key)
-        if prev is not None and m.branch:
+            held = key in self._held
+        if (prev is not None or held) and m.branch:
             self.retransmissions += 1
-            self._send_on(via, prev)
+            if prev is not None:
+                self._send_on(via, prev)
+            return
+        if self.responder is not None and self.responder(m) == self.HOLD:
+            with self._lock:
+                self._held[key] = (m, via)
+            with self._recv_cond:
+                self.received.append(m)
+                self._recv_cond.notify_all()
             return
         status, reason, extra = self._decide(m)
         resp = self.build_response(m, status, reason, extra)
@@ -447,6 +460,20 @@ class SipUA:
                 s.sendall(data)
         except OSError:
             pass
+
+    def held_count(self):
+        with self._lock:
+            return len(self._held)
+
+    def release_held(self, status=200):
+        """Answers every held request with `status`."""
+        with self._lock:
+            held, self._held = self._held, {}
+        for key, (m, via) in held.items():
+            resp = self.build_response(m, status)
+            with self._lock:
+                self._answered[key] = resp
+            self._send_on(via, resp)
 
     # ------------------------------------------------------------------ waiting
     def wait_request(self, predicate=None, timeout=10.0, method=None):

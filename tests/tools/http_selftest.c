@@ -2,7 +2,8 @@
  * main thread, a plain blocking-socket client in a second thread sends requests and checks
  * status lines, headers and bodies. Exit status 0 when every check passed.
  *
- * Covered: /healthz healthy and unhealthy, /metrics content and type, HEAD, 404, 405 for
+ * Covered: /healthz healthy and unhealthy, /metrics content and type, /status (JSON from the
+ * callback; 404 without one), HEAD, 404, 405 for
  * POST (with a body), a client that stalls mid-request without blocking others, a burst of
  * requests, a bind failure naming host:port, IPv6 (when ::1 is usable) and a clean stop
  * (the loop closes with no handle left). */
@@ -29,6 +30,15 @@ static unsigned port;
 static int family = AF_INET;
 static uv_async_t done_async;
 static sx_http *server;
+
+static int with_status; /* the /status callback is set for this run */
+
+static char *status_doc(void *ud, size_t *len) {
+  (void)ud;
+  char *s = strdup("{\"ok\":true}");
+  if (s && len) *len = strlen(s);
+  return s;
+}
 
 static int health(void *ud, char *detail, size_t len) {
   (void)ud;
@@ -130,6 +140,16 @@ static void client_checks(void) {
   CHECK_STR(body_of(r), "", "HEAD has no body");
   free(r);
 
+  r = roundtrip(GET("/status"));
+  if (with_status) {
+    CHECK_INT(status_of(r), 200, "status");
+    CHECK(r && has_header(r, "Content-Type: application/json\r\n"), "status type");
+    CHECK_STR(body_of(r), "{\"ok\":true}", "status body");
+  } else {
+    CHECK_INT(status_of(r), 404, "status without a callback");
+  }
+  free(r);
+
   r = roundtrip(GET("/metrics?x=1"));
   CHECK_INT(status_of(r), 200, "query string ignored");
   free(r);
@@ -200,6 +220,8 @@ static int run_against(const char *host, int fam) {
   }
   port = sx_http_port(server);
   family = fam;
+  with_status = fam == AF_INET;
+  if (with_status) sx_http_set_status(server, status_doc, NULL);
   CHECK(port > 0, "bound port");
 
   /* A second listener on the same port fails and names the address. */

@@ -39,10 +39,11 @@ static const struct {
   const char *want;
 } bad[] = {
     /* structure */
-    {BASE "[edge2]\n", "F:7: [edge2]: unknown section (known: gateway, sip, edge, http, presence)"},
+    {BASE "[edge2]\n",
+     "F:7: [edge2]: unknown section (known: gateway, sip, edge, http, federation, presence)"},
     {"domains = x.example\n" BASE,
-     "F:1: domains: key outside any section; put it under [gateway], [sip], [edge], [http] or "
-     "[presence]"},
+     "F:1: domains: key outside any section; put it under [gateway], [sip], [edge], [http], "
+     "[federation] or [presence]"},
     {BASE "colour = blue\n", "F:7: edge.colour: unknown key"},
     {BASE "port = 1\nport = 2\n", "F:8: edge.port: duplicate key (first set on line 7)"},
     {BASE "just words\n", "F:7: (syntax): expected '[section]' or 'key = value'"},
@@ -112,6 +113,10 @@ static const struct {
      "F:8: sip.max_in_flight: must be an integer 1..100000, got '-1'"},
     {BASE "[sip]\nmax_in_flight = +5\n",
      "F:8: sip.max_in_flight: must be an integer 1..100000, got '+5'"},
+    {BASE "[sip]\nincomplete_timeout_s = 0\n",
+     "F:8: sip.incomplete_timeout_s: must be an integer 1..3600, got '0'"},
+    {BASE "[sip]\nchat_state_backoff_s = 604801\n",
+     "F:8: sip.chat_state_backoff_s: must be an integer 0..604800, got '604801'"},
     {BASE "[sip]\nmax_queued = 99999999999999999999999\n",
      "F:8: sip.max_queued: must be an integer 0..1000000, got '99999999999999999999999'"},
     {BASE "[sip]\nservice_user = gate way\n",
@@ -159,6 +164,29 @@ static const struct {
      "F:8: presence.watcher_uri: must be a sip:user@domain URI, got 'gateway@contoso.example'"},
     {BASE "[presence]\ntransport = udp\n",
      "F:8: presence.transport: must be tcp or proxy, got 'udp'"},
+    /* [gateway] log_format, [federation] */
+    {BASE "[gateway]\nlog_format = xml\n", "F:8: gateway.log_format: must be text or json, got 'xml'"},
+    {BASE "[federation]\nconnection_limit = 0\n",
+     "F:8: federation.connection_limit: must be an integer 1..1000000, got '0'"},
+    {BASE "[federation]\npartner_connection_limit = x\n",
+     "F:8: federation.partner_connection_limit: must be an integer 1..1000000, got 'x'"},
+    {BASE "[federation]\nkeepalive_interval_s = 0\n",
+     "F:8: federation.keepalive_interval_s: must be an integer 1..86400, got '0'"},
+    {BASE "[federation]\nstream_establishment_timeout_s = 3601\n",
+     "F:8: federation.stream_establishment_timeout_s: must be an integer 1..3600, got '3601'"},
+    {BASE "[federation]\nstream_inactivity_timeout_s = -1\n",
+     "F:8: federation.stream_inactivity_timeout_s: must be an integer 1..86400, got '-1'"},
+    {BASE "[federation]\nsubscription_refresh_s = 59\n",
+     "F:8: federation.subscription_refresh_s: must be an integer 60..604800, got '59'"},
+    {BASE "[federation]\ndialback_passphrase = short\n",
+     "F:8: federation.dialback_passphrase: must be 8..256 characters (got 5)"},
+    {BASE "[federation]\ndialback_passphrase = has\"quote\"\n",
+     "F:8: federation.dialback_passphrase: may contain only printable ASCII without blanks or "
+     "quotes"},
+    {BASE "[federation]\nlog_message_bodies = maybe\n",
+     "F:8: federation.log_message_bodies: must be on or off, got 'maybe'"},
+    {BASE "[federation]\naudit_log = audit.log\n",
+     "F:8: federation.audit_log: must be an absolute path, got 'audit.log'"},
     /* the first error wins */
     {BASE "port = x\nhost = bad host\n", "F:7: edge.port: must be an integer 1..65535, got 'x'"},
 };
@@ -222,6 +250,8 @@ static void test_defaults(void) {
   CHECK_INT(cfg.max_message_bytes, 65536, "max_message_bytes");
   CHECK_INT(cfg.max_in_flight, 256, "max_in_flight");
   CHECK_INT(cfg.max_queued, 4096, "max_queued");
+  CHECK_INT(cfg.incomplete_timeout_s, 32, "incomplete_timeout_s default");
+  CHECK_INT(cfg.chat_state_backoff_s, 3600, "chat_state_backoff_s default");
   CHECK_STR(cfg.service_user, "gateway", "service_user");
   CHECK_STR(cfg.edge_host, "127.0.0.1", "edge_host");
   CHECK_INT(cfg.edge_port, 23456, "edge_port");
@@ -237,6 +267,18 @@ static void test_defaults(void) {
   CHECK_INT(cfg.pres_max_notify, 256, "presence max_notify_in_flight");
   CHECK_INT(cfg.pres_tcp, 1, "presence transport tcp");
   CHECK(cfg.pres_watcher_uri == NULL, "presence watcher_uri default");
+  CHECK_INT(cfg.log_json, 0, "log_format text");
+  CHECK(cfg.edge_secret_file == NULL, "no secret file");
+  /* Lync's Set-CsXmppGatewayConfiguration defaults */
+  CHECK_INT(cfg.fed_connection_limit, 1000, "ConnectionLimit");
+  CHECK_INT(cfg.fed_partner_connection_limit, 20, "PartnerConnectionLimit");
+  CHECK_INT(cfg.fed_keepalive_interval_s, 300, "KeepAliveInterval");
+  CHECK_INT(cfg.fed_stream_establishment_timeout_s, 60, "StreamEstablishmentTimeout");
+  CHECK_INT(cfg.fed_stream_inactivity_timeout_s, 600, "StreamInactivityTimeout");
+  CHECK_INT(cfg.fed_subscription_refresh_s, 28800, "SubscriptionRefreshInterval");
+  CHECK(cfg.fed_dialback_passphrase == NULL, "DialbackPassphrase unset");
+  CHECK_INT(cfg.fed_log_message_bodies, 0, "EnableLoggingAllMessageBodies");
+  CHECK_STR(cfg.fed_audit_log, "/var/lib/sipxmpp/audit.log", "audit_log");
   uint8_t lo4[4] = {127, 0, 0, 1}, lo6[16] = {[15] = 1}, other[4] = {127, 0, 0, 2};
   CHECK(sx_config_trusted(&cfg, AF_INET, lo4), "default trusts 127.0.0.1");
   CHECK(sx_config_trusted(&cfg, AF_INET6, lo6), "default trusts ::1");
@@ -262,6 +304,8 @@ static void test_full(void) {
       "max_message_bytes = 16777216\n"
       "max_in_flight = 1\n"
       "max_queued = 0\n"
+      "incomplete_timeout_s = 5\n"
+      "chat_state_backoff_s = 0\n"
       "service_user = GW-Bot\n"
       "[edge]\n"
       "host = ::1\n"
@@ -311,6 +355,8 @@ static void test_full(void) {
   CHECK_INT(cfg.max_message_bytes, 16777216, "max_message_bytes");
   CHECK_INT(cfg.max_in_flight, 1, "max_in_flight");
   CHECK_INT(cfg.max_queued, 0, "max_queued");
+  CHECK_INT(cfg.incomplete_timeout_s, 5, "incomplete_timeout_s");
+  CHECK_INT(cfg.chat_state_backoff_s, 0, "chat_state_backoff_s");
   CHECK_STR(cfg.service_user, "gw-bot", "service_user lower-cased");
   CHECK_STR(cfg.edge_host, "::1", "edge_host");
   CHECK_INT(cfg.edge_port, 5347, "edge_port");
@@ -343,6 +389,30 @@ static void test_full(void) {
   free(path);
 }
 
+static void test_federation(void) {
+  char *path = write_file(BASE "[gateway]\nlog_format = JSON\n"
+                               "[federation]\nconnection_limit = 50\npartner_connection_limit = 5\n"
+                               "keepalive_interval_s = 120\nstream_establishment_timeout_s = 30\n"
+                               "stream_inactivity_timeout_s = 900\nsubscription_refresh_s = 3600\n"
+                               "dialback_passphrase = Pa55phrase!\nlog_message_bodies = on\n"
+                               "audit_log = /tmp/a.log\n");
+  sx_config cfg;
+  char err[512] = "";
+  CHECK_INT(sx_config_load(path, &cfg, err, sizeof err), 0, err);
+  CHECK_INT(cfg.log_json, 1, "log_format json");
+  CHECK_INT(cfg.fed_connection_limit, 50, "connection_limit");
+  CHECK_INT(cfg.fed_partner_connection_limit, 5, "partner_connection_limit");
+  CHECK_INT(cfg.fed_keepalive_interval_s, 120, "keepalive_interval_s");
+  CHECK_INT(cfg.fed_stream_establishment_timeout_s, 30, "stream_establishment_timeout_s");
+  CHECK_INT(cfg.fed_stream_inactivity_timeout_s, 900, "stream_inactivity_timeout_s");
+  CHECK_INT(cfg.fed_subscription_refresh_s, 3600, "subscription_refresh_s");
+  CHECK_STR(cfg.fed_dialback_passphrase, "Pa55phrase!", "dialback_passphrase");
+  CHECK_INT(cfg.fed_log_message_bodies, 1, "log_message_bodies");
+  CHECK_STR(cfg.fed_audit_log, "/tmp/a.log", "audit_log");
+  sx_config_free(&cfg);
+  free(path);
+}
+
 static void test_secret_file(void) {
   static const struct {
     const char *content; /* NULL: the file is not created */
@@ -370,6 +440,7 @@ static void test_secret_file(void) {
     if (cases[i].secret) {
       CHECK_INT(rc, 0, err);
       CHECK_STR(cfg.edge_secret, cases[i].secret, ctx);
+      CHECK_STR(cfg.edge_secret_file, secret_path, ctx);
       sx_config_free(&cfg);
     } else {
       char *want;
@@ -495,6 +566,7 @@ int main(void) {
   test_long_line();
   test_defaults();
   test_full();
+  test_federation();
   test_secret_file();
   test_sample();
   test_cidr();

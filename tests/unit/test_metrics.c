@@ -42,15 +42,25 @@ static void test_refusals(void) {
   CHECK_INT(sx_metric_get_refusal(SX_DIR_XMPP_TO_SIP, "not_partner"), 0, "other dir");
   CHECK_INT(sx_metric_get_refusal(SX_DIR_XMPP_TO_SIP, "too_large"), 1, "copied reason");
   CHECK_INT(sx_metric_get_refusal(SX_DIR_XMPP_TO_SIP, "other"), 3, "invalid → other");
+  /* XMPP condition names carry '-': counted under their own label, not "other" */
+  sx_metric_refusal(SX_DIR_XMPP_TO_SIP, "jid-malformed");
+  sx_metric_refusal(SX_DIR_XMPP_TO_SIP, "jid_malformed");
+  CHECK_INT(sx_metric_get_refusal(SX_DIR_XMPP_TO_SIP, "jid_malformed"), 2, "'-' reason");
+  CHECK_INT(sx_metric_get_refusal(SX_DIR_XMPP_TO_SIP, "other"), 3, "'-' reason not other");
+  {
+    char *text = sx_metrics_render(NULL);
+    CHECK(text && strstr(text, "reason=\"jid_malformed\"} 2"), "rendered jid_malformed");
+    free(text);
+  }
   /* The table holds 64 reasons; the rest go to "other". */
   for (int i = 0; i < 70; i++) {
     char r[32];
     snprintf(r, sizeof r, "reason_%d", i);
     sx_metric_refusal(SX_DIR_SIP_TO_XMPP, r);
   }
-  CHECK_INT(sx_metric_get_refusal(SX_DIR_SIP_TO_XMPP, "reason_61"), 1, "fits");
-  CHECK_INT(sx_metric_get_refusal(SX_DIR_SIP_TO_XMPP, "reason_62"), 0, "beyond the table");
-  CHECK_INT(sx_metric_get_refusal(SX_DIR_SIP_TO_XMPP, "other"), 8, "overflow → other");
+  CHECK_INT(sx_metric_get_refusal(SX_DIR_SIP_TO_XMPP, "reason_60"), 1, "fits");
+  CHECK_INT(sx_metric_get_refusal(SX_DIR_SIP_TO_XMPP, "reason_61"), 0, "beyond the table");
+  CHECK_INT(sx_metric_get_refusal(SX_DIR_SIP_TO_XMPP, "other"), 9, "overflow → other");
   CHECK_INT(sx_metric_get_refusal(SX_DIR_SIP_TO_XMPP, "not_partner"), 2, "kept");
 }
 

@@ -1,0 +1,213 @@
+/* sipxmppctl status: asks the running daemon for GET /status on [http] listen (libcurl) and
+ * prints it. Exit 0 when SIP listens and every edge link is up, 1 when something is down,
+ * 3 when the daemon cannot be reached (the address tried is named). */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/sipxmppctl.h"
+
+#define MAX_BODY (1024 * 1024)
+
+typedef struct {
+  char *buf;
+  size_t len;
+  int too_big;
+} body_buf;
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud) {
+  body_buf *b = ud;
+  size_t add = size * n;
+  if (b->len + add > MAX_BODY) {
+    b->too_big = 1;
+    return 0; /* aborts the transfer */
+  }
+  char *nb = realloc(b->buf, b->len + add + 1);
+  if (!nb) return 0;
+  memcpy(nb + b->len, p, add);
+  b->buf = nb;
+  b->len += add;
+  b->buf[b->len] = 0;
+  return add;
+}
+
+static void url_of(char *url, size_t n, const char *host, unsigned port, const char *path) {
+  snprintf(url, n, strchr(host, ':') ? "http://[%s]:%u%s" : "http://%s:%u%s", host, port, path);
+}
+
+int ctl_http_get(const char *host, unsigned port, const char *path, long timeout_ms,
+                 char **body, long *status, char *err, size_t errlen) {
+  char url[600];
+  body_buf b = {0};
+  *body = NULL;
+  *status = 0;
+  url_of(url, sizeof url, host, port, path);
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    snprintf(err, errlen, "cannot initialise libcurl");
+    return -1;
+  }
+  CURL *h = curl_easy_init();
+  if (!h) {
+    snprintf(err, errlen, "cannot initialise libcurl");
+    curl_global_cleanup();
+    return -1;
+  }
+  char cerr[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+  CURLcode rc = curl_easy_perform(h);
+  if (rc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+  curl_easy_cleanup(h);
+  curl_global_cleanup();
+  if (rc != CURLE_OK) {
+    snprintf(err, errlen, "%s", b.too_big ? "the answer is larger than 1 MiB"
+                                          : (cerr[0] ? cerr : curl_easy_strerror(rc)));
+    free(b.buf);
+    return -1;
+  }
+  if (!b.buf) b.buf = calloc(1, 1);
+  *body = b.buf;
+  return b.buf ? 0 : -1;
+}
+
+/* ---- printing ------------------------------------------------------------------------ */
+
+static double num(const cJSON *o, const char *name) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+  return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static const char *str(const cJSON *o, const char *name) {
+  const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, name));
+  return s ? s : "?";
+}
+
+static void duration(char *buf, size_t n, double secs) {
+  long s = (long)secs;
+  if (s >= 86400)
+    snprintf(buf, n, "%ldd %ldh %ldm", s / 86400, s % 86400 / 3600, s % 3600 / 60);
+  else if (s >= 3600)
+    snprintf(buf, n, "%ldh %ldm %lds", s / 3600, s % 3600 / 60, s % 60);
+  else if (s >= 60)
+    snprintf(buf, n, "%ldm %lds", s / 60, s % 60);
+  else
+    snprintf(buf, n, "%lds", s);
+}
+
+static void print_counts(const char *label, const cJSON *by_dir) {
+  const cJSON *d;
+  int first = 1;
+  cJSON_ArrayForEach(d, by_dir) {
+    printf("%-9s %s:", first ? label : "", strcmp(d->string, "sip_to_xmpp") ? "xmpp->sip" : "sip->xmpp");
+    const cJSON *v;
+    int any = 0;
+    cJSON_ArrayForEach(v, d) {
+      printf("%s %s %.0f", any ? "," : "", v->string, v->valuedouble);
+      any = 1;
+    }
+    printf("%s\n", any ? "" : " none");
+    first = 0;
+  }
+}
+
+static int print_status(const cJSON *doc) {
+  char up[64], since[64];
+  duration(up, sizeof up, num(doc, "uptime_s"));
+  printf("sipxmppd  %s, up %s (since %s)\n", str(doc, "version"), up, str(doc, "started"));
+  const cJSON *e;
+  cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, "edge")) {
+    const cJSON *last = cJSON_GetObjectItemCaseSensitive(e, "last_error");
+    duration(since, sizeof since, num(e, "since_s"));
+    printf("edge      %s %s since %s (%s), %s:%.0f, tls %s, reconnects %.0f%s%s\n",
+           str(e, "domain"), str(e, "state"), str(e, "since"), since, str(e, "host"),
+           num(e, "port"), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "tls")) ? "on" : "off",
+           num(e, "reconnects"), cJSON_IsString(last) ? ", last error: " : "",
+           cJSON_IsString(last) ? last->valuestring : "");
+  }
+  const cJSON *sip = cJSON_GetObjectItemCaseSensitive(doc, "sip");
+  printf("sip       %s", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sip, "listening"))
+                             ? "listening on"
+                             : "NOT listening on");
+  const cJSON *l;
+  int first = 1;
+  cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(sip, "listen")) {
+    printf("%s %s", first ? "" : ",", cJSON_GetStringValue(l) ? l->valuestring : "?");
+    first = 0;
+  }
+  printf("; proxy %s; in flight %.0f, queued %.0f\n", str(sip, "outbound_proxy"),
+         num(sip, "in_flight"), num(sip, "queued"));
+  print_counts("messages", cJSON_GetObjectItemCaseSensitive(doc, "messages"));
+  print_counts("refusals", cJSON_GetObjectItemCaseSensitive(doc, "refusals"));
+  const cJSON *pr = cJSON_GetObjectItemCaseSensitive(doc, "presence");
+  printf("presence  relations %.0f, dialogs %.0f\n", num(pr, "relations"), num(pr, "dialogs"));
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(doc, "store");
+  printf("store     generation %.0f applied (%s)\n", num(st, "generation"), str(st, "path"));
+  int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"));
+  printf("%s\n", ok ? "all up" : "something is down");
+  return ok ? CTL_OK : CTL_REFUSED;
+}
+
+static const char STATUS_USAGE[] = "usage: sipxmppctl [--config FILE] status [--json]\n";
+
+int ctl_status(ctl_ctx *c, int argc, char **argv) {
+  ctl_args a;
+  int rc = ctl_parse_n(argc, argv, ctl_no_opts, &a, STATUS_USAGE, 0, 0, "status takes no arguments");
+  if (rc) return rc;
+  if ((rc = ctl_load_config(c))) return rc;
+  if (!c->cfg.http_listen) {
+    ctl_error("%s has no [http] listen: sipxmppctl status asks the daemon there for /status; "
+              "set [http] listen = 127.0.0.1:8070 and restart sipxmppd",
+              c->cfg.path);
+    return CTL_STORE;
+  }
+  char url[600], err[CURL_ERROR_SIZE + 64];
+  char *body = NULL;
+  long http = 0;
+  url_of(url, sizeof url, c->cfg.http_host, c->cfg.http_port, "/status");
+  if (ctl_http_get(c->cfg.http_host, c->cfg.http_port, "/status", 3000, &body, &http, err,
+                   sizeof err) != 0 ||
+      http != 200) {
+    char why[CURL_ERROR_SIZE + 128];
+    if (body)
+      snprintf(why, sizeof why, "HTTP status %ld (is this sipxmppd?)", http);
+    else
+      snprintf(why, sizeof why, "%s", err);
+    free(body);
+    if (c->json) {
+      cJSON *o = cJSON_CreateObject();
+      if (o) {
+        cJSON_AddBoolToObject(o, "reachable", 0);
+        cJSON_AddStringToObject(o, "address", url);
+        cJSON_AddStringToObject(o, "error", why);
+      }
+      ctl_json_out(o);
+    }
+    ctl_error("cannot reach sipxmppd at %s: %s (is it running? [http] listen in %s)", url, why,
+              c->cfg.path);
+    return CTL_STORE;
+  }
+  cJSON *doc = cJSON_Parse(body);
+  free(body);
+  if (!cJSON_IsObject(doc)) {
+    cJSON_Delete(doc);
+    ctl_error("%s did not answer with a status document", url);
+    return CTL_STORE;
+  }
+  int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"));
+  if (c->json) {
+    cJSON_AddBoolToObject(doc, "reachable", 1);
+    cJSON_AddStringToObject(doc, "address", url);
+    rc = ctl_json_out(doc);
+    return rc ? rc : (ok ? CTL_OK : CTL_REFUSED);
+  }
+  rc = print_status(doc);
+  cJSON_Delete(doc);
+  return rc;
+}
