@@ -154,7 +154,6 @@ unsigned pres_step(sx_pres_gw *P, sx_relent *e, sx_rel_event ev, const sx_decisi
                                         : 0,
                     .cached = x ? x->agg.known : 0};
   sx_rel_result r;
-  sx_rel before = e->rel;
   uint64_t ticket;
   unsigned a;
   (void)d;
@@ -167,7 +166,6 @@ unsigned pres_step(sx_pres_gw *P, sx_relent *e, sx_rel_event ev, const sx_decisi
     sx_info("presence", "%s / %s: %s -> out %s in %s added %d%s (%s)", e->user, e->contact,
             sx_rel_event_name(ev), sx_sub_out_name(r.next.out), sx_sub_in_name(r.next.in),
             r.next.added, r.next.suspended ? " suspended" : "", r.why ? r.why : "-");
-  (void)before;
   if (a & SX_RA_XMPP_SUBSCRIBE) pres_send_type(P, e->user, e->contact, SX_PRES_SUBSCRIBE);
   if (a & SX_RA_XMPP_SUBSCRIBED) pres_send_type(P, e->user, e->contact, SX_PRES_SUBSCRIBED);
   if (a & SX_RA_XMPP_UNSUBSCRIBE) pres_send_type(P, e->user, e->contact, SX_PRES_UNSUBSCRIBE);

@@ -259,7 +259,6 @@ void pres_fanout_free_all(sx_sip_pres *p) {
 static void parse_state(sip_t const *sip, sx_sip_notify_in *n, char *state, size_t ns,
                         char *reason, size_t nr) {
   const sip_subscription_state_t *ss = sip->sip_subscription_state;
-  const char *v;
   state[0] = reason[0] = '\0';
   n->state = state;
   n->reason = NULL;
@@ -273,7 +272,6 @@ static void parse_state(sip_t const *sip, sx_sip_notify_in *n, char *state, size
     n->reason = reason;
   }
   if (ss->ss_expires) n->expires = (unsigned)strtoul(ss->ss_expires, NULL, 10);
-  (void)v;
 }
 
 int pres_fanout_incoming(sx_sip_pres *p, msg_t *msg, sip_t const *sip) {

@@ -77,9 +77,9 @@ typedef struct sx_sip_pres_stats {
  * are taken over from then on. NULL when out of memory. */
 sx_sip_pres *sx_sip_pres_new(sx_sip *s, const sx_sip_pres_params *p,
                              const sx_sip_pres_cbs *cbs, void *ud);
-/* Releases every watch and fan-out and abandons their transactions, without sending
- * anything (send the final NOTIFYs and free the fan-outs first, and let the loop turn).
- * Before sx_sip_free. */
+/* Releases every watch and abandons the transactions still out, without sending anything
+ * (send the final NOTIFYs first and let the loop turn). The owner frees its fan-outs
+ * (sx_sip_fanout_free) before this. Before sx_sip_free. */
 void sx_sip_pres_free(sx_sip_pres *p);
 void sx_sip_pres_get_stats(const sx_sip_pres *p, sx_sip_pres_stats *out);
 
