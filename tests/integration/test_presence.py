@@ -458,3 +458,21 @@ def test_notify_answered_481_ends_the_dialog(ps):
     time.sleep(1.0)
     assert len(sub.notifies()) == n, sub.notifies()
     bob.responder = None
+
+
+@pytest.mark.parametrize("name,domain", [("vic", VERIFIED), ("ulf", UNVERIFIED)])
+def test_sip_watcher_of_each_partner_type(ps, name, domain):
+    """Watching out is allowed for an enabled user whatever the partner type; the NOTIFY
+    carries the contact's notes (only the other direction strips them)."""
+    bob = sip_user(ps)
+    bob_jid = "%s@%s" % (bob.user, INTERNAL)
+    c = ps.xmpp(name, domain=domain, auto_roster=False)
+    sub = bob.subscribe("sip:%s@%s" % (name, domain), expires=300)
+    assert sub.response.status == 200
+    assert state_of(sub.wait_notify(timeout=5)) == "pending"
+    pres_from(c, bob_jid, lambda p: p.type == "subscribe")
+    c.send_presence(to=bob_jid, ptype="subscribed")
+    c.send_presence(show="away", status="note for bob")
+    n = sub.wait_notify(lambda m: m.body and b"note for bob" in m.body, timeout=5)
+    assert parse_pidf(n.body)["tuples"][0]["show"] == "away"
+    sub.unsubscribe()
