@@ -37,10 +37,11 @@ enum {
   SEC_HTTP,
   SEC_FEDERATION,
   SEC_ADMIN,
+  SEC_PRESENCE,
   SEC_COUNT,
 };
-static const char *const section_names[SEC_COUNT] = {"gateway", "sip",        "edge",
-                                                     "http",    "federation", "admin"};
+static const char *const section_names[SEC_COUNT] = {"gateway",    "sip",   "edge",    "http",
+                                                     "federation", "admin", "presence"};
 
 typedef enum {
   K_DOMAINS,
@@ -85,6 +86,12 @@ typedef enum {
   K_ADMIN_CERT,
   K_ADMIN_KEY,
   K_ADMIN_IDLE,
+  K_PRES_MIN_EXPIRES,
+  K_PRES_MAX_EXPIRES,
+  K_PRES_WATCHER_URI,
+  K_PRES_FANOUT_EXPIRES,
+  K_PRES_MAX_NOTIFY,
+  K_PRES_TRANSPORT,
   K_COUNT,
 } key_id;
 
@@ -139,6 +146,13 @@ static const struct {
     [K_ADMIN_CERT] = {SEC_ADMIN, "cert_file", "admin.cert_file"},
     [K_ADMIN_KEY] = {SEC_ADMIN, "key_file", "admin.key_file"},
     [K_ADMIN_IDLE] = {SEC_ADMIN, "session_idle_s", "admin.session_idle_s"},
+    [K_PRES_MIN_EXPIRES] = {SEC_PRESENCE, "min_expires", "presence.min_expires"},
+    [K_PRES_MAX_EXPIRES] = {SEC_PRESENCE, "max_expires", "presence.max_expires"},
+    [K_PRES_WATCHER_URI] = {SEC_PRESENCE, "watcher_uri", "presence.watcher_uri"},
+    [K_PRES_FANOUT_EXPIRES] = {SEC_PRESENCE, "fanout_expires", "presence.fanout_expires"},
+    [K_PRES_MAX_NOTIFY] = {SEC_PRESENCE, "max_notify_in_flight",
+                           "presence.max_notify_in_flight"},
+    [K_PRES_TRANSPORT] = {SEC_PRESENCE, "transport", "presence.transport"},
 };
 
 /* ---- parser state ------------------------------------------------------------------ */
@@ -608,6 +622,39 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
     if (!set_uint_key(st, line, label, value, 4096, 67108864, &u))
       cfg->max_stanza_bytes = (size_t)u;
     return;
+  case K_PRES_MIN_EXPIRES:
+    if (!set_uint_key(st, line, label, value, 0, 86400, &u)) cfg->pres_min_expires = (unsigned)u;
+    return;
+  case K_PRES_MAX_EXPIRES:
+    if (!set_uint_key(st, line, label, value, 1, 86400, &u)) cfg->pres_max_expires = (unsigned)u;
+    return;
+  case K_PRES_FANOUT_EXPIRES:
+    if (!set_uint_key(st, line, label, value, 10, 86400, &u))
+      cfg->pres_fanout_expires = (unsigned)u;
+    return;
+  case K_PRES_MAX_NOTIFY:
+    if (!set_uint_key(st, line, label, value, 1, 100000, &u))
+      cfg->pres_max_notify = (unsigned)u;
+    return;
+  case K_PRES_TRANSPORT:
+    if (!strcasecmp(value, "tcp")) {
+      cfg->pres_tcp = 1;
+    } else if (!strcasecmp(value, "proxy")) {
+      cfg->pres_tcp = 0;
+    } else {
+      fail(st, line, label, "must be tcp or proxy, got '%s'", value);
+    }
+    return;
+  case K_PRES_WATCHER_URI: {
+    size_t n = strlen(value);
+    if (n < 5 || n > 512 || strncasecmp(value, "sip:", 4) != 0 || !strchr(value, '@') ||
+        strpbrk(value, " \t<>\"")) {
+      fail(st, line, label, "must be a sip:user@domain URI, got '%s'", value);
+      return;
+    }
+    if (set_str(&cfg->pres_watcher_uri, value)) fail(st, line, label, "out of memory");
+    return;
+  }
   case K_HTTP_LISTEN: {
     const char *h;
     size_t hl;
@@ -627,6 +674,7 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
     }
     free(cfg->http_host);
     free(cfg->http_listen);
+  free(cfg->pres_watcher_uri);
     cfg->http_host = host;
     cfg->http_listen = listen;
     cfg->http_port = port;
@@ -715,7 +763,7 @@ static int handler(void *user, const char *section, const char *name, const char
   if (!name || !value) return 1;
   if (!*section) {
     fail(st, line, name, "key outside any section; put it under [gateway], [sip], [edge], "
-                         "[http], [federation] or [admin]");
+                         "[http], [federation], [admin] or [presence]");
     return 0;
   }
   int sec = find_section(section);
@@ -793,7 +841,7 @@ static char *reader(char *buf, int num, void *stream) {
         char shown[80];
         snprintf(shown, sizeof shown, "[%.*s]", (int)(nl < 64 ? nl : 64), p + 1);
         fail(st, st->lineno, shown,
-             "unknown section (known: gateway, sip, edge, http, federation, admin)");
+             "unknown section (known: gateway, sip, edge, http, federation, admin, presence)");
         return NULL;
       }
     }
@@ -852,6 +900,11 @@ int sx_config_load(const char *path, sx_config *cfg, char *err, size_t errlen) {
   cfg->fed_subscription_refresh_s = 28800;
   cfg->admin_idle_s = 900;
   cfg->max_stanza_bytes = 512 * 1024;
+  cfg->pres_min_expires = 60;
+  cfg->pres_max_expires = 3600;
+  cfg->pres_fanout_expires = 3600;
+  cfg->pres_max_notify = 256;
+  cfg->pres_tcp = 1;
 
   st.f = fopen(path, "r");
   struct stat sb;
@@ -888,6 +941,12 @@ int sx_config_load(const char *path, sx_config *cfg, char *err, size_t errlen) {
     fail(&st, st.key_line[k], keys[k].label,
          "edge.backoff_max_ms (%u) must be at least edge.backoff_min_ms (%u)",
          cfg->backoff_max_ms, cfg->backoff_min_ms);
+  }
+  if (!st.failed && cfg->pres_max_expires < cfg->pres_min_expires) {
+    key_id k = st.key_line[K_PRES_MAX_EXPIRES] ? K_PRES_MAX_EXPIRES : K_PRES_MIN_EXPIRES;
+    fail(&st, st.key_line[k], keys[k].label,
+         "presence.max_expires (%u) must be at least presence.min_expires (%u)",
+         cfg->pres_max_expires, cfg->pres_min_expires);
   }
   if (!st.failed && cfg->dead_after_s <= cfg->keepalive_s) {
     key_id k = st.key_line[K_DEAD_AFTER] ? K_DEAD_AFTER : K_KEEPALIVE;
@@ -950,6 +1009,7 @@ void sx_config_free(sx_config *cfg) {
   }
   free(cfg->fed_audit_log);
   free(cfg->http_listen);
+  free(cfg->pres_watcher_uri);
   free(cfg->http_host);
   free(cfg->admin_listen);
   free(cfg->admin_host);

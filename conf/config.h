@@ -80,6 +80,14 @@ typedef struct sx_config {
   char *admin_cert_file; /* PEM certificate (chain); with admin_key_file: HTTPS */
   char *admin_key_file;  /* PEM private key */
   unsigned admin_idle_s; /* a session ends after this long unused; default 900 */
+  /* [presence] */
+  unsigned pres_min_expires;    /* min_expires: below → 423 + Min-Expires; default 60 */
+  unsigned pres_max_expires;    /* max_expires: cap of a watcher's Expires; default 3600 */
+  unsigned pres_fanout_expires; /* fanout_expires: asked for by fan-out SUBSCRIBEs; 3600 */
+  unsigned pres_max_notify;     /* max_notify_in_flight: NOTIFYs in flight at once; 256 */
+  int pres_tcp;                 /* transport = tcp (1, default) | proxy (0): TCP toward the
+                                   outbound proxy for presence requests */
+  char *pres_watcher_uri;       /* watcher_uri; NULL: sip:<service_user>@<user's domain> */
 } sx_config;
 
 /* Loads and validates `path`. On failure returns -1 and writes one message of the form

@@ -17,6 +17,7 @@
 typedef struct sx_access sx_access;
 typedef struct sx_http sx_http;
 typedef struct sx_admin sx_admin;
+typedef struct sx_pres_gw sx_pres_gw;
 typedef struct xq_item xq_item;
 
 typedef struct sx_gw {
@@ -30,6 +31,7 @@ typedef struct sx_gw {
   sx_quiet *chat_quiet; /* SIP users who refused typing notifications, until when */
   sx_http *http;
   sx_admin *admin; /* the web console ([admin] listen), or NULL */
+  sx_pres_gw *pres; /* presence (gateway/presence.h) */
   char *warn_agent; /* warn-agent of our Warning headers */
   uv_signal_t sig_term, sig_int, sig_hup;
   /* XMPP → SIP messages waiting for a transaction slot (FIFO). */

@@ -14,6 +14,7 @@
 #include "gateway/gateway.h"
 #include "gateway/http.h"
 #include "gateway/metrics.h"
+#include "gateway/presence.h"
 #include "gateway/msglog.h"
 #include "gateway/status.h"
 #include "sx_version.h"
@@ -41,7 +42,7 @@ sx_edge *sx_gw_edge(sx_gw *gw, const char *domain) {
 
 static void on_edge_state(void *ud, sx_edge *edge, int up) {
   sx_edge_stats st;
-  (void)ud;
+  sx_pres_edge_state(ud, edge, up);
   sx_metric_link(sx_edge_domain(edge), up);
   sx_status_link(sx_edge_domain(edge), up);
   sx_edge_get_stats(edge, &st);
@@ -114,6 +115,7 @@ static int start(sx_gw *gw) {
   sx_sip_cbs scb = {.on_request = sx_relay_sip_request, .on_response = sx_relay_sip_response};
   sx_edge_cbs ecb = {.on_state = on_edge_state,
                      .on_message = sx_relay_xmpp_message,
+                     .on_presence = sx_pres_on_presence,
                      .on_confirm = sx_relay_sip_confirm,
                      .on_drop = on_edge_drop};
 
@@ -164,6 +166,7 @@ static int start(sx_gw *gw) {
     gw->n_edges++;
     sx_metric_link(gw->cfg.domains[i], 0);
   }
+  if (sx_pres_start(gw) != 0) return -1;
   if (gw->cfg.http_listen) {
     if (sx_http_start(&gw->loop.uv, gw->cfg.http_host, gw->cfg.http_port, health, gw, &gw->http,
                       err, sizeof err) != 0) {
@@ -200,6 +203,10 @@ static void stop(sx_gw *gw) {
   uint64_t until;
 
   if (gw->sip) sx_relay_xmpp_drain(gw);
+  /* Presence first: watchers learn the users are unavailable, dialogs and fan-outs end. */
+  sx_pres_shutdown(gw);
+  until = sx_gw_now(gw) + 1000;
+  while (!sx_pres_flushed(gw) && sx_gw_now(gw) < until) sx_loop_turn(&gw->loop, 20);
   /* Let the edge server confirm what was already sent (up to 1 s), then close. */
   until = sx_gw_now(gw) + 1000;
   for (;;) {
@@ -213,6 +220,7 @@ static void stop(sx_gw *gw) {
   /* Give the stream ends a moment to leave. */
   until = sx_gw_now(gw) + 300;
   while (sx_gw_now(gw) < until) sx_loop_turn(&gw->loop, 50);
+  sx_pres_free(gw);
   for (i = 0; i < gw->n_edges; i++) sx_edge_free(gw->edges[i]);
   free(gw->edges);
   gw->edges = NULL;

@@ -260,6 +260,14 @@ static long long resident_bytes(void) {
   return (long long)(resident * (unsigned long long)page);
 }
 
+static sx_metrics_extra_fn extra_fn;
+static void *extra_ud;
+
+void sx_metrics_set_extra(sx_metrics_extra_fn fn, void *ud) {
+  extra_fn = fn;
+  extra_ud = ud;
+}
+
 char *sx_metrics_render(size_t *len) {
   char *buf = NULL;
   size_t size = 0;
@@ -321,6 +329,8 @@ char *sx_metrics_render(size_t *len) {
                "Events counted under a name the metrics table could not hold.");
     fprintf(f, "sipxmpp_other_events_total %" PRIu64 "\n", other_events);
   }
+
+  if (extra_fn) extra_fn(extra_ud, f);
 
   long long rss = resident_bytes();
   if (rss >= 0) {

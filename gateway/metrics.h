@@ -10,6 +10,7 @@
 #define SX_GATEWAY_METRICS_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define SX_METRIC_NAME_MAX 64
 
@@ -74,6 +75,11 @@ void sx_metric_each_refusal(sx_refusal_fn fn, void *ud);
  * process_resident_memory_bytes. Returns malloc'd text (caller frees) and its length in
  * *len (may be NULL), or NULL on allocation failure. */
 char *sx_metrics_render(size_t *len);
+
+/* A part of the daemon that renders its own families (gauges it computes on demand) into
+ * the exposition, after the counters. One at a time; NULL removes it. */
+typedef void (*sx_metrics_extra_fn)(void *ud, FILE *f);
+void sx_metrics_set_extra(sx_metrics_extra_fn fn, void *ud);
 
 /* Forgets every counter and frees the tables (tests; shutdown). */
 void sx_metrics_reset(void);

@@ -10,6 +10,7 @@
 
 #include "gateway/access.h"
 #include "gateway/metrics.h"
+#include "gateway/presence.h"
 #include "sx_version.h"
 
 #define MAX_LINKS 256
@@ -130,11 +131,13 @@ cJSON *sx_status_doc(sx_gw *gw) {
   }
   if (refusals) sx_metric_each_refusal(add_refusal, refusals);
 
-  /* Presence relations and dialogs: zero until the gateway relays presence. */
+  /* Presence relations (gateway/presence.h) and SIP presence dialogs. */
   cJSON *presence = cJSON_AddObjectToObject(root, "presence");
   if (presence) {
-    cJSON_AddNumberToObject(presence, "relations", 0);
-    cJSON_AddNumberToObject(presence, "dialogs", 0);
+    size_t nrel, ndlg;
+    sx_pres_counts(gw, &nrel, &ndlg);
+    cJSON_AddNumberToObject(presence, "relations", (double)nrel);
+    cJSON_AddNumberToObject(presence, "dialogs", (double)ndlg);
   }
 
   cJSON *store = cJSON_AddObjectToObject(root, "store");

@@ -18,6 +18,7 @@ PACKAGES=(
   libinih-dev libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libexpat1-dev libidn-dev
   clang lua5.4
   prosody kamailio sip-tester ejabberd dnsmasq-base baresip-core
+  kamailio-presence-modules kamailio-sqlite-modules
   python3 python3-slixmpp python3-pytest
   chromium chromium-driver python3-selenium
   curl procps iproute2 ca-certificates systemd dpkg-dev openssl

@@ -21,6 +21,7 @@
 #include <sofia-sip/url.h>
 
 #include "sip/seen.h"
+#include "sip/sip_internal.h"
 #include "translate/log.h"
 
 /* Retransmission table: 2^20 entries (16 MiB) answer for 64×T1. */
@@ -59,6 +60,10 @@ struct sx_sip {
   uint64_t tag_counter;
   out_req *out;
   size_t n_out;
+  su_root_t *root;
+  /* In-dialog requests (sip/presence.h): gets SUBSCRIBE and NOTIFY before anything else. */
+  sx_sip_dialog_hook dlg_hook;
+  void *dlg_ud;
 };
 
 static void sofia_logger(void *stream, char const *fmt, va_list ap) {
@@ -194,7 +199,8 @@ static int agent_message(nta_agent_magic_t *magic, nta_agent_t *agent, msg_t *ms
   }
   switch (sip->sip_request->rq_method) {
   case sip_method_options:
-    nta_msg_treply(agent, msg, SIP_200_OK, SIPTAG_ALLOW_STR("MESSAGE, OPTIONS"),
+    nta_msg_treply(agent, msg, SIP_200_OK,
+                   SIPTAG_ALLOW_STR("MESSAGE, OPTIONS, SUBSCRIBE, NOTIFY"),
                    SIPTAG_ACCEPT_STR("text/plain, message/cpim, application/im-iscomposing+xml"),
                    TAG_END());
     return 0;
@@ -214,6 +220,12 @@ static int agent_message(nta_agent_magic_t *magic, nta_agent_t *agent, msg_t *ms
     nta_msg_treply(agent, msg, 400, "Missing From, To, Call-ID, CSeq or Via", TAG_END());
     return 0;
   }
+
+  /* Requests of a dialog (and retransmissions of the one that created it) go to it. */
+  if (s->dlg_hook && (sip->sip_request->rq_method == sip_method_subscribe ||
+                      sip->sip_request->rq_method == sip_method_notify) &&
+      s->dlg_hook(s->dlg_ud, msg, sip))
+    return 0;
 
   /* A retransmission gets the answer the request got, or nothing while it is pending. */
   snprintf(cseq, sizeof cseq, "%u", (unsigned)sip->sip_cseq->cs_seq);
@@ -302,12 +314,23 @@ int sx_sip_reply(sx_sip *s, sx_sip_txn *txn, int status, const char *phrase,
   if (!phrase) phrase = sip_status_phrase(status);
   if (!phrase) phrase = "Unknown";
   if (txn->msg) {
-    rc = nta_msg_treply(s->agent, txn->msg, status, phrase,
+    su_home_t home[1] = {SU_HOME_INIT(home)};
+    sip_t const *rsip = sip_object(txn->msg);
+    sip_to_t *to = NULL;
+    if (h->to_tag && rsip && rsip->sip_to) {
+      to = sip_to_dup(home, rsip->sip_to);
+      if (to && sip_to_tag(home, to, h->to_tag) < 0) to = NULL;
+    }
+    rc = nta_msg_treply(s->agent, txn->msg, status, phrase, TAG_IF(to, SIPTAG_TO(to)),
+                        TAG_IF(h->contact, SIPTAG_CONTACT_STR(h->contact)),
+                        TAG_IF(h->expires, SIPTAG_EXPIRES_STR(h->expires)),
+                        TAG_IF(h->min_expires, SIPTAG_MIN_EXPIRES_STR(h->min_expires)),
                         TAG_IF(h->warning, SIPTAG_WARNING_STR(h->warning)),
                         TAG_IF(h->retry_after, SIPTAG_RETRY_AFTER_STR(h->retry_after)),
                         TAG_IF(h->accept, SIPTAG_ACCEPT_STR(h->accept)),
                         TAG_IF(h->allow, SIPTAG_ALLOW_STR(h->allow)), TAG_END());
     txn->msg = NULL; /* nta_msg_treply took it */
+    su_home_deinit(home);
   }
   if (status >= 200) sx_seen_answer(s->seen, txn->key, status, now_ms());
   if (txn->heap) {
@@ -397,6 +420,18 @@ int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud) {
 
 size_t sx_sip_in_flight(const sx_sip *s) { return s->n_out; }
 
+nta_agent_t *sx_sip_agent(sx_sip *s) { return s->agent; }
+nta_leg_t *sx_sip_default_leg(sx_sip *s) { return s->leg; }
+su_root_t *sx_sip_root(sx_sip *s) { return s->root; }
+const url_t *sx_sip_proxy(const sx_sip *s) { return s->proxy; }
+sip_t const *sx_sip_txn_sip(const sx_sip_txn *txn) {
+  return txn->msg ? sip_object(txn->msg) : NULL;
+}
+void sx_sip_set_dialog_hook(sx_sip *s, sx_sip_dialog_hook hook, void *ud) {
+  s->dlg_hook = hook;
+  s->dlg_ud = ud;
+}
+
 void sx_sip_get_stats(const sx_sip *s, sx_sip_stats *out) {
   usize_t bad_msg = 0, bad_req = 0, drop = 0;
   memset(out, 0, sizeof *out);
@@ -424,6 +459,7 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
     return NULL;
   }
   su_home_init(s->home);
+  s->root = root;
   unsigned timeout_ms = p->incomplete_timeout_ms ? p->incomplete_timeout_ms : 32000;
   s->cbs = *cbs;
   s->ud = ud;

@@ -39,6 +39,12 @@ typedef struct sx_sip_reply_hdrs {
   const char *retry_after; /* seconds */
   const char *accept;
   const char *allow;
+  /* Dialog-creating answers (sip/presence.h): a To tag to add, Contact, Expires,
+   * Min-Expires (423). */
+  const char *to_tag;
+  const char *contact;
+  const char *expires;
+  const char *min_expires;
 } sx_sip_reply_hdrs;
 
 typedef struct sx_sip_out {

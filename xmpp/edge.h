@@ -18,8 +18,9 @@
  * - Inbound stanzas whose `from` is missing, malformed or in a served domain (a spoof), or
  *   whose `to` is missing or malformed, are dropped and logged without a reply (there is no
  *   one to answer). A message or iq get/set for another domain is answered with
- *   service-unavailable. None of these reach the callbacks. Presence reaches
- *   edge_inbound.c (handle_presence) and is not passed on yet.
+ *   service-unavailable. None of these reach the callbacks. A <presence/> for a JID of
+ *   this domain goes to on_presence (xmpp/edge_presence.c); one with an unknown type or
+ *   show, or a bad priority or status, is dropped and logged.
  * - iq: answers XEP-0030 disco#info (identity gateway/sip for the domain, account/registered
  *   for a user JID; features disco#info, ping, receipts, chatstates), XEP-0199 ping, and
  *   service-unavailable for every other get/set itself; results and errors are consumed.
@@ -40,6 +41,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "translate/presence.h"
 #include "translate/xmsg.h"
 
 typedef struct sx_edge sx_edge;
@@ -92,6 +94,8 @@ typedef struct sx_edge_cbs {
   void (*on_state)(void *ud, sx_edge *edge, int up);
   /* A <message/> for a JID of this domain, already checked: from/to present and valid. */
   void (*on_message)(void *ud, sx_edge *edge, const sx_xmsg *msg);
+  /* A <presence/> for a JID of this domain, already checked like messages. */
+  void (*on_presence)(void *ud, sx_edge *edge, const sx_presence *p);
   /* A stanza sent with sx_edge_send_tracked was routed by the server (ok=1), or the link
    * went down before that was known (ok=0). Called once per token. */
   void (*on_confirm)(void *ud, sx_edge *edge, void *token, int ok);

@@ -2,7 +2,7 @@
  * (xmpp/edge_xml.h): checks of from/to (malformed or spoofed addresses are dropped),
  * <message/> turned into an sx_xmsg for the on_message callback, <iq/> answered here
  * (disco#info, ping, service-unavailable; our own barrier and keepalive pings recognised),
- * presence checked and then ignored (handle_presence is the hook for a presence callback).
+ * <presence/> converted by edge_presence.c for on_presence.
  * Stanza → plain struct conversions live here; the accessors are sx_xel_name/ns/attr/child/
  * first/next/text. Only children in the stanza's own namespace are its body, subject,
  * thread and error. */
@@ -15,6 +15,7 @@
 #include "translate/log.h"
 #include "translate/text.h"
 #include "translate/xmsg.h"
+#include "xmpp/edge_presence.h"
 
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_RECEIPTS "urn:xmpp:receipts"
@@ -213,9 +214,8 @@ static void handle_message(sx_edge *e, const sx_xel *st) {
   return;
 }
 
-/* Presence: addresses checked like every stanza, then ignored. The hook for presence: build
- * the plain struct here from st (sx_xel_attr / sx_xel_child / sx_xel_text) and hand it to a
- * callback. */
+/* Presence: addresses checked like every stanza, then converted (edge_presence.c) for
+ * on_presence. */
 static void handle_presence(sx_edge *e, const sx_xel *st) {
   sx_jid from, to;
   const char *type = sx_xel_attr(st, "type");
@@ -226,8 +226,24 @@ static void handle_presence(sx_edge *e, const sx_xel *st) {
     sx_jid_free(&from);
     return;
   }
-  sx_debug("edge", "%s presence type=%s from %s@%s ignored", e->domain,
-           type ? type : "available", from.local ? from.local : "", from.domain);
+  if (pc == IN_OK && e->cbs.on_presence) {
+    sx_presence p;
+    char *f = sx_jid_to_text(&from, 1), *t = sx_jid_to_text(&to, 1);
+    edge_pres_rc rc = f && t ? edge_presence_extract(st, f, t, &p) : EP_NOMEM;
+    if (!f || !t) {
+      free(f);
+      free(t);
+    } else if (rc == EP_OK) {
+      e->cbs.on_presence(e->ud, e, &p);
+    } else {
+      sx_info("edge", "%s dropped presence type=%s from %s: %s", e->domain,
+              type ? type : "available", f, rc == EP_BAD ? "invalid" : "out of memory");
+    }
+    if (f && t) sx_presence_free(&p);
+  } else {
+    sx_debug("edge", "%s presence type=%s from %s@%s for another domain ignored", e->domain,
+             type ? type : "available", from.local ? from.local : "", from.domain);
+  }
   sx_jid_free(&from);
   sx_jid_free(&to);
   return;

@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.error
@@ -492,8 +493,8 @@ debug=2
 log_stderror=yes
 log_facility=LOG_LOCAL0
 fork=yes
-children=2
-tcp_children=2
+children=@CHILDREN@
+tcp_children=@CHILDREN@
 disable_tcp=no
 auto_aliases=no
 dns=no
@@ -517,6 +518,9 @@ loadmodule "xlog.so"
 loadmodule "sanity.so"
 loadmodule "usrloc.so"
 loadmodule "registrar.so"
+loadmodule "db_sqlite.so"
+loadmodule "presence.so"
+loadmodule "presence_xml.so"
 
 modparam("usrloc", "db_mode", 0)
 modparam("registrar", "max_expires", 3600)
@@ -526,6 +530,23 @@ modparam("tm", "fr_timer", 8000)
 modparam("tm", "fr_inv_timer", 30000)
 modparam("rr", "enable_full_lr", 1)
 modparam("rr", "append_fromtag", 1)
+# The presence server (RFC 3856/3903) for the served domain, on a fresh SQLite file.
+# subs_db_mode 3: subscriptions live in the database only, so active_watchers is current.
+modparam("presence", "db_url", "@DBURL@")
+modparam("presence", "subs_db_mode", 3)
+modparam("presence", "max_expires", 3600)
+modparam("presence", "min_expires", 0)
+modparam("presence", "server_address", "sip:127.0.0.1:@PORT@")
+# No periodic clean-up writes during a test (db_sqlite has no busy timeout: a timer's write
+# racing a worker's makes the worker's fail with "database is locked").
+modparam("presence", "clean_period", 3600)
+modparam("presence", "db_update_period", 3600)
+# With subs_db_mode 3 notifier processes would send the NOTIFYs of a PUBLISH after
+# waitn_time (5 s): without them the worker handling the PUBLISH sends them at once.
+modparam("presence", "notifier_processes", 0)
+modparam("presence_xml", "db_url", "@DBURL@")
+# Every watcher is authorised (no pres-rules): the gateway's watcher identity gets active.
+modparam("presence_xml", "force_active", 1)
 
 request_route {
     if (!mf_process_maxfwd_header("10")) {
@@ -538,10 +559,20 @@ request_route {
     }
     xlog("L_INFO", "REQ $rm $ru from $si:$sp/$pr cid=$ci\n");
 
-    # In-dialog requests follow their Route set.
+    # In-dialog requests follow their Route set; a refresh of a subscription held by the
+    # presence server is addressed to it.
     if (has_totag()) {
         if (loose_route()) {
             t_relay();
+            exit;
+        }
+        if (is_method("SUBSCRIBE") && uri == myself) {
+            if (!t_newtran()) {
+                sl_reply_error();
+                exit;
+            }
+            handle_subscribe();
+            t_release();
             exit;
         }
         if (is_method("ACK")) {
@@ -565,6 +596,22 @@ request_route {
 
     # Initial requests: a pre-loaded Route to this proxy is consumed.
     remove_hf("Route");
+
+    # The presence server: PUBLISH and SUBSCRIBE (Event: presence) for served users.
+    if (is_method("PUBLISH|SUBSCRIBE") && $(rd{s.tolower}) == "@DOMAIN@") {
+        if (!t_newtran()) {
+            sl_reply_error();
+            exit;
+        }
+        if (is_method("PUBLISH")) {
+            handle_publish();
+        } else {
+            handle_subscribe();
+        }
+        t_release();
+        exit;
+    }
+
     if (is_method("INVITE|SUBSCRIBE")) {
         record_route();
     }
@@ -611,16 +658,28 @@ request_route {
 
 
 class Kamailio(_Child):
-    """Kamailio 5.6 (Debian) as a loopback registrar/proxy without authentication.
+    """Kamailio 5.6 (Debian) as a loopback registrar/proxy and presence server without
+    authentication.
 
-    REGISTER for `domain` → save("location"); requests for `domain` → lookup("location") and
-    relay, 480 when the user has no binding; requests for any other domain → relayed to the
-    gateway at `gateway_addr` over the transport they arrived on."""
+    REGISTER for `domain` → save("location"); PUBLISH and SUBSCRIBE for `domain` →
+    handle_publish() / handle_subscribe() (presence + presence_xml on db_sqlite, every
+    watcher authorised: force_active=1; NOTIFYs go to the SUBSCRIBE's Contact; Expires capped
+    at 3600); other requests for `domain` → lookup("location") and relay, 480 when the user
+    has no binding; requests for any other domain (MESSAGE, SUBSCRIBE, ...) → relayed to the
+    gateway at `gateway_addr` over the transport they arrived on, SUBSCRIBE record-routed.
+
+    The presence tables live in a fresh SQLite file per start(), created from Kamailio's
+    standard-create.sql and presence-create.sql (publications of an earlier test would
+    otherwise merge into later NOTIFYs)."""
 
     name = "kamailio"
 
     def start(self, tmpdir, sip_port=None, gateway_addr="127.0.0.1:5070",
-              domain="contoso.example", timeout=15):
+              domain="contoso.example", children=2, timeout=15):
+        """children: worker processes per transport. db_sqlite sets no busy timeout, so
+        with several workers a presence write racing another fails ("database is
+        locked": a subscription ended with Expires: 0 may stay in active_watchers); the
+        presence tests run one."""
         self.dir = os.path.join(tmpdir, "kamailio")
         os.makedirs(self.dir, exist_ok=True)
         self.port = sip_port or free_port()
@@ -629,12 +688,16 @@ class Kamailio(_Child):
         self.cfg_path = os.path.join(self.dir, "kamailio.cfg")
         self.log_path = os.path.join(self.dir, "kamailio.log")
         self.pidfile = os.path.join(self.dir, "kamailio.pid")
+        self.db_path = os.path.abspath(os.path.join(self.dir, "presence.db"))
+        create_presence_db(self.db_path)
         mpath = next((p for p in KAMAILIO_MODULES_DIRS if os.path.isdir(p)),
                      KAMAILIO_MODULES_DIRS[0])
         cfg = (KAMAILIO_CFG.replace("@PORT@", str(self.port))
                .replace("@MPATH@", mpath)
                .replace("@DOMAIN@", self.domain)
-               .replace("@GATEWAY@", gateway_addr))
+               .replace("@CHILDREN@", str(int(children)))
+               .replace("@GATEWAY@", gateway_addr)
+               .replace("@DBURL@", "sqlite:///" + self.db_path))
         with open(self.cfg_path, "w") as f:
             f.write(cfg)
         r = subprocess.run(["kamailio", "-c", "-f", self.cfg_path], stdin=subprocess.DEVNULL,
@@ -692,6 +755,141 @@ class Kamailio(_Child):
     def restart(self, timeout=15):
         self.stop()
         self._launch(timeout)
+
+    def query(self, sql, args=()):
+        """Rows of a read-only query on the presence database (e.g. active_watchers)."""
+        con = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True, timeout=5)
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+    def delete_failed(self):
+        """Kamailio logged a subscription it could not delete (db_sqlite without a busy
+        timeout: "database is locked"). The row then stays until a NOTIFY to it fails."""
+        return "Failed to delete subscription from database" in self.log_text()
+
+    def active_watchers(self, presentity_uri=None):
+        """[(presentity_uri, watcher user@domain, callid, expires, status)] of the presence
+        server's subscriptions (status 1 active, 2 pending)."""
+        sql = ("SELECT presentity_uri, watcher_username || '@' || watcher_domain, callid, "
+               "expires, status FROM active_watchers")
+        if presentity_uri:
+            return self.query(sql + " WHERE presentity_uri = ?", (presentity_uri,))
+        return self.query(sql)
+
+
+KAMAILIO_SQL_DIRS = ["/usr/share/kamailio/db_sqlite"]
+
+
+def create_presence_db(path):
+    """A fresh SQLite file with Kamailio's version and presence tables."""
+    sqldir = next((d for d in KAMAILIO_SQL_DIRS
+                   if os.path.exists(os.path.join(d, "presence-create.sql"))), None)
+    if sqldir is None:
+        raise FileNotFoundError("Kamailio's presence-create.sql not found (install "
+                                "kamailio-sqlite-modules)")
+    if os.path.exists(path):
+        os.unlink(path)
+    con = sqlite3.connect(path)
+    try:
+        # WAL (persistent in the file): Kamailio's processes read while one writes; db_sqlite
+        # sets no busy timeout, so fewer "database is locked" failures.
+        con.execute("PRAGMA journal_mode=WAL")
+        for name in ("standard-create.sql", "presence-create.sql"):
+            with open(os.path.join(sqldir, name)) as f:
+                con.executescript(f.read())
+        con.commit()
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------------------
+# baresip
+
+BARESIP_MODULE_DIRS = ["/usr/lib/baresip/modules", "/usr/lib/x86_64-linux-gnu/baresip/modules"]
+
+
+class Baresip(_Child):
+    """baresip (Debian's baresip-core), headless: its own config directory (-f) with one
+    account registering through `registrar` (host, port), `contacts` (SIP URIs) watched with
+    ;presence=p2p (the presence module SUBSCRIBEs to each), publication of its own presence
+    every `pubint` seconds when > 0, and the ctrl_tcp module on a local port for commands.
+    Its log (stdout/stderr) is where status changes are read."""
+
+    name = "baresip"
+
+    def start(self, tmpdir, user, domain, registrar, contacts=(), pubint=0, timeout=15):
+        self.dir = os.path.join(tmpdir, "baresip-%s" % user)
+        os.makedirs(self.dir, exist_ok=True)
+        self.user, self.domain = user, domain
+        self.sip_port = free_port()
+        self.ctrl_port = free_port()
+        self.log_path = os.path.join(self.dir, "baresip.log")
+        mpath = next((p for p in BARESIP_MODULE_DIRS if os.path.isdir(p)),
+                     BARESIP_MODULE_DIRS[0])
+        with open(os.path.join(self.dir, "config"), "w") as f:
+            f.write("poll_method epoll\n"
+                    "sip_listen 127.0.0.1:%d\n"
+                    "module_path %s\n"
+                    "module_app account.so\n"
+                    "module_app contact.so\n"
+                    "module_app presence.so\n"
+                    "module ctrl_tcp.so\n"
+                    "ctrl_tcp_listen 127.0.0.1:%d\n" % (self.sip_port, mpath, self.ctrl_port))
+        params = ';outbound="sip:%s:%d;transport=udp";regint=600' % registrar
+        if pubint:
+            params += ";pubint=%d" % pubint
+        with open(os.path.join(self.dir, "accounts"), "w") as f:
+            f.write("<sip:%s@%s>%s\n" % (user, domain, params))
+        with open(os.path.join(self.dir, "contacts"), "w") as f:
+            for i, c in enumerate(contacts):
+                f.write('"c%d" <%s>;presence=p2p\n' % (i, c))
+        self._spawn(["baresip", "-f", self.dir, "-v"], cwd=self.dir)
+        try:
+            wait_tcp("127.0.0.1", self.ctrl_port, timeout, self.proc, "baresip")
+        except Exception as e:
+            self.stop()
+            raise RuntimeError("%s\n--- baresip log ---\n%s" % (e, tail(self.log_path)))
+        return self
+
+    def command(self, command, params="", timeout=5.0):
+        """Sends one ctrl_tcp command (a JSON netstring) and returns the decoded reply."""
+        import json
+        body = json.dumps({"command": command, "params": params, "token": "t1"}).encode()
+        with socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=timeout) as s:
+            s.sendall(b"%d:%s," % (len(body), body))
+            data = b""
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                m = re.match(rb"(\d+):", data)
+                if m and len(data) >= m.end() + int(m.group(1)) + 1:
+                    msg = data[m.end():m.end() + int(m.group(1))]
+                    try:
+                        reply = json.loads(msg)
+                    except ValueError:
+                        reply = None
+                    if isinstance(reply, dict) and reply.get("response"):
+                        return reply
+                    data = data[m.end() + int(m.group(1)) + 1:]
+        raise TimeoutError("baresip: no reply to %s" % command)
+
+    def wait_log(self, pattern, timeout=10.0, start=0):
+        """Waits until the log matches `pattern` (regex) after byte offset `start`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_text()[start:]
+            if re.search(pattern, text):
+                return True
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise TimeoutError("baresip log has no %r within %.1fs:\n%s"
+                           % (pattern, timeout, tail(self.log_path, 40)))
 
 
 # --------------------------------------------------------------------------------------

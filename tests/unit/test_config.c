@@ -40,10 +40,10 @@ static const struct {
 } bad[] = {
     /* structure */
     {BASE "[edge2]\n",
-     "F:7: [edge2]: unknown section (known: gateway, sip, edge, http, federation, admin)"},
+     "F:7: [edge2]: unknown section (known: gateway, sip, edge, http, federation, admin, presence)"},
     {"domains = x.example\n" BASE,
      "F:1: domains: key outside any section; put it under [gateway], [sip], [edge], [http], "
-     "[federation] or [admin]"},
+     "[federation], [admin] or [presence]"},
     {BASE "colour = blue\n", "F:7: edge.colour: unknown key"},
     {BASE "port = 1\nport = 2\n", "F:8: edge.port: duplicate key (first set on line 7)"},
     {BASE "just words\n", "F:7: (syntax): expected '[section]' or 'key = value'"},
@@ -177,6 +177,16 @@ static const struct {
     {BASE "[http]\nlisten = 127.0.0.1:80x\n",
      "F:8: http.listen: must be HOST:PORT or [IPV6]:PORT (the port must be an integer 1..65535), "
      "got '127.0.0.1:80x'"},
+    /* [presence] */
+    {BASE "[presence]\nmax_expires = 0\n",
+     "F:8: presence.max_expires: must be an integer 1..86400, got '0'"},
+    {BASE "[presence]\nmin_expires = 600\nmax_expires = 300\n",
+     "F:9: presence.max_expires: presence.max_expires (300) must be at least "
+     "presence.min_expires (600)"},
+    {BASE "[presence]\nwatcher_uri = gateway@contoso.example\n",
+     "F:8: presence.watcher_uri: must be a sip:user@domain URI, got 'gateway@contoso.example'"},
+    {BASE "[presence]\ntransport = udp\n",
+     "F:8: presence.transport: must be tcp or proxy, got 'udp'"},
     /* [gateway] log_format, [federation] */
     {BASE "[gateway]\nlog_format = xml\n", "F:8: gateway.log_format: must be text or json, got 'xml'"},
     {BASE "[federation]\nconnection_limit = 0\n",
@@ -290,6 +300,12 @@ static void test_defaults(void) {
         "no TLS files by default");
   CHECK_INT(cfg.max_stanza_bytes, 524288, "max_stanza_bytes");
   CHECK(cfg.http_listen == NULL && cfg.http_host == NULL && cfg.http_port == 0, "http off");
+  CHECK_INT(cfg.pres_min_expires, 60, "presence min_expires");
+  CHECK_INT(cfg.pres_max_expires, 3600, "presence max_expires");
+  CHECK_INT(cfg.pres_fanout_expires, 3600, "presence fanout_expires");
+  CHECK_INT(cfg.pres_max_notify, 256, "presence max_notify_in_flight");
+  CHECK_INT(cfg.pres_tcp, 1, "presence transport tcp");
+  CHECK(cfg.pres_watcher_uri == NULL, "presence watcher_uri default");
   CHECK_INT(cfg.log_json, 0, "log_format text");
   CHECK(cfg.edge_secret_file == NULL, "no secret file");
   /* Lync's Set-CsXmppGatewayConfiguration defaults */
@@ -352,7 +368,14 @@ static void test_full(void) {
       "listen = 127.0.0.1:8071\n"
       "cert_file = /etc/hostname\n"
       "key_file = /etc/hostname\n"
-      "session_idle_s = 600\n");
+      "session_idle_s = 600\n"
+      "[presence]\n"
+      "min_expires = 5\n"
+      "max_expires = 600\n"
+      "fanout_expires = 300\n"
+      "max_notify_in_flight = 32\n"
+      "transport = proxy\n"
+      "watcher_uri = sip:presence-gw@contoso.example\n");
   sx_config cfg;
   char err[512] = "";
   CHECK_INT(sx_config_load(path, &cfg, err, sizeof err), 0, err);
@@ -409,6 +432,12 @@ static void test_full(void) {
   CHECK_STR(cfg.admin_cert_file, "/etc/hostname", "admin_cert_file");
   CHECK_STR(cfg.admin_key_file, "/etc/hostname", "admin_key_file");
   CHECK_INT(cfg.admin_idle_s, 600, "admin_idle_s");
+  CHECK_INT(cfg.pres_min_expires, 5, "presence min_expires");
+  CHECK_INT(cfg.pres_max_expires, 600, "presence max_expires");
+  CHECK_INT(cfg.pres_fanout_expires, 300, "presence fanout_expires");
+  CHECK_INT(cfg.pres_max_notify, 32, "presence max_notify_in_flight");
+  CHECK_INT(cfg.pres_tcp, 0, "presence transport proxy");
+  CHECK_STR(cfg.pres_watcher_uri, "sip:presence-gw@contoso.example", "presence watcher_uri");
 
   CHECK(sx_config_serves(&cfg, "contoso.example"), "serves");
   CHECK(sx_config_serves(&cfg, "CONTOSO.example."), "serves: case, trailing dot");
