@@ -41,6 +41,21 @@ static void on_message(void *ud, sx_edge *e, const sx_xmsg *m) {
   sink += (size_t)m->chat_state + (size_t)m->receipt_request;
 }
 
+static void on_presence(void *ud, sx_edge *e, const sx_presence *p) {
+  (void)ud;
+  (void)e;
+  sink += strlen(p->from) + strlen(p->to) + (size_t)p->type + (size_t)p->show;
+  if (p->id) sink += strlen(p->id);
+  if (p->lang) sink += strlen(p->lang);
+  for (size_t i = 0; i < p->n_statuses; i++) {
+    sink += strlen(p->statuses[i].text);
+    if (p->statuses[i].lang) sink += strlen(p->statuses[i].lang);
+  }
+  if (p->error_condition) sink += strlen(p->error_condition);
+  if (p->error_type) sink += strlen(p->error_type);
+  sink += (size_t)p->priority;
+}
+
 static void on_state(void *ud, sx_edge *e, int up) {
   (void)ud;
   (void)e;
@@ -69,7 +84,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sx_edge_params p = {.domain = "contoso.example", .host = "127.0.0.1", .port = 9,
                       .secret = "s3cret", .served = served, .n_served = 2,
                       .max_stanza_bytes = 16384};
-  sx_edge_cbs cbs = {.on_message = on_message, .on_state = on_state, .on_drop = on_drop};
+  sx_edge_cbs cbs = {.on_message = on_message,
+                     .on_presence = on_presence,
+                     .on_state = on_state,
+                     .on_drop = on_drop};
   sx_edge *e = edge_new_detached(&loop, &p, &cbs, NULL);
   if (!e) return 0;
   size_t off = 0;
