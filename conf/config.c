@@ -340,6 +340,33 @@ static int set_uint_key(parse_state *st, int line, const char *label, const char
   return 0;
 }
 
+/* A HOST:PORT listener key: sets *listen (the text), *host and *port, replacing what they
+ * held. */
+static void set_listen_key(parse_state *st, int line, const char *label, const char *value,
+                           char **listen, char **host, unsigned *port) {
+  const char *h;
+  size_t hl;
+  unsigned p;
+  const char *why = sx_parse_hostport(value, strlen(value), 1, 0, &h, &hl, &p);
+  if (why) {
+    fail(st, line, label, "must be HOST:PORT or [IPV6]:PORT (%s), got '%s'", why, value);
+    return;
+  }
+  char *nh = strndup(h, hl);
+  char *nl = strdup(value);
+  if (!nh || !nl) {
+    free(nh);
+    free(nl);
+    OOM(st, line, label);
+    return;
+  }
+  free(*host);
+  free(*listen);
+  *host = nh;
+  *listen = nl;
+  *port = p;
+}
+
 /* [admin]: the web console's listener, its TLS files and the session idle timeout. */
 static void apply_admin_key(parse_state *st, key_id k, const char *value, int line) {
   sx_config *cfg = st->cfg;
@@ -364,27 +391,8 @@ static void apply_admin_key(parse_state *st, key_id k, const char *value, int li
       OOM(st, line, label);
     return;
   }
-  const char *h;
-  size_t hl;
-  unsigned port;
-  const char *why = sx_parse_hostport(value, strlen(value), 1, 0, &h, &hl, &port);
-  if (why) {
-    fail(st, line, label, "must be HOST:PORT or [IPV6]:PORT (%s), got '%s'", why, value);
-    return;
-  }
-  char *host = strndup(h, hl);
-  char *listen = strdup(value);
-  if (!host || !listen) {
-    free(host);
-    free(listen);
-    OOM(st, line, label);
-    return;
-  }
-  free(cfg->admin_host);
-  free(cfg->admin_listen);
-  cfg->admin_host = host;
-  cfg->admin_listen = listen;
-  cfg->admin_port = port;
+  set_listen_key(st, line, label, value, &cfg->admin_listen, &cfg->admin_host,
+                 &cfg->admin_port);
 }
 
 static void apply_key(parse_state *st, key_id k, const char *value, int line) {
@@ -655,31 +663,9 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
     if (set_str(&cfg->pres_watcher_uri, value)) fail(st, line, label, "out of memory");
     return;
   }
-  case K_HTTP_LISTEN: {
-    const char *h;
-    size_t hl;
-    unsigned port;
-    why = sx_parse_hostport(value, strlen(value), 1, 0, &h, &hl, &port);
-    if (why) {
-      fail(st, line, label, "must be HOST:PORT or [IPV6]:PORT (%s), got '%s'", why, value);
-      return;
-    }
-    char *host = strndup(h, hl);
-    char *listen = strdup(value);
-    if (!host || !listen) {
-      free(host);
-      free(listen);
-      OOM(st, line, label);
-      return;
-    }
-    free(cfg->http_host);
-    free(cfg->http_listen);
-  free(cfg->pres_watcher_uri);
-    cfg->http_host = host;
-    cfg->http_listen = listen;
-    cfg->http_port = port;
+  case K_HTTP_LISTEN:
+    set_listen_key(st, line, label, value, &cfg->http_listen, &cfg->http_host, &cfg->http_port);
     return;
-  }
   case K_FED_CONNECTION_LIMIT:
     if (!set_uint_key(st, line, label, value, 1, 1000000, &u)) cfg->fed_connection_limit = (unsigned)u;
     return;

@@ -619,6 +619,22 @@ static void test_cidr(void) {
   free(path);
 }
 
+/* Sections in any order: a key of one section never touches another's values. */
+static void test_section_order(void) {
+  char *path = write_file(BASE "[presence]\nwatcher_uri = sip:gw@contoso.example\n"
+                               "[admin]\nlisten = 127.0.0.1:8071\n"
+                               "[http]\nlisten = 127.0.0.1:9100\n");
+  sx_config cfg;
+  char err[512] = "";
+  CHECK(sx_config_load(path, &cfg, err, sizeof err) == 0, "order: %s", err);
+  CHECK_STR(cfg.pres_watcher_uri, "sip:gw@contoso.example", "watcher_uri kept after [http]");
+  CHECK_STR(cfg.admin_listen, "127.0.0.1:8071", "admin listen kept after [http]");
+  CHECK_STR(cfg.http_host, "127.0.0.1", "http host");
+  CHECK_INT(cfg.http_port, 9100, "http port");
+  sx_config_free(&cfg);
+  free(path);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/sx-test-config-XXXXXX");
   if (!mkdtemp(dir)) {
@@ -630,6 +646,7 @@ int main(void) {
   test_long_line();
   test_defaults();
   test_full();
+  test_section_order();
   test_federation();
   test_secret_file();
   test_sample();
