@@ -3,12 +3,13 @@
 # written to bench/results-latest.txt. Not a test; never part of the test suite.
 #
 # usage: bench/run.sh [--quick] [--no-build] [--build-dir DIR] [--keep] [bench.py options]
-#   (default: ~3-4 min; 4 s steps, two bisections, perf profiles, large-store run)
-#   --quick       ~1.5 min: 2 s steps, one bisection, no profile, no large-store run
+#   (default: ~6 min; 4 s steps, two bisections, perf profiles, large-store run)
+#   --quick       ~3 min: 2 s steps, one bisection, no profile, no large-store run
 #   --no-build    use the binaries already in the build directory
 #   --build-dir   release build directory (default build/release)
 #   other options go to bench/bench.py (e.g. --phases prosody,tcp --step-s 3
 #   --gw-set sip.max_in_flight=1024 --stall-rate 20000 --no-profile --prosody-nagle --keep)
+#   phases: prosody,udp,tcp,xmpp,xmpptcp,ratios,burst,stall,store,policy
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
