@@ -61,6 +61,7 @@ struct sx_sip {
   uint64_t tag_counter;
   out_req *out;
   size_t n_out;
+  unsigned long events; /* requests and responses handed to the gateway */
 };
 
 static void sofia_logger(void *stream, char const *fmt, va_list ap) {
@@ -164,6 +165,7 @@ static int agent_message(nta_agent_magic_t *magic, nta_agent_t *agent, msg_t *ms
   const char *parts[5];
   int seen;
 
+  s->events++;
   if (!sip || !sip->sip_request) { /* a stray response */
     msg_destroy(msg);
     return 0;
@@ -338,6 +340,7 @@ static int out_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t 
   const char *phrase = sip && sip->sip_status ? sip->sip_status->st_phrase : NULL;
   const char *warning = sip && sip->sip_warning ? sip->sip_warning->w_text : NULL;
 
+  s->events++;
   if (status < 200) return 0;
   if (!phrase) phrase = sip_status_phrase(status);
   out_unlink(r);
@@ -398,6 +401,8 @@ int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud) {
 }
 
 size_t sx_sip_in_flight(const sx_sip *s) { return s->n_out; }
+
+unsigned long sx_sip_events(const sx_sip *s) { return s->events; }
 
 void sx_sip_get_stats(const sx_sip *s, sx_sip_stats *out) {
   usize_t bad_msg = 0, bad_req = 0, drop = 0;
