@@ -106,6 +106,27 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
+def descendants(pid):
+    """pid and every process below it (ejabberdctl -> su -> erlexec -> beam.smp)."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                data = f.read()
+        except OSError:
+            continue
+        ppid = int(data[data.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
 def host_cpu():
     """(busy, total) jiffies of all CPUs from /proc/stat."""
     with open("/proc/stat") as f:
@@ -301,6 +322,7 @@ class Bench:
         self.recv_alice = None
         self.recv_carol = None
         self.sink = None
+        self.edge_pids = []
         self.sink_port = None
 
     # -- output
@@ -315,11 +337,43 @@ class Bench:
         return time.monotonic() - self.t_start
 
     # -- servers
+    def edge_cpu(self):
+        """CPU ticks of the edge server's processes."""
+        total = 0
+        for pid in self.edge_pids:
+            try:
+                total += cpu_ticks(pid)
+            except OSError:
+                pass
+        return total
+
+    def start_ejabberd(self):
+        ej = servers.Ejabberd()
+        self.prosody = ej.start(self.tmp)
+        _prosodies.append(self.prosody)
+        for user in ("alice", "carol"):
+            env = dict(os.environ, HOME=ej.dir, EJABBERD_CONFIG_PATH=os.path.join(ej.dir, "ejabberd.yml"))
+            r = subprocess.run(["ejabberdctl", "--config-dir", ej.dir, "--spool", ej.spool,
+                                "--logs", ej.logs, "register", user, "fabrikam.example", "pw"],
+                               env=env, cwd=ej.dir, capture_output=True, text=True, timeout=60)
+            if r.returncode != 0:
+                raise RuntimeError("ejabberdctl register %s: %s %s" % (user, r.stdout, r.stderr))
+        time.sleep(1.0)
+        self.edge_pids = descendants(self.prosody.pid)
+
     def start_prosody(self):
+        if self.a.edge == "ejabberd":
+            self.start_ejabberd()
+            self.start_collectors()
+            return
         pr = BenchProsody()
         pr.nagle = self.a.prosody_nagle
         self.prosody = pr.start(self.tmp, log_level="warn")
         _prosodies.append(self.prosody)
+        self.edge_pids = [self.prosody.pid]
+        self.start_collectors()
+
+    def start_collectors(self):
         self.recv_alice = Collector([self.xb, "recv", "--port", str(self.prosody.c2s_port),
                                      "--user", "alice"], "receiver alice")
         self.recv_carol = Collector([self.xb, "recv", "--port", str(self.prosody.c2s_port),
@@ -443,14 +497,14 @@ class Bench:
         dur = dur or self.a.step_s
         run = self.next_run()
         count = max(200, int(rate * dur))
-        g0, p0 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
+        g0, p0 = cpu_ticks(self.gw.pid), self.edge_cpu()
         rss0, drops0 = proc_status_kb(self.gw.pid, "VmRSS"), udp_rcvbuf_errors()
         h0, k0 = host_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
         p, stat, log = self.run_sipp(transport, rate, count, run, dur)
         s = self.finish_sipp(p, stat, log, dur)
         h1, k1 = host_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
         st = self.recv_alice.wait_done(run, count)
-        g1, p1 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
+        g1, p1 = cpu_ticks(self.gw.pid), self.edge_cpu()
         rss1, drops1 = proc_status_kb(self.gw.pid, "VmRSS"), udp_rcvbuf_errors()
         extra = ""
         if s.get("retrans"):
@@ -476,13 +530,13 @@ class Bench:
         dur = dur or self.a.step_s
         run = self.next_run()
         count = max(200, int(rate * dur))
-        g0, p0 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
+        g0, p0 = cpu_ticks(self.gw.pid), self.edge_cpu()
         rss0, drops0 = proc_status_kb(self.gw.pid, "VmRSS"), udp_rcvbuf_errors()
         h0 = host_cpu()
         sender = self.xmpp_send("bob@contoso.example", rate, count, run, dur)
         h1 = host_cpu()
         st = self.sink.wait_done(run, count)
-        g1, p1 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
+        g1, p1 = cpu_ticks(self.gw.pid), self.edge_cpu()
         rss1, drops1 = proc_status_kb(self.gw.pid, "VmRSS"), udp_rcvbuf_errors()
         errs = sender.get("errors", 0)
         extra = ", %d error stanzas (%s)" % (errs, sender.get("cond", "")) if errs else ""
@@ -503,12 +557,12 @@ class Bench:
         dur = dur or self.a.step_s
         run = self.next_run()
         count = max(200, int(rate * dur))
-        p0 = cpu_ticks(self.prosody.pid)
+        p0 = self.edge_cpu()
         h0 = host_cpu()
         sender = self.xmpp_send("carol@fabrikam.example", rate, count, run, dur)
         h1 = host_cpu()
         st = self.recv_carol.wait_done(run, count)
-        p1 = cpu_ticks(self.prosody.pid)
+        p1 = self.edge_cpu()
         errs = sender.get("errors", 0)
         r = self.judge(rate, count, st, sender.get("sent", 0) - errs, errs)
         r["host_pct"] = host_busy_pct(h0, h1)
@@ -580,9 +634,9 @@ class Bench:
 
     # -- phases
     def phase_prosody(self):
-        self.say("\n== Reference: Prosody c2s -> c2s (alice -> carol), %s s steps"
-                 % self.a.step_s)
-        res = self.ladder("prosody", self.step_prosody)
+        self.say("\n== Reference: %s c2s -> c2s (alice -> carol), %s s steps"
+                 % (self.a.edge, self.a.step_s))
+        res = self.ladder(self.a.edge, self.step_prosody)
         self.results["prosody"] = res
 
     def phase_sip(self, transport):
@@ -937,11 +991,11 @@ class Bench:
         L.append("sipxmppd benchmark  %s  host %s, %d CPUs, %s mode, %s s steps"
                  % (time.strftime("%Y-%m-%d %H:%M:%S"), os.uname().nodename,
                     os.cpu_count() or 0, "quick" if self.a.quick else "full", self.a.step_s))
-        L.append("sipxmppd %s  (gateway log_level = warn; Prosody log level warn)"
-                 % os.path.join(self.build, "sipxmppd"))
+        L.append("sipxmppd %s  (gateway log_level = warn; edge %s)"
+                 % (os.path.join(self.build, "sipxmppd"), self.a.edge))
         L.append("")
         L.append("%-22s %12s %9s %9s %11s %11s %10s %8s" % (
-            "path", "sustained/s", "p50 ms", "p99 ms", "gw CPU us", "prosody us", "gw RSS MB",
+            "path", "sustained/s", "p50 ms", "p99 ms", "gw CPU us", "edge us", "gw RSS MB",
             "host"))
         ref = (R.get("prosody") or {}).get("best")
 
@@ -963,7 +1017,7 @@ class Bench:
                 "%.1f" % b["gw_cpu_us"] if "gw_cpu_us" in b else "-",
                 "%.1f" % b["prosody_cpu_us"] if "prosody_cpu_us" in b else "-",
                 "%.1f" % (hwm / 1024.0) if hwm else "-", b.get("host_pct", 0), ceiling))
-        row("Prosody c2s->c2s (ref)", R.get("prosody"))
+        row("%s c2s->c2s (ref)" % self.a.edge, R.get("prosody"))
         row("SIP->XMPP UDP", R.get("sip_udp"), (R.get("sip_udp") or {}).get("hwm_kb"))
         row("SIP->XMPP TCP", R.get("sip_tcp"), (R.get("sip_tcp") or {}).get("hwm_kb"))
         row("XMPP->SIP UDP", R.get("xmpp_sip"), (R.get("xmpp_sip") or {}).get("hwm_kb"))
@@ -994,7 +1048,7 @@ class Bench:
                 L.append("  %s first failing step: %d/s (%s)" % (name, f["rate"], f["why"]))
         f = (R.get("prosody") or {}).get("fail")
         if f:
-            L.append("  Prosody reference first failing step: %d/s (%s)" % (f["rate"], f["why"]))
+            L.append("  %s reference first failing step: %d/s (%s)" % (self.a.edge, f["rate"], f["why"]))
         L.extend(self.ratio_lines())
         L.append("")
         L.append("Targets")
@@ -1021,7 +1075,7 @@ class Bench:
                 if b:
                     pct = 100.0 * b["rate"] / ref["rate"]
                     L.append("  %-52s %8.1f %%    %s" % (
-                        "SIP->XMPP %s >= 90 %% of Prosody c2s->c2s (%d/s)" % (name, ref["rate"]),
+                        "SIP->XMPP %s >= 90 %% of %s c2s->c2s (%d/s)" % (name, self.a.edge, ref["rate"]),
                         pct, verdict(pct >= 90)))
         for s in R.get("stall") or []:
             L.append("  stall %s:" % s["label"])
@@ -1072,8 +1126,8 @@ class Bench:
         if rt:
             ceil = rt["ceil"]
             L.append("")
-            L.append("Against the edge (Prosody c2s->c2s ceiling %d/s, this run): gateway CPU "
-                     "per message / edge CPU per stanza at the same rate" % ceil)
+            L.append("Against the edge (%s c2s->c2s ceiling %d/s, this run): gateway CPU "
+                     "per message / edge CPU per stanza at the same rate" % (self.a.edge, ceil))
             L.append("%-16s %22s %22s %22s %12s %12s" % (
                 "direction", "10 % ceiling", "50 % ceiling", "100 % ceiling",
                 "clean/ceil", "p99 @50% ms"))
@@ -1208,6 +1262,8 @@ def main():
     ap.add_argument("--gw-set", action="append",
                     help="extra gateway config, SECTION.KEY=VALUE (repeatable)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--edge", choices=("prosody", "ejabberd"), default="prosody",
+                    help="the edge server (ejabberd: the gateway's own ceiling shows)")
     ap.add_argument("--prosody-nagle", action="store_true",
                     help="leave Nagle on in Prosody (its default)")
     a = ap.parse_args()
