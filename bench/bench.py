@@ -106,6 +106,27 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
+def descendants(pid):
+    """pid and every process below it (ejabberdctl -> su -> erlexec -> beam.smp)."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                data = f.read()
+        except OSError:
+            continue
+        ppid = int(data[data.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
 def host_cpu():
     """(busy, total) jiffies of all CPUs from /proc/stat."""
     with open("/proc/stat") as f:
@@ -301,6 +322,7 @@ class Bench:
         self.recv_alice = None
         self.recv_carol = None
         self.sink = None
+        self.edge_pids = []
         self.sink_port = None
 
     # -- output
@@ -315,11 +337,43 @@ class Bench:
         return time.monotonic() - self.t_start
 
     # -- servers
+    def edge_cpu(self):
+        """CPU ticks of the edge server's processes."""
+        total = 0
+        for pid in self.edge_pids:
+            try:
+                total += cpu_ticks(pid)
+            except OSError:
+                pass
+        return total
+
+    def start_ejabberd(self):
+        ej = servers.Ejabberd()
+        self.prosody = ej.start(self.tmp)
+        _prosodies.append(self.prosody)
+        for user in ("alice", "carol"):
+            env = dict(os.environ, HOME=ej.dir, EJABBERD_CONFIG_PATH=os.path.join(ej.dir, "ejabberd.yml"))
+            r = subprocess.run(["ejabberdctl", "--config-dir", ej.dir, "--spool", ej.spool,
+                                "--logs", ej.logs, "register", user, "fabrikam.example", "pw"],
+                               env=env, cwd=ej.dir, capture_output=True, text=True, timeout=60)
+            if r.returncode != 0:
+                raise RuntimeError("ejabberdctl register %s: %s %s" % (user, r.stdout, r.stderr))
+        time.sleep(1.0)
+        self.edge_pids = descendants(self.prosody.pid)
+
     def start_prosody(self):
+        if self.a.edge == "ejabberd":
+            self.start_ejabberd()
+            self.start_collectors()
+            return
         pr = BenchProsody()
         pr.nagle = self.a.prosody_nagle
         self.prosody = pr.start(self.tmp, log_level="warn")
         _prosodies.append(self.prosody)
+        self.edge_pids = [self.prosody.pid]
+        self.start_collectors()
+
+    def start_collectors(self):
         self.recv_alice = Collector([self.xb, "recv", "--port", str(self.prosody.c2s_port),
                                      "--user", "alice"], "receiver alice")
         self.recv_carol = Collector([self.xb, "recv", "--port", str(self.prosody.c2s_port),
@@ -327,7 +381,7 @@ class Bench:
         self.sink_port = servers.free_port()
         self.sink = Collector([self.xb, "sipsink", "--port", str(self.sink_port)], "SIP sink")
 
-    def start_gateway(self, tag, store_from=None):
+    def start_gateway(self, tag, store_from=None, proxy_tcp=False, extra=None):
         d = os.path.join(self.tmp, "gw-" + tag)
         os.makedirs(os.path.join(d, "sipxmppd"), exist_ok=True)
         if store_from:
@@ -337,8 +391,9 @@ class Bench:
                                 os.path.join(d, "sipxmppd", "sipxmpp.db" + suffix))
         g = servers.Gateway()
         overrides = {"gateway": {"log_level": "warn"},
-                     "sip": {"outbound_proxy": "sip:127.0.0.1:%d" % self.sink_port}}
-        for kv in self.a.gw_set or []:
+                     "sip": {"outbound_proxy": "sip:127.0.0.1:%d%s" % (
+                         self.sink_port, ";transport=tcp" if proxy_tcp else "")}}
+        for kv in list(self.a.gw_set or []) + list(extra or []):
             k, _, v = kv.partition("=")
             sect, _, key = k.partition(".")
             overrides.setdefault(sect, {})[key] = v
@@ -349,13 +404,13 @@ class Bench:
         self.gw = g
         return g
 
-    def restart_gateway(self, tag):
+    def restart_gateway(self, tag, proxy_tcp=False):
         """A fresh gateway (new store, same ports) after an overloaded step; the peak RSS of
         the old one is kept in self.hwm_kb."""
         self.hwm_kb = max(getattr(self, "hwm_kb", 0), proc_status_kb(self.gw.pid, "VmHWM"))
         self.stop_gateway()
         self.gw_restarts = getattr(self, "gw_restarts", 0) + 1
-        self.start_gateway("%s-r%d" % (tag, self.gw_restarts))
+        self.start_gateway("%s-r%d" % (tag, self.gw_restarts), proxy_tcp=proxy_tcp)
 
     def stop_gateway(self):
         if self.gw:
@@ -442,14 +497,14 @@ class Bench:
         dur = dur or self.a.step_s
         run = self.next_run()
         count = max(200, int(rate * dur))
-        g0, p0 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
+        g0, p0 = cpu_ticks(self.gw.pid), self.edge_cpu()
         rss0, drops0 = proc_status_kb(self.gw.pid, "VmRSS"), udp_rcvbuf_errors()
         h0, k0 = host_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
         p, stat, log = self.run_sipp(transport, rate, count, run, dur)
         s = self.finish_sipp(p, stat, log, dur)
         h1, k1 = host_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
         st = self.recv_alice.wait_done(run, count)
-        g1, p1 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
+        g1, p1 = cpu_ticks(self.gw.pid), self.edge_cpu()
         rss1, drops1 = proc_status_kb(self.gw.pid, "VmRSS"), udp_rcvbuf_errors()
         extra = ""
         if s.get("retrans"):
@@ -475,13 +530,13 @@ class Bench:
         dur = dur or self.a.step_s
         run = self.next_run()
         count = max(200, int(rate * dur))
-        g0, p0 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
+        g0, p0 = cpu_ticks(self.gw.pid), self.edge_cpu()
         rss0, drops0 = proc_status_kb(self.gw.pid, "VmRSS"), udp_rcvbuf_errors()
         h0 = host_cpu()
         sender = self.xmpp_send("bob@contoso.example", rate, count, run, dur)
         h1 = host_cpu()
         st = self.sink.wait_done(run, count)
-        g1, p1 = cpu_ticks(self.gw.pid), cpu_ticks(self.prosody.pid)
+        g1, p1 = cpu_ticks(self.gw.pid), self.edge_cpu()
         rss1, drops1 = proc_status_kb(self.gw.pid, "VmRSS"), udp_rcvbuf_errors()
         errs = sender.get("errors", 0)
         extra = ", %d error stanzas (%s)" % (errs, sender.get("cond", "")) if errs else ""
@@ -502,12 +557,12 @@ class Bench:
         dur = dur or self.a.step_s
         run = self.next_run()
         count = max(200, int(rate * dur))
-        p0 = cpu_ticks(self.prosody.pid)
+        p0 = self.edge_cpu()
         h0 = host_cpu()
         sender = self.xmpp_send("carol@fabrikam.example", rate, count, run, dur)
         h1 = host_cpu()
         st = self.recv_carol.wait_done(run, count)
-        p1 = cpu_ticks(self.prosody.pid)
+        p1 = self.edge_cpu()
         errs = sender.get("errors", 0)
         r = self.judge(rate, count, st, sender.get("sent", 0) - errs, errs)
         r["host_pct"] = host_busy_pct(h0, h1)
@@ -579,9 +634,9 @@ class Bench:
 
     # -- phases
     def phase_prosody(self):
-        self.say("\n== Reference: Prosody c2s -> c2s (alice -> carol), %s s steps"
-                 % self.a.step_s)
-        res = self.ladder("prosody", self.step_prosody)
+        self.say("\n== Reference: %s c2s -> c2s (alice -> carol), %s s steps"
+                 % (self.a.edge, self.a.step_s))
+        res = self.ladder(self.a.edge, self.step_prosody)
         self.results["prosody"] = res
 
     def phase_sip(self, transport):
@@ -602,19 +657,102 @@ class Bench:
                          res["best"]["rate"])
         self.stop_gateway()
 
-    def phase_xmpp(self):
-        self.say("\n== XMPP -> SIP (alice -> Prosody -> sipxmppd -> UDP SIP sink, 200 OK)")
+    def phase_xmpp(self, tcp=False):
+        name = "TCP" if tcp else "UDP"
+        key = "xmpp_sip_tcp" if tcp else "xmpp_sip"
+        tag = "xmpp-" + name.lower()
+        self.say("\n== XMPP -> SIP (alice -> Prosody -> sipxmppd -> %s SIP sink, 200 OK)" % name)
         self.hwm_kb = 0
-        self.start_gateway("xmpp")
-        res = self.ladder("xmpp->sip", self.step_xmpp_to_sip,
-                          reset=lambda: self.restart_gateway("xmpp"))
+        self.start_gateway(tag, proxy_tcp=tcp)
+        res = self.ladder("x->sip/" + name.lower(), self.step_xmpp_to_sip,
+                          reset=lambda: self.restart_gateway(tag, proxy_tcp=tcp))
         res["hwm_kb"] = max(self.hwm_kb, proc_status_kb(self.gw.pid, "VmHWM"))
         self.say("  peak RSS (VmHWM) %.1f MB" % (res["hwm_kb"] / 1024.0))
-        self.results["xmpp_sip"] = res
+        self.results[key] = res
         if self.a.profile and res["best"]:
-            self.profile("xmpp-sip", lambda rate, dur: self.step_xmpp_to_sip(rate, dur),
+            self.profile(tag, lambda rate, dur: self.step_xmpp_to_sip(rate, dur),
                          res["best"]["rate"])
         self.stop_gateway()
+
+    # Directions measured at fixed shares of the edge's own ceiling.
+    DIRECTIONS = (("sip_udp", "SIP->XMPP UDP"), ("sip_tcp", "SIP->XMPP TCP"),
+                  ("xmpp_sip", "XMPP->SIP UDP"), ("xmpp_sip_tcp", "XMPP->SIP TCP"))
+
+    def direction_step(self, key):
+        if key == "sip_udp":
+            return lambda rate: self.step_sip_to_xmpp("u1", rate)
+        if key == "sip_tcp":
+            return lambda rate: self.step_sip_to_xmpp("t1", rate)
+        return self.step_xmpp_to_sip
+
+    def phase_ratios(self):
+        """Each direction at 10 %, 50 % and 100 % of the edge's c2s->c2s ceiling, with the
+        edge's own c2s->c2s cost measured at the same rates in the same run: the ratios mean
+        the same on a fast or a slow machine."""
+        ref = (self.results.get("prosody") or {}).get("best")
+        if not ref:
+            self.say("\n== ratios: no edge ceiling measured (phase prosody); skipped")
+            return
+        ceil = ref["rate"]
+        levels = [(f, max(100, int(round(ceil * f, -2)))) for f in (0.1, 0.5, 1.0)]
+        self.say("\n== Ratios at 10/50/100 %% of the edge's ceiling (%d/s)" % ceil)
+        edge = {}
+        for f, rate in levels:
+            r = self.step_prosody(rate)
+            self.print_step("edge", r)
+            edge[f] = r
+        out = {"ceil": ceil, "edge": edge, "dirs": {}}
+        for key, name in self.DIRECTIONS:
+            tcp_proxy = key == "xmpp_sip_tcp"
+            self.start_gateway("ratio-" + key, proxy_tcp=tcp_proxy)
+            steps = {}
+            for f, rate in levels:
+                r = self.direction_step(key)(rate)
+                self.print_step(key, r)
+                steps[f] = r
+                if not r["pass"]:
+                    self.stop_gateway()
+                    self.start_gateway("ratio-%s-r" % key, proxy_tcp=tcp_proxy)
+            self.stop_gateway()
+            out["dirs"][key] = steps
+        self.results["ratios"] = out
+
+    def phase_burst(self):
+        """RSS per XMPP->SIP message in flight, and RSS after the burst: the SIP sink is
+        stopped (SIGSTOP) while N messages arrive, so all N are in flight at once; then it
+        answers them all and the gateway idles."""
+        n = 4000 if self.a.quick else 10000
+        res = {}
+        for tcp in (False, True):
+            name = "TCP" if tcp else "UDP"
+            self.say("\n== XMPP->SIP burst over %s: %d messages in flight" % (name, n))
+            self.start_gateway("burst-" + name.lower(), proxy_tcp=tcp,
+                               extra=["sip.max_in_flight=%d" % (n + 100)])
+            warm = self.step_xmpp_to_sip(1000, 1.0)  # allocator and Sofia warm-up
+            time.sleep(1.0)
+            rss0 = proc_status_kb(self.gw.pid, "VmRSS")
+            run = self.next_run()
+            os.kill(self.sink.p.pid, signal.SIGSTOP)
+            try:
+                sender = self.xmpp_send("bob@contoso.example", 10000, n, run, n / 10000.0)
+                time.sleep(0.3)
+                rss1 = proc_status_kb(self.gw.pid, "VmRSS")
+            finally:
+                os.kill(self.sink.p.pid, signal.SIGCONT)
+            st = self.sink.wait_done(run, n)
+            time.sleep(3.0)
+            rss2 = proc_status_kb(self.gw.pid, "VmRSS")
+            r = {"n": n, "sent": sender.get("sent", 0), "errors": sender.get("errors", 0),
+                 "arrived": st.get("uniq", 0), "rss0_kb": rss0, "rss1_kb": rss1,
+                 "rss2_kb": rss2, "per_msg_kb": (rss1 - rss0) / float(n),
+                 "warm_pass": warm["pass"]}
+            self.say("  RSS %.1f MB before, %.1f MB with %d in flight (%.2f KB each), "
+                     "%.1f MB 3 s after; %d of %d arrived, %d error stanzas"
+                     % (rss0 / 1024.0, rss1 / 1024.0, n, r["per_msg_kb"], rss2 / 1024.0,
+                        r["arrived"], n, r["errors"]))
+            res[name] = r
+            self.stop_gateway()
+        self.results["burst"] = res
 
     def profile(self, tag, step, rate):
         """perf record on the gateway during a load step at 80 % of the sustained rate."""
@@ -853,11 +991,11 @@ class Bench:
         L.append("sipxmppd benchmark  %s  host %s, %d CPUs, %s mode, %s s steps"
                  % (time.strftime("%Y-%m-%d %H:%M:%S"), os.uname().nodename,
                     os.cpu_count() or 0, "quick" if self.a.quick else "full", self.a.step_s))
-        L.append("sipxmppd %s  (gateway log_level = warn; Prosody log level warn)"
-                 % os.path.join(self.build, "sipxmppd"))
+        L.append("sipxmppd %s  (gateway log_level = warn; edge %s)"
+                 % (os.path.join(self.build, "sipxmppd"), self.a.edge))
         L.append("")
         L.append("%-22s %12s %9s %9s %11s %11s %10s %8s" % (
-            "path", "sustained/s", "p50 ms", "p99 ms", "gw CPU us", "prosody us", "gw RSS MB",
+            "path", "sustained/s", "p50 ms", "p99 ms", "gw CPU us", "edge us", "gw RSS MB",
             "host"))
         ref = (R.get("prosody") or {}).get("best")
 
@@ -879,10 +1017,12 @@ class Bench:
                 "%.1f" % b["gw_cpu_us"] if "gw_cpu_us" in b else "-",
                 "%.1f" % b["prosody_cpu_us"] if "prosody_cpu_us" in b else "-",
                 "%.1f" % (hwm / 1024.0) if hwm else "-", b.get("host_pct", 0), ceiling))
-        row("Prosody c2s->c2s (ref)", R.get("prosody"))
+        row("%s c2s->c2s (ref)" % self.a.edge, R.get("prosody"))
         row("SIP->XMPP UDP", R.get("sip_udp"), (R.get("sip_udp") or {}).get("hwm_kb"))
         row("SIP->XMPP TCP", R.get("sip_tcp"), (R.get("sip_tcp") or {}).get("hwm_kb"))
-        row("XMPP->SIP (UDP)", R.get("xmpp_sip"), (R.get("xmpp_sip") or {}).get("hwm_kb"))
+        row("XMPP->SIP UDP", R.get("xmpp_sip"), (R.get("xmpp_sip") or {}).get("hwm_kb"))
+        row("XMPP->SIP TCP", R.get("xmpp_sip_tcp"),
+            (R.get("xmpp_sip_tcp") or {}).get("hwm_kb"))
         L.append("")
         L.append("sustained = highest offered rate with 0 loss that the path kept up with "
                  "(p99 < 500 ms); CPU per message at that rate; host = busy share of the")
@@ -902,13 +1042,14 @@ class Bench:
             L.append("XMPP->SIP: gateway RSS grew %.1f KB per message at %d/s."
                      % (x["rss_growth_kb_per_msg"], x["rate"]))
         for key, name in (("sip_udp", "SIP->XMPP UDP"), ("sip_tcp", "SIP->XMPP TCP"),
-                          ("xmpp_sip", "XMPP->SIP")):
+                          ("xmpp_sip", "XMPP->SIP UDP"), ("xmpp_sip_tcp", "XMPP->SIP TCP")):
             f = (R.get(key) or {}).get("fail")
             if f:
                 L.append("  %s first failing step: %d/s (%s)" % (name, f["rate"], f["why"]))
         f = (R.get("prosody") or {}).get("fail")
         if f:
-            L.append("  Prosody reference first failing step: %d/s (%s)" % (f["rate"], f["why"]))
+            L.append("  %s reference first failing step: %d/s (%s)" % (self.a.edge, f["rate"], f["why"]))
+        L.extend(self.ratio_lines())
         L.append("")
         L.append("Targets")
 
@@ -934,7 +1075,7 @@ class Bench:
                 if b:
                     pct = 100.0 * b["rate"] / ref["rate"]
                     L.append("  %-52s %8.1f %%    %s" % (
-                        "SIP->XMPP %s >= 90 %% of Prosody c2s->c2s (%d/s)" % (name, ref["rate"]),
+                        "SIP->XMPP %s >= 90 %% of %s c2s->c2s (%d/s)" % (name, self.a.edge, ref["rate"]),
                         pct, verdict(pct >= 90)))
         for s in R.get("stall") or []:
             L.append("  stall %s:" % s["label"])
@@ -976,6 +1117,50 @@ class Bench:
         L.append("total bench time %.0f s" % self.elapsed())
         return L
 
+    def ratio_lines(self):
+        """Per direction: gateway CPU per message / the edge's CPU per stanza at the same
+        rate, at 10/50/100 % of the edge's ceiling; clean rate / the edge's ceiling; RSS."""
+        R = self.results
+        L = []
+        rt = R.get("ratios")
+        if rt:
+            ceil = rt["ceil"]
+            L.append("")
+            L.append("Against the edge (%s c2s->c2s ceiling %d/s, this run): gateway CPU "
+                     "per message / edge CPU per stanza at the same rate" % (self.a.edge, ceil))
+            L.append("%-16s %22s %22s %22s %12s %12s" % (
+                "direction", "10 % ceiling", "50 % ceiling", "100 % ceiling",
+                "clean/ceil", "p99 @50% ms"))
+            e = rt["edge"]
+            L.append("%-16s %22s %22s %22s %12s %12s" % (
+                "edge c2s (us)", *["%.1f us%s" % (e[f]["prosody_cpu_us"],
+                                                 "" if e[f]["pass"] else " FAIL")
+                                   for f in (0.1, 0.5, 1.0)], "1.00", "%.1f" % e[0.5]["p99_ms"]))
+            for key, name in self.DIRECTIONS:
+                d = rt["dirs"].get(key)
+                if not d:
+                    continue
+                cells = []
+                for f in (0.1, 0.5, 1.0):
+                    r = d[f]
+                    cells.append("%.2fx (%.1f us)%s" % (
+                        r["gw_cpu_us"] / max(e[f]["prosody_cpu_us"], 0.001), r["gw_cpu_us"],
+                        "" if r["pass"] else " FAIL"))
+                b = (R.get(key) or {}).get("best")
+                clean = "%.2f" % (b["rate"] / float(ceil)) if b else "-"
+                L.append("%-16s %22s %22s %22s %12s %12s" % (
+                    name, *cells, clean, "%.1f" % d[0.5]["p99_ms"]))
+            L.append("clean/ceil = sustained rate of the direction's own ladder / the edge's "
+                     "c2s->c2s ceiling (FAIL = that step lost messages or fell behind).")
+        for name, b in sorted((R.get("burst") or {}).items()):
+            L.append("XMPP->SIP %s burst: %d in flight, RSS +%.2f KB per message in flight "
+                     "(%.1f -> %.1f MB), %.1f MB 3 s after (%+.1f MB against before); "
+                     "%d of %d arrived" % (name, b["n"], b["per_msg_kb"], b["rss0_kb"] / 1024.0,
+                                            b["rss1_kb"] / 1024.0, b["rss2_kb"] / 1024.0,
+                                            (b["rss2_kb"] - b["rss0_kb"]) / 1024.0,
+                                            b["arrived"], b["n"]))
+        return L
+
     def run(self):
         a = self.a
         self.say("sipxmppd benchmark: %s mode, temp dir %s" % ("quick" if a.quick else "full",
@@ -990,6 +1175,12 @@ class Bench:
             self.phase_sip("t1")
         if "xmpp" in phases:
             self.phase_xmpp()
+        if "xmpptcp" in phases:
+            self.phase_xmpp(tcp=True)
+        if "ratios" in phases:
+            self.phase_ratios()
+        if "burst" in phases:
+            self.phase_burst()
         if "stall" in phases:
             self.phase_stall()
         if "store" in phases and not a.quick:
@@ -1060,7 +1251,7 @@ def main():
     ap.add_argument("--policy-bench", default="")
     ap.add_argument("--policy-args", default="")
     ap.add_argument("--results", default="")
-    ap.add_argument("--phases", default="prosody,udp,tcp,xmpp,stall,store,policy")
+    ap.add_argument("--phases", default="prosody,udp,tcp,xmpp,xmpptcp,ratios,burst,stall,store,policy")
     ap.add_argument("--step-s", type=float, default=None)
     ap.add_argument("--start-rate", type=int, default=2000)
     ap.add_argument("--max-rate", type=int, default=64000)
@@ -1071,6 +1262,8 @@ def main():
     ap.add_argument("--gw-set", action="append",
                     help="extra gateway config, SECTION.KEY=VALUE (repeatable)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    ap.add_argument("--edge", choices=("prosody", "ejabberd"), default="prosody",
+                    help="the edge server (ejabberd: the gateway's own ceiling shows)")
     ap.add_argument("--prosody-nagle", action="store_true",
                     help="leave Nagle on in Prosody (its default)")
     a = ap.parse_args()

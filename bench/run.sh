@@ -3,12 +3,17 @@
 # written to bench/results-latest.txt. Not a test; never part of the test suite.
 #
 # usage: bench/run.sh [--quick] [--no-build] [--build-dir DIR] [--keep] [bench.py options]
-#   (default: ~3-4 min; 4 s steps, two bisections, perf profiles, large-store run)
-#   --quick       ~1.5 min: 2 s steps, one bisection, no profile, no large-store run
+#   (default: ~6 min; 4 s steps, two bisections, perf profiles, large-store run)
+#   --quick       ~3 min: 2 s steps, one bisection, no profile, no large-store run
 #   --no-build    use the binaries already in the build directory
 #   --build-dir   release build directory (default build/release)
 #   other options go to bench/bench.py (e.g. --phases prosody,tcp --step-s 3
 #   --gw-set sip.max_in_flight=1024 --stall-rate 20000 --no-profile --prosody-nagle --keep)
+#   phases: prosody,udp,tcp,xmpp,xmpptcp,ratios,burst,stall,store,policy
+#   --edge ejabberd   ejabberd instead of Prosody as the edge (its ceiling is higher, so the
+#                     gateway's own shows)
+# Needs what scripts/setup.sh installs, plus linux-perf for the profiles of a full run (a
+# bench-only dependency, not in setup.sh: `apt-get install linux-perf`).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,6 +35,8 @@ done
 for tool in sipp prosody prosodyctl cc cmake; do
   command -v "$tool" >/dev/null || { echo "bench: $tool not found (run scripts/setup.sh)" >&2; exit 2; }
 done
+command -v perf >/dev/null ||
+  echo "bench: perf not found: no profiles (apt-get install linux-perf)" >&2
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 

@@ -5,8 +5,8 @@
  *       prints "READY", then counts every <message/> that arrives. Bodies carry
  *       "seq=N run=R ts=EPOCH.USEC"; arrival time minus ts is the latency.
  *   xmppbench sipsink --port P
- *       A UDP SIP endpoint: answers every request with 200 OK and counts MESSAGE bodies the
- *       same way. Prints "READY" once bound.
+ *       A SIP endpoint on UDP and TCP port P: answers every request with 200 OK and counts
+ *       MESSAGE bodies the same way. Prints "READY" once bound.
  *   xmppbench send   --port P --user U --domain D [--pw PW] --to JID --rate R --count N
  *                    --run R [--linger-ms MS]
  *       Logs in like recv and sends N chat messages to JID at R per second (paced every
@@ -615,22 +615,156 @@ static size_t copy_headers(const char *hdrs, const char *end, const char *name, 
   return w;
 }
 
+/* One request in pkt[0..k) (NUL at pkt[k]): builds the 200 OK into reply and records a
+ * MESSAGE body. Returns the reply's length, 0 for nothing to answer. */
+static size_t sink_handle(char *pkt, size_t k, int64_t t, char *reply, size_t cap) {
+  if (!strncmp(pkt, "SIP/2.0", 7)) return 0; /* a response: nothing to do */
+  char *hend = memmem(pkt, k, "\r\n\r\n", 4);
+  char *l1 = memmem(pkt, k, "\r\n", 2);
+  if (!hend || !l1) {
+    n_unparsed++;
+    return 0;
+  }
+  int f = 0;
+  size_t w = (size_t)snprintf(reply, cap, "SIP/2.0 200 OK\r\n");
+  w += copy_headers(l1 + 2, hend + 2, "Via", 'v', reply + w, cap - w, &f);
+  w += copy_headers(l1 + 2, hend + 2, "From", 'f', reply + w, cap - w, &f);
+  size_t tpos = w;
+  int has_to = 0;
+  w += copy_headers(l1 + 2, hend + 2, "To", 't', reply + w, cap - w, &has_to);
+  if (has_to && !memmem(reply + tpos, w - tpos, "tag=", 4) && w + 16 < cap) {
+    w -= 2;
+    w += (size_t)snprintf(reply + w, cap - w, ";tag=sink1\r\n");
+  }
+  w += copy_headers(l1 + 2, hend + 2, "Call-ID", 'i', reply + w, cap - w, &f);
+  w += copy_headers(l1 + 2, hend + 2, "CSeq", '\0', reply + w, cap - w, &f);
+  w += (size_t)snprintf(reply + w, cap - w, "Content-Length: 0\r\n\r\n");
+  if (!strncmp(pkt, "MESSAGE ", 8)) {
+    uint32_t seq;
+    unsigned run;
+    int64_t ts;
+    if (parse_body(hend + 4, pkt + k, &seq, &run, &ts) == 0) record(run, seq, t, ts);
+    else n_unparsed++;
+  }
+  return w;
+}
+
+/* Content-Length of the header section [p, hend), -1 when absent. */
+static long content_length(const char *p, const char *hend) {
+  while (p < hend) {
+    const char *eol = memmem(p, (size_t)(hend - p), "\r\n", 2);
+    if (!eol) eol = hend;
+    if (!strncasecmp(p, "Content-Length:", 15)) return strtol(p + 15, NULL, 10);
+    if (!strncasecmp(p, "l:", 2)) return strtol(p + 2, NULL, 10);
+    p = eol + 2;
+  }
+  return -1;
+}
+
+#define SINK_TCP_MAX 8
+typedef struct {
+  int fd;
+  char *buf;
+  size_t len, cap;
+  char *out;
+  size_t olen, ocap;
+} sink_conn;
+
+static void sink_out(sink_conn *c, const char *d, size_t n) {
+  if (c->olen + n > c->ocap) {
+    c->ocap = (c->olen + n) * 2;
+    c->out = realloc(c->out, c->ocap);
+    if (!c->out) die("out of memory");
+  }
+  memcpy(c->out + c->olen, d, n);
+  c->olen += n;
+}
+
+/* Reads what a stream connection has, answers every complete request (the replies of one
+ * read in one write). Returns -1 when the connection is gone. */
+static int sink_tcp_read(sink_conn *c, char *reply, size_t rcap) {
+  for (;;) {
+    if (c->cap - c->len < 65536) {
+      c->cap = c->cap ? c->cap * 2 : 262144;
+      c->buf = realloc(c->buf, c->cap + 1);
+      if (!c->buf) die("out of memory");
+    }
+    ssize_t k = read(c->fd, c->buf + c->len, c->cap - c->len);
+    if (k == 0) return -1;
+    if (k < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    c->len += (size_t)k;
+    if ((size_t)k < c->cap - c->len) break;
+  }
+  int64_t t = now_real_us();
+  size_t off = 0;
+  while (off < c->len) {
+    while (off + 1 < c->len && c->buf[off] == '\r' && c->buf[off + 1] == '\n') off += 2;
+    char *p = c->buf + off;
+    size_t avail = c->len - off;
+    char *hend = memmem(p, avail, "\r\n\r\n", 4);
+    if (!hend) break;
+    long cl = content_length(p, hend + 2);
+    if (cl < 0) cl = 0;
+    size_t total = (size_t)(hend + 4 - p) + (size_t)cl;
+    if (total > avail) break;
+    char save = p[total];
+    p[total] = '\0';
+    size_t w = sink_handle(p, total, t, reply, rcap);
+    p[total] = save;
+    if (w) sink_out(c, reply, w);
+    off += total;
+  }
+  memmove(c->buf, c->buf + off, c->len - off);
+  c->len -= off;
+  size_t sent = 0;
+  while (sent < c->olen) {
+    ssize_t k = write(c->fd, c->out + sent, c->olen - sent);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        struct pollfd q = {c->fd, POLLOUT, 0};
+        poll(&q, 1, 100);
+        continue;
+      }
+      return -1;
+    }
+    sent += (size_t)k;
+  }
+  c->olen = 0;
+  return 0;
+}
+
 static int mode_sipsink(const opts *o) {
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) die("socket: %s", strerror(errno));
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int buf = 8 << 20;
+  int buf = 8 << 20, one = 1;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
   if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) die("bind %d: %s", o->port, strerror(errno));
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  /* The same port over TCP: sip:127.0.0.1:P;transport=tcp. */
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  if (lfd < 0) die("socket: %s", strerror(errno));
+  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 16) < 0)
+    die("tcp bind %d: %s", o->port, strerror(errno));
+  fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
   printf("READY\n");
   fflush(stdout);
   static char pkt[70000], reply[8192];
-  struct pollfd p[2] = {{fd, POLLIN, 0}, {0, POLLIN, 0}};
+  sink_conn conns[SINK_TCP_MAX];
+  int nconn = 0;
+  memset(conns, 0, sizeof conns);
   for (;;) {
-    if (poll(p, 2, 1000) < 0 && errno != EINTR) die("poll: %s", strerror(errno));
+    struct pollfd p[3 + SINK_TCP_MAX] = {{fd, POLLIN, 0}, {0, POLLIN, 0}, {lfd, POLLIN, 0}};
+    for (int i = 0; i < nconn; i++) p[3 + i] = (struct pollfd){conns[i].fd, POLLIN, 0};
+    if (poll(p, (nfds_t)(3 + nconn), 1000) < 0 && errno != EINTR) die("poll: %s", strerror(errno));
     if (p[0].revents) {
       for (int burst = 0; burst < 4096; burst++) {
         struct sockaddr_in src;
@@ -639,35 +773,28 @@ static int mode_sipsink(const opts *o) {
         if (k < 0) break;
         int64_t t = now_real_us();
         pkt[k] = '\0';
-        if (!strncmp(pkt, "SIP/2.0", 7)) continue; /* a response: nothing to do */
-        char *hend = memmem(pkt, (size_t)k, "\r\n\r\n", 4);
-        char *l1 = memmem(pkt, (size_t)k, "\r\n", 2);
-        if (!hend || !l1) {
-          n_unparsed++;
-          continue;
-        }
-        int f = 0;
-        size_t w = (size_t)snprintf(reply, sizeof reply, "SIP/2.0 200 OK\r\n");
-        w += copy_headers(l1 + 2, hend + 2, "Via", 'v', reply + w, sizeof reply - w, &f);
-        w += copy_headers(l1 + 2, hend + 2, "From", 'f', reply + w, sizeof reply - w, &f);
-        size_t tpos = w;
-        int has_to = 0;
-        w += copy_headers(l1 + 2, hend + 2, "To", 't', reply + w, sizeof reply - w, &has_to);
-        if (has_to && !memmem(reply + tpos, w - tpos, "tag=", 4) && w + 16 < sizeof reply) {
-          w -= 2;
-          w += (size_t)snprintf(reply + w, sizeof reply - w, ";tag=sink1\r\n");
-        }
-        w += copy_headers(l1 + 2, hend + 2, "Call-ID", 'i', reply + w, sizeof reply - w, &f);
-        w += copy_headers(l1 + 2, hend + 2, "CSeq", '\0', reply + w, sizeof reply - w, &f);
-        w += (size_t)snprintf(reply + w, sizeof reply - w, "Content-Length: 0\r\n\r\n");
-        sendto(fd, reply, w, 0, (struct sockaddr *)&src, sl);
-        if (!strncmp(pkt, "MESSAGE ", 8)) {
-          uint32_t seq;
-          unsigned run;
-          int64_t ts;
-          if (parse_body(hend + 4, pkt + k, &seq, &run, &ts) == 0) record(run, seq, t, ts);
-          else n_unparsed++;
-        }
+        size_t w = sink_handle(pkt, (size_t)k, t, reply, sizeof reply);
+        if (w) sendto(fd, reply, w, 0, (struct sockaddr *)&src, sl);
+      }
+    }
+    for (int i = nconn - 1; i >= 0; i--) {
+      if (!p[3 + i].revents) continue;
+      if (sink_tcp_read(&conns[i], reply, sizeof reply) < 0) {
+        close(conns[i].fd);
+        free(conns[i].buf);
+        free(conns[i].out);
+        conns[i] = conns[--nconn];
+        memset(&conns[nconn], 0, sizeof conns[nconn]);
+      }
+    }
+    if (p[2].revents) {
+      int cfd = accept(lfd, NULL, NULL);
+      if (cfd >= 0 && nconn < SINK_TCP_MAX) {
+        fcntl(cfd, F_SETFL, fcntl(cfd, F_GETFL) | O_NONBLOCK);
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        conns[nconn++].fd = cfd;
+      } else if (cfd >= 0) {
+        close(cfd);
       }
     }
     if (p[1].revents && handle_stdin()) break;

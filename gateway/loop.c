@@ -1,6 +1,8 @@
 #include "gateway/loop.h"
 
+#include <poll.h>
 #include <string.h>
+#include <time.h>
 
 #include <sofia-sip/su.h>
 
@@ -30,6 +32,14 @@ int sx_loop_init(sx_loop *l) {
   return 0;
 }
 
+/* Waits up to SX_LOOP_NAP_US, or until libuv has work. */
+static void nap(sx_loop *l) {
+  struct pollfd p = {.fd = uv_backend_fd(&l->uv), .events = POLLIN};
+  struct timespec ts = {0, SX_LOOP_NAP_US * 1000L};
+  l->naps++;
+  if (ppoll(&p, 1, &ts, NULL) > 0) l->uv_pending = 1;
+}
+
 void sx_loop_turn(sx_loop *l, long max_wait_ms) {
   long t;
   /* libuv runs when its fd was ready in the last step or it has work due (timers, idle
@@ -43,9 +53,25 @@ void sx_loop_turn(sx_loop *l, long max_wait_ms) {
   if (t < 0 || t > max_wait_ms) t = max_wait_ms;
   /* Sofia handles one ready datagram per step: while it keeps finding work, let it take a
    * few more before libuv runs, so that what they hand to the edge goes out in one write. */
-  if (su_root_step(l->root, t) == 0)
-    for (int i = 0; i < SOFIA_BATCH && su_root_step(l->root, 0) == 0; i++) {
+  unsigned long w = l->progress ? l->progress(l->progress_ud) : 0;
+  if (su_root_step(l->root, t) != 0) return;
+  for (int i = 0; i <= SOFIA_BATCH; i++) {
+    if (l->progress) {
+      unsigned long n = l->progress(l->progress_ud);
+      if (n == w) {
+        /* Nothing handled, and Sofia did not wait: a timer is due in under 1 ms. */
+        if (!l->uv_pending && uv_backend_timeout(&l->uv) != 0) nap(l);
+        return;
+      }
+      w = n;
     }
+    if (i == SOFIA_BATCH || su_root_step(l->root, 0) != 0) return;
+  }
+}
+
+void sx_loop_set_progress(sx_loop *l, unsigned long (*progress)(void *ud), void *ud) {
+  l->progress = progress;
+  l->progress_ud = ud;
 }
 
 void sx_loop_run(sx_loop *l) {

@@ -102,6 +102,12 @@ static void usage(FILE *f) {
           "  --version      print the version and exit\n");
 }
 
+/* The loop's progress counter: SIP requests and responses handled (0 once SIP is gone). */
+static unsigned long sip_progress(void *ud) {
+  sx_gw *gw = ud;
+  return gw->sip ? sx_sip_events(gw->sip) : 0;
+}
+
 static int start(sx_gw *gw) {
   char err[512];
   size_t i;
@@ -136,6 +142,7 @@ static int start(sx_gw *gw) {
     sx_err("gateway", "%s", err);
     return -1;
   }
+  sx_loop_set_progress(&gw->loop, sip_progress, gw);
   for (i = 0; i < gw->cfg.n_listen; i++) sx_info("sip", "listening on %s", gw->cfg.listen[i]);
   sx_metrics_set_collector(collect_metrics, gw);
 
@@ -227,6 +234,7 @@ static void stop(sx_gw *gw) {
   gw->n_edges = 0; /* what SIP answers from here on finds no link */
   sx_metrics_set_collector(NULL, NULL);
   if (gw->sip) sx_sip_free(gw->sip);
+  gw->sip = NULL;
   gw->sip = NULL;
   if (gw->http) sx_http_stop(gw->http);
   gw->http = NULL;

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +30,14 @@
 #define SEEN_TTL_MS 32000
 /* Messages queued per transport connection before Sofia answers 503 itself. */
 #define SEND_QUEUE 1024
-/* T4 bounds how long a completed outgoing UDP transaction (~9 KB) is kept to absorb
- * retransmitted responses (Timer K, RFC 3261 default 5 s: 560 MB at 12k msg/s). A response
- * retransmitted after it reaches the stateless request callback and is dropped there. */
-#define SIP_T4_MS 1000
+/* T4 bounds how long a completed outgoing UDP transaction (~4.7 KB of RSS) is kept to absorb
+ * retransmitted responses (Timer K, RFC 3261 default 5 s: 560 MB at 12k msg/s). A duplicate
+ * response comes back within a round trip of a retransmitted request; one that arrives later
+ * reaches the stateless request callback and is dropped there, so nothing is delivered twice
+ * whatever the value. 100 ms keeps ~0.5 MB per 1,000 msg/s. */
+#define SIP_T4_MS 100
+/* In-flight outgoing requests from which the heap is trimmed once they have all completed. */
+#define TRIM_AFTER 1024
 /* Bytes of header section a request may carry (513 beyond). */
 #define HEADER_MAX 65536
 /* A stream connection on which nothing at all is received for this long is closed. */
@@ -64,6 +69,9 @@ struct sx_sip {
   /* In-dialog requests (sip/presence.h): gets SUBSCRIBE and NOTIFY before anything else. */
   sx_sip_dialog_hook dlg_hook;
   void *dlg_ud;
+  unsigned long events; /* requests and responses handed to the gateway */
+  size_t peak_out;      /* most outgoing requests in flight since the heap was last trimmed */
+  su_timer_t *trim_timer;
 };
 
 static void sofia_logger(void *stream, char const *fmt, va_list ap) {
@@ -167,6 +175,7 @@ static int agent_message(nta_agent_magic_t *magic, nta_agent_t *agent, msg_t *ms
   const char *parts[5];
   int seen;
 
+  s->events++;
   if (!sip || !sip->sip_request) { /* a stray response */
     msg_destroy(msg);
     return 0;
@@ -352,6 +361,23 @@ static void out_unlink(out_req *r) {
   }
 }
 
+static void on_trim(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg) {
+  (void)magic;
+  (void)t;
+  (void)arg;
+  malloc_trim(0);
+}
+
+/* After a burst (TRIM_AFTER or more requests in flight at once) has fully drained, the heap
+ * the transactions used goes back to the system once nta has freed them too (T4 after their
+ * completion over UDP): glibc keeps freed memory otherwise. */
+static void trim_after_burst(sx_sip *s) {
+  if (s->n_out == 0 && s->peak_out >= TRIM_AFTER) {
+    s->peak_out = 0;
+    if (s->trim_timer) su_timer_set_interval(s->trim_timer, on_trim, NULL, 2 * SIP_T4_MS);
+  }
+}
+
 static int out_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t const *sip) {
   out_req *r = (out_req *)magic;
   sx_sip *s = r->s;
@@ -359,12 +385,14 @@ static int out_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t 
   const char *phrase = sip && sip->sip_status ? sip->sip_status->st_phrase : NULL;
   const char *warning = sip && sip->sip_warning ? sip->sip_warning->w_text : NULL;
 
+  s->events++;
   if (status < 200) return 0;
   if (!phrase) phrase = sip_status_phrase(status);
   out_unlink(r);
   nta_outgoing_destroy(orq);
   s->cbs.on_response(s->ud, r->ud, status, phrase ? phrase : "", warning);
   free(r);
+  trim_after_burst(s);
   return 0;
 }
 
@@ -414,7 +442,7 @@ int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud) {
   if (r->next) r->next->prev = &r->next;
   r->prev = &s->out;
   s->out = r;
-  s->n_out++;
+  if (++s->n_out > s->peak_out) s->peak_out = s->n_out;
   return 0;
 }
 
@@ -431,6 +459,7 @@ void sx_sip_set_dialog_hook(sx_sip *s, sx_sip_dialog_hook hook, void *ud) {
   s->dlg_hook = hook;
   s->dlg_ud = ud;
 }
+unsigned long sx_sip_events(const sx_sip *s) { return s->events; }
 
 void sx_sip_get_stats(const sx_sip *s, sx_sip_stats *out) {
   usize_t bad_msg = 0, bad_req = 0, drop = 0;
@@ -511,6 +540,7 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
     }
   }
   bound_stream_listeners(p->tcp_rcvbuf);
+  s->trim_timer = su_timer_create(su_root_task(root), 0);
   /* The default leg carries outgoing requests; incoming ones never reach it (stateless). */
   s->leg = nta_leg_tcreate(s->agent, NULL, NULL, NTATAG_NO_DIALOG(1), TAG_END());
   if (!s->leg) {
@@ -533,6 +563,7 @@ void sx_sip_free(sx_sip *s) {
     free(r);
   }
   while (s->deferred_list) sx_sip_reply(s, s->deferred_list, 503, "Gateway shutting down", NULL);
+  if (s->trim_timer) su_timer_destroy(s->trim_timer);
   if (s->leg) nta_leg_destroy(s->leg);
   if (s->agent) nta_agent_destroy(s->agent);
   sx_seen_free(s->seen);

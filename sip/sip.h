@@ -101,6 +101,9 @@ sx_sip_txn *sx_sip_defer(sx_sip *s, sx_sip_txn *txn);
 int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud);
 /* Outgoing transactions still waiting for their final response. */
 size_t sx_sip_in_flight(const sx_sip *s);
+/* A counter that grows with every request and response handed to the callbacks (the event
+ * loop uses it to tell a step that did work from one that only polled). */
+unsigned long sx_sip_events(const sx_sip *s);
 /* Stops listening (closes transports); pending outgoing transactions are abandoned with a
  * 503 reported through on_response. */
 void sx_sip_free(sx_sip *s);

@@ -548,7 +548,7 @@ static void test_sample(void) {
   CHECK_INT(sx_config_load("../../conf/sipxmppd.conf", &cfg, err, sizeof err), 0, err);
   if (cfg.path) {
     CHECK_STR(cfg.domains[0], "contoso.example", "sample domain");
-    CHECK_STR(cfg.outbound_proxy, "sip:127.0.0.1:5060", "sample proxy");
+    CHECK_STR(cfg.outbound_proxy, "sip:127.0.0.1:5060;transport=tcp", "sample proxy");
     CHECK_STR(cfg.edge_secret, "change-me-demo-secret", "sample secret");
     CHECK_STR(cfg.http_host, "127.0.0.1", "sample http host");
     CHECK_INT(cfg.http_port, 8070, "sample http port");
