@@ -305,12 +305,13 @@ int probe_tls(const char *host, unsigned port, const probe_tls_opts *o, int time
 
 /* Reads and parses until the stream header (or the handshake's answer) came; 0, or -1
  * (closed, timeout, too much, not XML). */
-static int read_until(conn *c, XML_Parser p, hs_state *s, int want_handshake) {
+static int read_until(conn *c, XML_Parser p, hs_state *s, int want_handshake, char *err,
+                      size_t errlen) {
   while (!(want_handshake ? (s->handshake_ok || s->error[0] || s->closed)
                           : (s->have_id || s->error[0] || s->closed || s->bad))) {
-    char *buf = NULL, err[256];
+    char *buf = NULL;
     size_t len = 0;
-    if (conn_recv(c, &buf, &len, err, sizeof err) != 0) {
+    if (conn_recv(c, &buf, &len, err, errlen) != 0) {
       free(buf);
       return -1;
     }
@@ -349,8 +350,12 @@ int probe_component(const char *host, unsigned port, const char *domain, const c
     say(why, n, "out of memory");
     goto out;
   }
-  if (conn_send(&c, open, strlen(open)) != 0 || read_until(&c, p, &s, 0) != 0) {
-    say(why, n, "no XEP-0114 stream header from %s:%u (not a component port?)", host, port);
+  err[0] = 0;
+  if (conn_send(&c, open, strlen(open)) != 0 || read_until(&c, p, &s, 0, err, sizeof err) != 0) {
+    if (c.tls && strstr(err, "TLS"))
+      say(why, n, "%s (does the edge accept the client certificate?)", err);
+    else
+      say(why, n, "no XEP-0114 stream header from %s:%u (not a component port?)", host, port);
     goto out;
   }
   if (s.bad) {
@@ -368,7 +373,7 @@ int probe_component(const char *host, unsigned port, const char *domain, const c
     goto out;
   }
   snprintf(hs, sizeof hs, "<handshake>%s</handshake>", hex);
-  if (conn_send(&c, hs, strlen(hs)) != 0 || read_until(&c, p, &s, 1) != 0) {
+  if (conn_send(&c, hs, strlen(hs)) != 0 || read_until(&c, p, &s, 1, err, sizeof err) != 0) {
     if (s.error[0]) {
       say(why, n, "%s", s.error);
       rc = 1;

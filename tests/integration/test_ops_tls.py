@@ -59,6 +59,7 @@ def pki():
         yield {"ca": ca.crt, "other_ca": other.crt, "edge": ca.issue("edge", [INTERNAL]),
                "gw": ca.issue("gateway", [INTERNAL]),
                "stranger": ca.issue("stranger", ["stranger.example"]),
+               "rogue": other.issue("rogue-gateway", [INTERNAL]),
                "expired": issue_expired(ca, "expired-edge", [INTERNAL])}
     finally:
         drop_tmp(tmp)
@@ -163,6 +164,20 @@ def test_doctor_mismatched_key(edge, pki):
     assert "stranger.key" in detail and "gateway.crt" in detail, detail
     res, detail = one(doc, "component")
     assert res == "fail" and "not tried" in detail, detail
+
+
+def test_doctor_client_certificate_the_edge_refuses(edge, pki):
+    """The edge's certificate verifies, but Prosody refuses the gateway's client certificate
+    (another CA): the component check over TLS fails and says so."""
+    st, tmp, port = edge
+    crt, key, _ = pki["rogue"]
+    rc, doc = jdoctor(write_conf(tmp, "rogue", st, port, pki, cert=crt, key=key))
+    assert rc == 1
+    assert one(doc, "tls-files")[0] == "ok"
+    res, detail = one(doc, "component")
+    assert res == "fail", detail
+    assert "TLS" in detail and "alert" in detail, detail
+    assert "does the edge accept the client certificate?" in detail, detail
 
 
 def test_doctor_expired_certificate(pki):
