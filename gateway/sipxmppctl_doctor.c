@@ -6,8 +6,10 @@
  * (secret_file, or the config holding an inline secret) is not world-readable; the edge
  * server answers on [edge] host:port and — when the daemon is not running — accepts the
  * component handshake for every served domain, or — when it is — the daemon's links are up
- * (from /status); edge TLS; the registrar ([sip] outbound_proxy) answers OPTIONS; the
- * gateway's SIP listeners answer OPTIONS; policy sanity (somebody may federate, a partner
+ * (from /status); with [edge] tls = on, the CA, client certificate and key load and match
+ * and the edge's certificate verifies for server_name (xmpp/edge_tls.c, as the daemon does),
+ * with its subject and expiry (warn under 30 days), and the handshake runs over TLS; the
+ * registrar ([sip] outbound_proxy) answers OPTIONS; the gateway's SIP listeners answer OPTIONS; policy sanity (somebody may federate, a partner
  * exists); a DNS SRV record _xmpp-server._tcp for every served domain (warn when DNS cannot
  * be asked). */
 #include <cjson/cJSON.h>
@@ -18,10 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/x509.h>
 
 #include "gateway/sipxmppctl.h"
 #include "gateway/sipxmppctl_probe.h"
+#include "xmpp/edge_tls.h"
 
 #define PROBE_MS 2000
 #define SAMPLE_SECRET "change-me-demo-secret" /* conf/sipxmppd.conf's */
@@ -173,6 +179,115 @@ static cJSON *daemon_status(const sx_config *cfg) {
   return doc;
 }
 
+static probe_tls_opts tls_opts(const sx_config *cfg) {
+  probe_tls_opts o = {cfg->edge_ca_file, cfg->edge_server_name, cfg->edge_cert_file,
+                      cfg->edge_key_file};
+  return o;
+}
+
+/* What to do about a refused edge certificate, in plain words. */
+static const char *verify_advice(long v, const char **what) {
+  switch (v) {
+  case X509_V_ERR_CERT_HAS_EXPIRED:
+    *what = "the edge's certificate has expired";
+    return "renew the edge server's certificate";
+  case X509_V_ERR_CERT_NOT_YET_VALID:
+    *what = "the edge's certificate is not valid yet";
+    return "check the clocks, or the certificate's dates";
+  case X509_V_ERR_HOSTNAME_MISMATCH:
+  case X509_V_ERR_IP_ADDRESS_MISMATCH:
+    *what = "name mismatch";
+    return "set [edge] server_name to a name in the edge's certificate, or issue the "
+           "certificate for that name";
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+  case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+    *what = "wrong CA: the certificate is not signed by a CA in [edge] ca_file";
+    return "point [edge] ca_file at the CA that issued the edge's certificate";
+  default:
+    *what = NULL;
+    return "see the reason above";
+  }
+}
+
+static void fmt_date(long long t, char *buf, size_t n) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (!t || !gmtime_r(&tt, &tm) || !strftime(buf, n, "%Y-%m-%d %H:%M UTC", &tm))
+    snprintf(buf, n, "unknown");
+}
+
+/* [edge] tls = on: the files load and match, and the edge's certificate verifies as the
+ * daemon verifies it. Returns 1 when the TLS link can be made. */
+static int check_tls(report *r, const sx_config *cfg) {
+  if (!cfg->edge_tls) {
+    add(r, CK_OK, "tls", "the edge link does not use TLS ([edge] tls = off): keep it on "
+                        "loopback or a trusted network");
+    return 1;
+  }
+  char err[1024];
+  sx_tls_ctx *ctx = sx_tls_ctx_new(cfg->edge_ca_file, cfg->edge_cert_file, cfg->edge_key_file,
+                                   err, sizeof err);
+  if (!ctx) {
+    if (strstr(err, "key values mismatch") || strstr(err, "does not match"))
+      add(r, CK_FAIL, "tls-files",
+          "key_file %s does not match cert_file %s (%s): set key_file to the certificate's "
+          "own key",
+          cfg->edge_key_file, cfg->edge_cert_file, err);
+    else
+      add(r, CK_FAIL, "tls-files", "%s; fix [edge] ca_file, cert_file and key_file", err);
+    return 0;
+  }
+  sx_tls_ctx_free(ctx);
+  if (cfg->edge_cert_file)
+    add(r, CK_OK, "tls-files", "%s loads; client certificate %s matches key %s",
+        cfg->edge_ca_file ? cfg->edge_ca_file : "the system CA store", cfg->edge_cert_file,
+        cfg->edge_key_file);
+  else
+    add(r, CK_OK, "tls-files", "%s loads; no client certificate (cert_file, key_file unset)",
+        cfg->edge_ca_file ? cfg->edge_ca_file : "the system CA store");
+
+  probe_tls_opts o = tls_opts(cfg);
+  probe_tls_result res;
+  const char *name = cfg->edge_server_name ? cfg->edge_server_name : cfg->edge_host;
+  int rc = probe_tls(cfg->edge_host, cfg->edge_port, &o, PROBE_MS * 2, &res, err, sizeof err);
+  char date[64];
+  fmt_date(res.not_after, date, sizeof date);
+  if (rc < 0) {
+    add(r, CK_FAIL, "tls", "%s:%u: %s", cfg->edge_host, cfg->edge_port, err);
+    return 0;
+  }
+  if (rc == 1) {
+    const char *what = NULL;
+    const char *todo = verify_advice(res.verify_error, &what);
+    if (res.verify_error != X509_V_OK && res.have_cert)
+      add(r, CK_FAIL, "tls",
+          "%s:%u presents %s (issuer %s, expires %s), refused for server_name %s: %s; %s",
+          cfg->edge_host, cfg->edge_port, res.subject, res.issuer, date, name,
+          what ? what : X509_verify_cert_error_string(res.verify_error), todo);
+    else
+      add(r, CK_FAIL, "tls",
+          "%s:%u: %s; is this the edge's TLS port (Prosody: ssl_ports of mod_net_multiplex, "
+          "ejabberd: tls: true on the component listener)? does it accept the client "
+          "certificate?",
+          cfg->edge_host, cfg->edge_port, err);
+    return 0;
+  }
+  long long left = res.not_after ? res.not_after - (long long)time(NULL) : 0;
+  long long days = left / 86400;
+  if (res.not_after && left < 30LL * 86400)
+    add(r, CK_WARN, "tls",
+        "%s verified for %s (issuer %s, %s), but it expires %s, in %lld day(s): renew it",
+        res.subject, name, res.issuer, res.session, date, days);
+  else
+    add(r, CK_OK, "tls", "%s verified for %s (issuer %s, %s), expires %s (%lld days)",
+        res.subject, name, res.issuer, res.session, date, days);
+  return 1;
+}
+
 static void check_edge(report *r, const sx_config *cfg, const cJSON *status, int sip_running) {
   char why[512];
   int fd = probe_tcp(cfg->edge_host, cfg->edge_port, PROBE_MS, why, sizeof why);
@@ -185,6 +300,7 @@ static void check_edge(report *r, const sx_config *cfg, const cJSON *status, int
   }
   close(fd);
   add(r, CK_OK, "edge", "the edge server answers on %s:%u", cfg->edge_host, cfg->edge_port);
+  int tls_ok = check_tls(r, cfg);
 
   if (status) {
     const cJSON *e;
@@ -208,12 +324,17 @@ static void check_edge(report *r, const sx_config *cfg, const cJSON *status, int
         "test handshake could displace them): set [http] listen to see them");
     return;
   }
+  if (!tls_ok) {
+    add(r, CK_FAIL, "component", "not tried: the TLS link to the edge cannot be made (above)");
+    return;
+  }
+  probe_tls_opts o = tls_opts(cfg);
   for (size_t i = 0; i < cfg->n_domains; i++) {
     int rc = probe_component(cfg->edge_host, cfg->edge_port, cfg->domains[i], cfg->edge_secret,
-                             PROBE_MS * 2, why, sizeof why);
+                             cfg->edge_tls ? &o : NULL, PROBE_MS * 2, why, sizeof why);
     if (rc == 0)
-      add(r, CK_OK, "component", "%s: the edge server accepts the handshake with the secret",
-          cfg->domains[i]);
+      add(r, CK_OK, "component", "%s: the edge server accepts the handshake with the secret%s",
+          cfg->domains[i], cfg->edge_tls ? " over TLS" : "");
     else if (rc == 1)
       add(r, CK_FAIL, "component",
           "%s: the edge server refuses the component (%s): %s", cfg->domains[i], why,
@@ -225,13 +346,6 @@ static void check_edge(report *r, const sx_config *cfg, const cJSON *status, int
     else
       add(r, CK_FAIL, "component", "%s: %s", cfg->domains[i], why);
   }
-}
-
-static void check_tls(report *r) {
-  /* The edge link has no TLS setting yet; this check verifies the server certificate
-   * against [edge] server_name once it does. */
-  add(r, CK_OK, "tls", "the edge link does not use TLS (plain XEP-0114): keep it on loopback "
-                      "or a trusted network");
 }
 
 /* Returns 1 when at least one gateway SIP listener answered. */
@@ -348,7 +462,6 @@ int ctl_doctor(ctl_ctx *c, int argc, char **argv) {
     report sip_r = {.json = 1, .arr = cJSON_CreateArray()};
     int sip_running = check_sip(&sip_r, &c->cfg, &any_listener) > 0;
     check_edge(&r, &c->cfg, status, sip_running || status != NULL);
-    check_tls(&r);
     const cJSON *item;
     cJSON_ArrayForEach(item, sip_r.arr) {
       const char *res = cJSON_GetStringValue(cJSON_GetObjectItem(item, "result"));

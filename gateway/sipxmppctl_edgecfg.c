@@ -9,7 +9,12 @@
  * The file is meant to be included: Prosody 0.12 (Debian's prosody.cfg.lua includes
  * conf.d/ (*.cfg.lua); an included file starts in the global section) and ejabberd 23.01
  * (include_config_file: its listen, acl, access_rules and modules are merged into the main
- * file's). --output writes FILE.tmp with mode 0640 and renames it over FILE. */
+ * file's). --output writes FILE.tmp with mode 0640 and renames it over FILE.
+ *
+ * With [edge] tls = on the component takes TLS from the first byte: Prosody through
+ * mod_net_multiplex's ssl_ports (and, when the gateway presents a client certificate, one
+ * required from [edge] ca_file), ejabberd with `tls: true`; the edge's own certificate and
+ * key are --tls-cert/--tls-key, or a path under /etc named after [edge] server_name. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,12 +28,17 @@
 #include "sx_version.h"
 
 static const char EDGE_USAGE[] =
-    "usage: sipxmppctl [--config FILE] edge-config prosody|ejabberd [--output FILE]\n";
+    "usage: sipxmppctl [--config FILE] edge-config prosody|ejabberd [--output FILE]\n"
+    "                  [--tls-cert FILE] [--tls-key FILE]\n"
+    "  --tls-cert/--tls-key: the edge server's certificate and key for [edge] tls = on\n"
+    "  (ejabberd: --tls-cert is one PEM with both)\n";
 
-static const ctl_optdef edge_opts[] = {{"output", OPT_VALUE}, {NULL, 0}};
+static const ctl_optdef edge_opts[] = {
+    {"output", OPT_VALUE}, {"tls-cert", OPT_VALUE}, {"tls-key", OPT_VALUE}, {NULL, 0}};
 
 typedef struct {
   const sx_config *cfg;
+  const char *tls_cert, *tls_key; /* --tls-cert, --tls-key; NULL: a path under /etc */
   const sx_partner_rec *p;
   size_t np;
   long long generation;
@@ -123,6 +133,71 @@ static const char *listen_ip(const sx_config *cfg) {
 
 /* ---- Prosody ------------------------------------------------------------------------- */
 
+/* [edge] tls = on. Prosody 0.12's component port has no TLS of its own: mod_net_multiplex's
+ * multiplex_ssl service takes TLS from the first byte on ssl_ports and hands the
+ * jabber:component:accept stream to the component. */
+static void prosody_tls(FILE *f, const edge_in *in, const char *ip) {
+  const sx_config *cfg = in->cfg;
+  const char *name = cfg->edge_server_name ? cfg->edge_server_name : cfg->edge_host;
+  char *crt = NULL, *key = NULL;
+  fprintf(f, "-- [edge] tls = on: TLS from the first byte on port %u, through mod_net_multiplex's\n"
+             "-- multiplex_ssl service (the component port of Prosody 0.12 has no TLS of its\n"
+             "-- own). Add \"net_multiplex\" to modules_enabled in prosody.cfg.lua (Prosody has\n"
+             "-- one modules_enabled list, which this file would replace). The plaintext\n"
+             "-- component port is closed.\n",
+          cfg->edge_port);
+  fprintf(f, "component_ports = { }\nssl_ports = { %u }\nssl_interfaces = { ", cfg->edge_port);
+  lua_str(f, ip ? ip : "*");
+  fprintf(f, " }%s\n", ip ? "" : " -- [edge] host is a name: every interface");
+  if (!in->tls_cert && asprintf(&crt, "/etc/prosody/certs/%s.crt", name) < 0) crt = NULL;
+  if (!in->tls_key && asprintf(&key, "/etc/prosody/certs/%s.key", name) < 0) key = NULL;
+  fprintf(f, "-- The edge's certificate must be valid for %s ([edge] server_name) and issued\n"
+             "-- by a CA in %s ([edge] ca_file).\n",
+          name, cfg->edge_ca_file ? cfg->edge_ca_file : "the gateway's system CA store");
+  fprintf(f, "ssl = {\n    certificate = ");
+  lua_str(f, in->tls_cert ? in->tls_cert : crt ? crt : "");
+  fprintf(f, ";\n    key = ");
+  lua_str(f, in->tls_key ? in->tls_key : key ? key : "");
+  fprintf(f, ";\n");
+  if (cfg->edge_cert_file) {
+    fprintf(f, "    -- The gateway presents a client certificate ([edge] cert_file): require one\n"
+               "    -- from this CA (the one that issued %s; [edge] ca_file here, change it if\n"
+               "    -- another CA issued the gateway's). lsec_continue = false: Prosody would\n"
+               "    -- otherwise let a failed verification through.\n"
+               "    cafile = ",
+            cfg->edge_cert_file);
+    lua_str(f, cfg->edge_ca_file ? cfg->edge_ca_file : "/etc/ssl/certs/ca-certificates.crt");
+    fprintf(f, ";\n    verify = { \"peer\", \"fail_if_no_peer_cert\" };\n"
+               "    verifyext = { lsec_continue = false };\n");
+  } else {
+    fprintf(f, "    -- No client certificate ([edge] cert_file unset): the component secret alone\n"
+               "    -- authenticates the gateway.\n");
+  }
+  fprintf(f, "}\n");
+  free(crt);
+  free(key);
+}
+
+/* [edge] tls = on for ejabberd_service: `tls: true` with a certfile. */
+static void ejabberd_tls(FILE *f, const edge_in *in) {
+  const sx_config *cfg = in->cfg;
+  const char *name = cfg->edge_server_name ? cfg->edge_server_name : cfg->edge_host;
+  char *pem = NULL;
+  if (!in->tls_cert && asprintf(&pem, "/etc/ejabberd/%s.pem", name) < 0) pem = NULL;
+  fprintf(f, "    # [edge] tls = on: TLS from the first byte. certfile holds the certificate (valid\n"
+             "    # for %s, [edge] server_name, from a CA in [edge] ca_file) and its key.\n"
+             "    tls: true\n    certfile: ",
+          name);
+  yaml_str(f, in->tls_cert ? in->tls_cert : pem ? pem : "");
+  fprintf(f, "\n");
+  if (cfg->edge_cert_file)
+    fprintf(f, "    # ejabberd 23.01 does not verify the client certificate the gateway presents\n"
+               "    # ([edge] cert_file): it has no option to require or check one on this\n"
+               "    # listener, so the component secret alone authenticates the gateway.\n");
+  free(pem);
+}
+
+
 static void lua_item(FILE *f, const char *d, void *ud) {
   int *first = ud;
   fprintf(f, "%s", *first ? " " : ", ");
@@ -138,16 +213,14 @@ static void render_prosody(FILE *f, const edge_in *in) {
              "-- prosody.cfg.lua. Then: prosodyctl check config && prosodyctl reload\n\n");
 
   fprintf(f, "-- The gateway's XEP-0114 components ([edge] host and port).\n");
-  fprintf(f, "component_ports = { %u }\n", cfg->edge_port);
   const char *ip = listen_ip(cfg);
-  if (ip) {
-    fprintf(f, "component_interfaces = { ");
-    lua_str(f, ip);
-    fprintf(f, " }\n");
+  if (cfg->edge_tls) {
+    prosody_tls(f, in, ip);
   } else {
-    fprintf(f, "-- [edge] host %s is a name: the component port listens on every interface.\n"
-               "component_interfaces = { \"*\" }\n",
-            cfg->edge_host);
+    fprintf(f, "component_ports = { %u }\n", cfg->edge_port);
+    fprintf(f, "component_interfaces = { ");
+    lua_str(f, ip ? ip : "*");
+    fprintf(f, " }%s\n", ip ? "" : " -- [edge] host is a name: every interface");
   }
 
   fprintf(f, "\n-- Federation with the partners (sipxmppctl partner list):\n");
@@ -256,6 +329,7 @@ static void render_ejabberd(FILE *f, const edge_in *in) {
   }
   if (cfg->edge_secret_file)
     fprintf(f, "    # password: the first line of %s ([edge] secret_file)\n", cfg->edge_secret_file);
+  if (cfg->edge_tls) ejabberd_tls(f, in);
 
   fprintf(f, "\n# Federation with the partners (sipxmppctl partner list):\n");
   if (!in->np) fprintf(f, "#   none: no server-to-server traffic is allowed.\n");
@@ -370,6 +444,8 @@ int ctl_edge_config(ctl_ctx *c, int argc, char **argv) {
     return CTL_STORE;
   }
   edge_in in = {.cfg = &c->cfg, .p = p, .np = np,
+                .tls_cert = a.val[ctl_opt(edge_opts, "tls-cert")],
+                .tls_key = a.val[ctl_opt(edge_opts, "tls-key")],
                 .generation = (long long)sx_store_generation(c->st)};
   char *text = NULL;
   size_t len = 0;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "conf/netaddr.h"
+#include "xmpp/edge_tls.h"
 
 #define MAX_READ (64 * 1024) /* bytes read from a probed server, at most */
 
@@ -160,37 +161,181 @@ static int sha1_hex(const char *a, const char *b, char out[41]) {
   return 0;
 }
 
-/* Reads and parses until `done` says so; 0, or -1 (closed, timeout, too much, not XML). */
-static int read_until(int fd, XML_Parser p, hs_state *s, int want_handshake, long long deadline,
-                      size_t *total) {
+/* ---- a connection, plain or TLS (the daemon's xmpp/edge_tls.c, so doctor verifies the
+ * edge's certificate exactly as the daemon does) ------------------------------------------ */
+
+typedef struct {
+  int fd;
+  sx_tls_ctx *ctx;
+  sx_tls *tls;
+  long long deadline;
+  int werr;
+  size_t total; /* bytes read, bounded by MAX_READ */
+  char *left;   /* plaintext decrypted along with the end of the handshake */
+  size_t left_len;
+} conn;
+
+static void conn_close(conn *c) {
+  sx_tls_free(c->tls);
+  sx_tls_ctx_free(c->ctx);
+  free(c->left);
+  if (c->fd >= 0) close(c->fd);
+  memset(c, 0, sizeof *c);
+  c->fd = -1;
+}
+
+static void tls_out(void *ud, const char *d, size_t len) {
+  conn *c = ud;
+  if (send_all(c->fd, d, len, c->deadline) != 0) c->werr = 1;
+}
+
+static int conn_send(conn *c, const char *s, size_t len) {
+  if (!c->tls) return send_all(c->fd, s, len, c->deadline);
+  return sx_tls_write(c->tls, s, len) != 0 || c->werr ? -1 : 0;
+}
+
+/* Plaintext into *out (malloc'd, *len bytes, maybe 0 while TLS records are incomplete).
+ * 0; 1 when the peer closed; -1 on timeout, too much, or a TLS failure (err). */
+static int conn_recv(conn *c, char **out, size_t *len, char *err, size_t errlen) {
   char buf[4096];
+  *out = NULL;
+  *len = 0;
+  if (c->left) {
+    *out = c->left;
+    *len = c->left_len;
+    c->left = NULL;
+    return 0;
+  }
+  for (;;) {
+    int w = wait_fd(c->fd, POLLIN, c->deadline);
+    if (w != 1) {
+      snprintf(err, errlen, "%s", w == 0 ? "timed out" : strerror(errno));
+      return -1;
+    }
+    ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+    if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (r <= 0) return 1;
+    c->total += (size_t)r;
+    if (c->total > MAX_READ) {
+      snprintf(err, errlen, "more than %d bytes from the server", MAX_READ);
+      return -1;
+    }
+    if (!c->tls) {
+      *out = malloc((size_t)r);
+      if (!*out) return -1;
+      memcpy(*out, buf, (size_t)r);
+      *len = (size_t)r;
+      return 0;
+    }
+    int t = sx_tls_input(c->tls, buf, (size_t)r, out, len, err, errlen);
+    if (t < 0) return -1;
+    if (c->werr) {
+      snprintf(err, errlen, "cannot write to the server");
+      return -1;
+    }
+    return t == 1 ? 1 : 0;
+  }
+}
+
+/* Connects, and with TLS completes the handshake (the certificate verified). 0; 1 when the
+ * TLS handshake fails (why); -1 when the server cannot be reached or the files do not load. */
+static int conn_open(conn *c, const char *host, unsigned port, const probe_tls_opts *o,
+                     int timeout_ms, char *why, size_t n) {
+  char err[512];
+  memset(c, 0, sizeof *c);
+  c->fd = -1;
+  c->deadline = now_ms() + timeout_ms;
+  if (o) {
+    c->ctx = sx_tls_ctx_new(o->ca_file, o->cert_file, o->key_file, err, sizeof err);
+    if (!c->ctx) {
+      say(why, n, "%s", err);
+      return -1;
+    }
+  }
+  c->fd = probe_tcp(host, port, timeout_ms, err, sizeof err);
+  if (c->fd < 0) {
+    say(why, n, "%s", err);
+    return -1;
+  }
+  if (!o) return 0;
+  c->tls = sx_tls_new(c->ctx, o->server_name && *o->server_name ? o->server_name : host);
+  if (!c->tls || sx_tls_start(c->tls, tls_out, c) != 0 || c->werr) {
+    say(why, n, "cannot start TLS");
+    return 1;
+  }
+  while (!sx_tls_ready(c->tls)) {
+    char *p = NULL;
+    size_t len = 0;
+    err[0] = 0;
+    int r = conn_recv(c, &p, &len, err, sizeof err);
+    if (r == 0 && len) {
+      free(c->left);
+      c->left = p;
+      c->left_len = len;
+      p = NULL;
+    }
+    free(p);
+    if (r == 1) {
+      say(why, n, "the server closed the connection during the TLS handshake (not a TLS port?)");
+      return 1;
+    }
+    if (r < 0) {
+      say(why, n, "%s", err[0] ? err : "TLS handshake failed");
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int probe_tls(const char *host, unsigned port, const probe_tls_opts *o, int timeout_ms,
+              probe_tls_result *res, char *why, size_t n) {
+  conn c;
+  memset(res, 0, sizeof *res);
+  int rc = conn_open(&c, host, port, o, timeout_ms, why, n);
+  if (c.tls) {
+    res->have_cert = sx_tls_peer_cert(c.tls, res->subject, sizeof res->subject, res->issuer,
+                                      sizeof res->issuer, &res->not_after) == 0;
+    res->verify_error = sx_tls_verify_result(c.tls);
+    sx_tls_describe(c.tls, res->session, sizeof res->session);
+    if (rc == 0) sx_tls_close(c.tls);
+  }
+  conn_close(&c);
+  return rc;
+}
+
+/* Reads and parses until the stream header (or the handshake's answer) came; 0, or -1
+ * (closed, timeout, too much, not XML). */
+static int read_until(conn *c, XML_Parser p, hs_state *s, int want_handshake, char *err,
+                      size_t errlen) {
   while (!(want_handshake ? (s->handshake_ok || s->error[0] || s->closed)
                           : (s->have_id || s->error[0] || s->closed || s->bad))) {
-    if (wait_fd(fd, POLLIN, deadline) != 1) return -1;
-    ssize_t r = recv(fd, buf, sizeof buf, 0);
-    if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (r <= 0) return -1;
-    *total += (size_t)r;
-    if (*total > MAX_READ) return -1;
-    if (XML_Parse(p, buf, (int)r, 0) != XML_STATUS_OK) return -1;
+    char *buf = NULL;
+    size_t len = 0;
+    if (conn_recv(c, &buf, &len, err, errlen) != 0) {
+      free(buf);
+      return -1;
+    }
+    int ok = XML_Parse(p, buf ? buf : "", (int)len, 0) == XML_STATUS_OK;
+    free(buf);
+    if (!ok) return -1;
   }
   return 0;
 }
 
 int probe_component(const char *host, unsigned port, const char *domain, const char *secret,
-                    int timeout_ms, char *why, size_t n) {
-  char err[256];
-  int fd = probe_tcp(host, port, timeout_ms, err, sizeof err);
-  if (fd < 0) {
-    say(why, n, "%s", err);
+                    const probe_tls_opts *tls, int timeout_ms, char *why, size_t n) {
+  conn c;
+  char err[512];
+  int o = conn_open(&c, host, port, tls, timeout_ms, err, sizeof err);
+  if (o != 0) {
+    say(why, n, "%s%s", tls && o == 1 ? "TLS: " : "", err);
+    conn_close(&c);
     return -1;
   }
-  long long deadline = now_ms() + timeout_ms;
   hs_state s;
   memset(&s, 0, sizeof s);
   XML_Parser p = XML_ParserCreateNS(NULL, ' ');
   int rc = -1;
-  size_t total = 0;
   char *open = NULL;
   if (!p) {
     say(why, n, "out of memory");
@@ -205,9 +350,12 @@ int probe_component(const char *host, unsigned port, const char *domain, const c
     say(why, n, "out of memory");
     goto out;
   }
-  if (send_all(fd, open, strlen(open), deadline) != 0 ||
-      read_until(fd, p, &s, 0, deadline, &total) != 0) {
-    say(why, n, "no XEP-0114 stream header from %s:%u (not a component port?)", host, port);
+  err[0] = 0;
+  if (conn_send(&c, open, strlen(open)) != 0 || read_until(&c, p, &s, 0, err, sizeof err) != 0) {
+    if (c.tls && strstr(err, "TLS"))
+      say(why, n, "%s (does the edge accept the client certificate?)", err);
+    else
+      say(why, n, "no XEP-0114 stream header from %s:%u (not a component port?)", host, port);
     goto out;
   }
   if (s.bad) {
@@ -225,8 +373,7 @@ int probe_component(const char *host, unsigned port, const char *domain, const c
     goto out;
   }
   snprintf(hs, sizeof hs, "<handshake>%s</handshake>", hex);
-  if (send_all(fd, hs, strlen(hs), deadline) != 0 ||
-      read_until(fd, p, &s, 1, deadline, &total) != 0) {
+  if (conn_send(&c, hs, strlen(hs)) != 0 || read_until(&c, p, &s, 1, err, sizeof err) != 0) {
     if (s.error[0]) {
       say(why, n, "%s", s.error);
       rc = 1;
@@ -237,7 +384,8 @@ int probe_component(const char *host, unsigned port, const char *domain, const c
   }
   if (s.handshake_ok) {
     rc = 0;
-    send_all(fd, "</stream:stream>", 16, deadline);
+    conn_send(&c, "</stream:stream>", 16);
+    if (c.tls) sx_tls_close(c.tls);
   } else {
     say(why, n, "%s", s.error[0] ? s.error : "stream closed after the handshake");
     rc = 1;
@@ -245,7 +393,7 @@ int probe_component(const char *host, unsigned port, const char *domain, const c
 out:
   free(open);
   if (p) XML_ParserFree(p);
-  close(fd);
+  conn_close(&c);
   return rc;
 }
 

@@ -125,10 +125,14 @@ static int print_status(const cJSON *doc) {
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, "edge")) {
     const cJSON *last = cJSON_GetObjectItemCaseSensitive(e, "last_error");
     duration(since, sizeof since, num(e, "since_s"));
-    printf("edge      %s %s since %s (%s), %s:%.0f, tls %s, reconnects %.0f%s%s\n",
+    const cJSON *sess = cJSON_GetObjectItemCaseSensitive(e, "tls_session");
+    const char *tls = !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "tls")) ? "off"
+                      : cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "tls_up")) ? "up"
+                                                                                    : "down";
+    printf("edge      %s %s since %s (%s), %s:%.0f, tls %s%s%s, reconnects %.0f%s%s\n",
            str(e, "domain"), str(e, "state"), str(e, "since"), since, str(e, "host"),
-           num(e, "port"), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "tls")) ? "on" : "off",
-           num(e, "reconnects"), cJSON_IsString(last) ? ", last error: " : "",
+           num(e, "port"), tls, cJSON_IsString(sess) ? " " : "",
+           cJSON_IsString(sess) ? sess->valuestring : "", num(e, "reconnects"), cJSON_IsString(last) ? ", last error: " : "",
            cJSON_IsString(last) ? last->valuestring : "");
   }
   const cJSON *sip = cJSON_GetObjectItemCaseSensitive(doc, "sip");

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -240,3 +241,37 @@ void sx_tls_describe(const sx_tls *t, char *buf, size_t len) {
   }
   snprintf(buf, len, "%s %s", SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl));
 }
+
+static void name_text(X509_NAME *nm, char *buf, size_t n) {
+  BIO *b = BIO_new(BIO_s_mem());
+  char *p = NULL;
+  long len;
+  snprintf(buf, n, "?");
+  if (!b) return;
+  if (X509_NAME_print_ex(b, nm, 0, XN_FLAG_RFC2253) >= 0 && (len = BIO_get_mem_data(b, &p)) >= 0) {
+    if ((size_t)len < n) {
+      memcpy(buf, p, (size_t)len);
+      buf[len] = 0;
+    } else if (n > 4) {
+      memcpy(buf, p, n - 4);
+      memcpy(buf + n - 4, "...", 4);
+    }
+  }
+  BIO_free(b);
+}
+
+int sx_tls_peer_cert(const sx_tls *t, char *subject, size_t sn, char *issuer, size_t in,
+                     long long *not_after) {
+  STACK_OF(X509) *chain = SSL_get_peer_cert_chain(t->ssl);
+  X509 *x = chain && sk_X509_num(chain) > 0 ? sk_X509_value(chain, 0) : NULL;
+  struct tm tm;
+  if (!x) return -1;
+  name_text(X509_get_subject_name(x), subject, sn);
+  name_text(X509_get_issuer_name(x), issuer, in);
+  *not_after = 0;
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1) *not_after = (long long)timegm(&tm);
+  ERR_clear_error();
+  return 0;
+}
+
+long sx_tls_verify_result(const sx_tls *t) { return SSL_get_verify_result(t->ssl); }

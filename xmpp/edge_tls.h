@@ -40,5 +40,12 @@ void sx_tls_close(sx_tls *t);
 int sx_tls_ready(const sx_tls *t);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" into buf once ready. */
 void sx_tls_describe(const sx_tls *t, char *buf, size_t len);
+/* The server's certificate as it presented it, also after a failed verification: subject
+ * and issuer (RFC 2253, "..." when longer than the buffer), notAfter in Unix seconds.
+ * 0, or -1 when no certificate was received. */
+int sx_tls_peer_cert(const sx_tls *t, char *subject, size_t sn, char *issuer, size_t in,
+                     long long *not_after);
+/* OpenSSL's X509_V_* verification result (0: verified or not checked yet). */
+long sx_tls_verify_result(const sx_tls *t);
 
 #endif

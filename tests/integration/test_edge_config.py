@@ -182,3 +182,113 @@ def test_ejabberd_takes_the_rendered_file():
         finally:
             ej.stop()
             drop_tmp(tmp)
+
+
+# ---- [edge] tls = on ----------------------------------------------------------------------
+
+def tls_pki(tmp):
+    from certs import CA
+    ca = CA(os.path.join(tmp, "pki"), "sx-test-ca")
+    return ca, ca.issue("edge", [INTERNAL]), ca.issue("gateway", [INTERNAL])
+
+
+def add_tls(conf, ca, gw_cert):
+    with open(conf, "a") as f:
+        f.write("[edge]\ntls = on\nca_file = %s\nserver_name = %s\ncert_file = %s\nkey_file = %s\n"
+                % (ca.crt, INTERNAL, gw_cert[0], gw_cert[1]))
+
+
+def start_tls_gateway(tmp, port, secret_file, ca, gw_cert):
+    gw = Gateway()
+    gw.start(tmp, domains="%s, %s" % (INTERNAL, SALES), ctl_setup=[],
+             config_overrides={"edge": {"port": port, "secret": None,
+                                        "secret_file": secret_file, "tls": "on",
+                                        "ca_file": ca.crt, "server_name": INTERNAL,
+                                        "cert_file": gw_cert[0], "key_file": gw_cert[1]}})
+    return gw
+
+
+class MultiplexProsody(IncludingProsody):
+    """The admin's step the rendered file asks for: net_multiplex in modules_enabled."""
+
+    def _write_config(self):
+        super()._write_config()
+        with open(self.cfg_path) as f:
+            text = f.read()
+        with open(self.cfg_path, "w") as f:
+            f.write(text.replace('"dialback" }', '"dialback", "net_multiplex" }'))
+
+
+def test_prosody_takes_the_rendered_tls_file():
+    need_gateway()
+    tmp = make_tmp("sx-edgecfg-pt-")
+    prosody, gw = MultiplexProsody(), None
+    try:
+        ca, edge, gw_cert = tls_pki(tmp)
+        port = free_port()
+        conf, secret_file = write_gateway_conf(tmp, port)
+        add_tls(conf, ca, gw_cert)
+        r = ctl(conf, "edge-config", "prosody")
+        assert r.returncode == 0, r.stderr
+        assert 'certificate = "/etc/prosody/certs/%s.crt"' % INTERNAL in r.stdout, r.stdout
+        out = os.path.join(tmp, "sipxmpp.cfg.lua")
+        r = ctl(conf, "edge-config", "prosody", "--output", out, "--tls-cert", edge[0],
+                "--tls-key", edge[1])
+        assert r.returncode == 0, r.stderr
+        text = open(out).read()
+        assert "component_ports = { }\nssl_ports = { %d }" % port in text, text
+        assert 'cafile = "%s"' % ca.crt in text and "lsec_continue = false" in text, text
+        assert '"fail_if_no_peer_cert"' in text, text
+        prosody.include = out
+        prosody.start(tmp, internal_domain=INTERNAL, external_domain=EXTERNAL,
+                      component_port=port, component_secret=SECRET, users={"alice": "pw"},
+                      log_level="info")
+        rc, report = prosody.check_config()
+        assert rc == 0, report
+        gw = start_tls_gateway(tmp, port, secret_file, ca, gw_cert)
+        assert gw.healthz() == 200
+        assert gw.log_contains(r"%s up: component accepted by 127\.0\.0\.1:%d \(verified "
+                               r"TLSv1\.[23] " % (INTERNAL.replace(".", r"\."), port)), \
+            gw.log_text()[-2000:]
+    finally:
+        try:
+            if gw:
+                gw.stop()
+        finally:
+            prosody.stop()
+            drop_tmp(tmp)
+
+
+@pytest.mark.skipif(not ejabberd.available(), reason="ejabberd is not installed")
+def test_ejabberd_takes_the_rendered_tls_file():
+    need_gateway()
+    tmp = make_tmp("sx-edgecfg-et-")
+    ej, gw, started = ejabberd.Ejabberd(), None, False
+    try:
+        ca, edge, gw_cert = tls_pki(tmp)
+        port = free_port()
+        conf, secret_file = write_gateway_conf(tmp, port)
+        add_tls(conf, ca, gw_cert)
+        pem_path = os.path.join(tmp, "ejabberd", "cfg", "edge.pem")  # ej.start's config dir
+        r = ctl(conf, "edge-config", "ejabberd", "--tls-cert", pem_path)
+        assert r.returncode == 0, r.stderr
+        text = r.stdout
+        assert '    tls: true\n    certfile: "%s"\n' % pem_path in text, text
+        assert "ejabberd 23.01 does not verify the client certificate" in text, text
+        with open(edge[2]) as f:
+            pem = f.read()
+        started = True
+        ej.start(tmp, EJABBERD_MAIN % (EXTERNAL, free_port()),
+                 files={"sipxmpp.yml": text, "edge.pem": pem}, wait_ports=[port])
+        gw = start_tls_gateway(tmp, port, secret_file, ca, gw_cert)
+        assert gw.healthz() == 200
+        assert gw.log_contains(r"up: component accepted by 127\.0\.0\.1:%d \(verified "
+                               r"TLSv1\.[23] " % port), gw.log_text()[-2000:]
+    finally:
+        try:
+            if gw:
+                gw.stop()
+        finally:
+            if started:
+                ej.stop()
+            drop_tmp(tmp)
