@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf/db.h"
 #include "gateway/sipxmppctl.h"
 #include "gateway/sipxmppctl_probe.h"
 
@@ -88,9 +89,48 @@ static int schema_of(const char *path, char *why, size_t n) {
   return v;
 }
 
+/* The schema version of a PostgreSQL store, read without changing it; -1 with why. */
+static int pg_schema_of(const char *uri, char *why, size_t n) {
+  sx_db *db = NULL;
+  if (sxdb_open(uri, &db, why, n)) return -1;
+  int v = -1;
+  sx_dbq *st = sxdb_prepare(db, "SELECT MAX(version) FROM schema_version");
+  if (!st || sxdb_step(st) != SXDB_ROW)
+    snprintf(why, n, "no sipxmpp store there yet (%s)", sxdb_errmsg(db));
+  else
+    v = (int)sxdb_int64(st, 0);
+  sxdb_finalize(st);
+  sxdb_close(db);
+  return v;
+}
+
+/* A PostgreSQL store: reachable, schema current. */
+static int check_pg_store(report *r, const char *uri) {
+  char why[512];
+  char *shown = sxdb_display(uri);
+  const char *name = shown ? shown : "the PostgreSQL store";
+  int v = pg_schema_of(uri, why, sizeof why), ok = 0;
+  if (v < 0)
+    add(r, CK_FAIL, "store", "%s: %s", name, why);
+  else if (v > SX_STORE_SCHEMA_VERSION)
+    add(r, CK_FAIL, "store",
+        "%s has schema %d, newer than this sipxmpp understands (%d): install the newer sipxmpp",
+        name, v, SX_STORE_SCHEMA_VERSION);
+  else if (v < SX_STORE_SCHEMA_VERSION)
+    add(r, CK_WARN, "store", "%s has schema %d; sipxmppd migrates it to %d at its next start",
+        name, v, SX_STORE_SCHEMA_VERSION);
+  else {
+    add(r, CK_OK, "store", "%s opens, schema %d is current", name, v);
+    ok = 1;
+  }
+  free(shown);
+  return ok;
+}
+
 /* Returns 1 when the store can be opened for the policy checks. */
 static int check_store(report *r, ctl_ctx *c) {
   const char *path = c->cfg.store;
+  if (sxdb_is_pg(path)) return check_pg_store(r, path);
   char why[512];
   struct stat sb;
   if (stat(path, &sb) != 0) {

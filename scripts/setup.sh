@@ -15,12 +15,12 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libsofia-sip-ua-dev libstrophe-dev libuv1-dev libssl-dev libsqlite3-dev sqlite3
-  libinih-dev libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libexpat1-dev
+  libinih-dev libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libexpat1-dev libpq-dev postgresql
   prosody kamailio sip-tester ejabberd dnsmasq-base baresip-core
   python3 python3-slixmpp python3-pytest
   curl procps iproute2 ca-certificates systemd dpkg-dev openssl
 )
-SERVICES=(prosody kamailio ejabberd)
+SERVICES=(prosody kamailio ejabberd postgresql)
 
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then
