@@ -8,7 +8,7 @@
 #include "conf/config.h"
 #include "gateway/loop.h"
 #include "sip/sip.h"
-#include "translate/idmap.h"
+#include "gateway/stanza_id.h"
 #include "translate/im.h"
 #include "translate/policy.h"
 #include "xmpp/edge.h"
@@ -23,7 +23,7 @@ typedef struct sx_gw {
   sx_sip *sip;
   sx_edge **edges; /* one per served domain, same order as cfg.domains */
   size_t n_edges;
-  sx_idmap *ids;   /* stanza ids of messages sent to XMPP → their SIP senders */
+  sx_stanza_ids *ids; /* stanza ids of messages sent to XMPP → their SIP senders */
   sx_access *access;
   sx_http *http;
   char *warn_agent; /* warn-agent of our Warning headers */

@@ -103,7 +103,7 @@ static int start(sx_gw *gw) {
                      .on_drop = on_edge_drop};
 
   gw->warn_agent = strdup(gw->cfg.domains[0]);
-  gw->ids = sx_idmap_new(IDMAP_CAPACITY, IDMAP_TTL_MS);
+  gw->ids = sx_stanza_ids_new(gw->cfg.edge_secret, IDMAP_CAPACITY, IDMAP_TTL_MS);
   if (!gw->warn_agent || !gw->ids) {
     sx_err("gateway", "out of memory");
     return -1;
@@ -195,7 +195,7 @@ static void stop(sx_gw *gw) {
   for (i = 0; i < gw->n_edges; i++) sx_edge_free(gw->edges[i]);
   free(gw->edges);
   gw->edges = NULL;
-  sx_idmap_free(gw->ids);
+  sx_stanza_ids_free(gw->ids);
   free(gw->warn_agent);
 }
 
