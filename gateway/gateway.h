@@ -15,6 +15,7 @@
 
 typedef struct sx_access sx_access;
 typedef struct sx_http sx_http;
+typedef struct sx_instance sx_instance;
 typedef struct xq_item xq_item;
 
 typedef struct sx_gw {
@@ -25,6 +26,7 @@ typedef struct sx_gw {
   size_t n_edges;
   sx_stanza_ids *ids; /* stanza ids of messages sent to XMPP → their SIP senders */
   sx_access *access;
+  sx_instance *instance; /* heartbeat row in the store (gateway/instance.h) */
   sx_http *http;
   char *warn_agent; /* warn-agent of our Warning headers */
   uv_signal_t sig_term, sig_int, sig_hup;

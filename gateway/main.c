@@ -12,6 +12,7 @@
 #include "gateway/access.h"
 #include "gateway/gateway.h"
 #include "gateway/http.h"
+#include "gateway/instance.h"
 #include "gateway/metrics.h"
 #include "gateway/msglog.h"
 #include "gateway/status.h"
@@ -113,6 +114,11 @@ static int start(sx_gw *gw) {
     sx_err("gateway", "store: %s", err);
     return -1;
   }
+  gw->instance = sx_instance_start(&gw->loop.uv, &gw->cfg, err, sizeof err);
+  if (!gw->instance) {
+    sx_err("gateway", "store: instance heartbeat: %s", err);
+    return -1;
+  }
   gw->sip = sx_sip_new(gw->loop.root, &sp, &scb, gw, err, sizeof err);
   if (!gw->sip) {
     sx_err("gateway", "%s", err);
@@ -184,6 +190,8 @@ static void stop(sx_gw *gw) {
   gw->sip = NULL;
   if (gw->http) sx_http_stop(gw->http);
   gw->http = NULL;
+  if (gw->instance) sx_instance_stop(gw->instance);
+  gw->instance = NULL;
   if (gw->access) sx_access_close(gw->access);
   gw->access = NULL;
   if (uv_is_active((uv_handle_t *)&gw->sig_term)) {
