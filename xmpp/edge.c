@@ -244,7 +244,7 @@ static void add_barrier(sx_edge *e) {
   if (e->b_tail) e->b_tail->next = b;
   else e->b_head = b;
   e->b_tail = b;
-  sx_buf_printf(&x, "<iq type='get' id='" BARRIER_PREFIX "%lu'", b->seq);
+  sx_buf_printf(&x, "<iq type='get' id='" BARRIER_PREFIX "%lx-%lu-0'", e->barrier_tag, b->seq);
   edge_put_attr(&x, "from", e->domain);
   edge_put_attr(&x, "to", e->domain);
   sx_buf_puts(&x, "><ping xmlns='" NS_PING "'/></iq>");
@@ -272,11 +272,32 @@ static void on_flush(uv_idle_t *h) {
   }
 }
 
-/* The barrier iq `seq` came back: every batch up to it was routed. */
+/* Hops a barrier of another instance is passed on before it is dropped. With N instances
+ * it reaches its own after N hops on average; (1 - 1/N)^64 is negligible for small N. */
+#define BARRIER_MAX_HOPS 64
+
+/* A barrier iq "<prefix><tag>-<seq>-<hops>" came back. Ours: every batch up to seq was
+ * routed. Another instance's (the server picked our stream for the shared domain): sent on
+ * toward the domain again, so that it reaches the instance waiting for it. */
 void edge_barrier_returned(sx_edge *e, const char *id) {
   char *end;
-  unsigned long seq = strtoul(id + sizeof BARRIER_PREFIX - 1, &end, 10);
+  unsigned long tag = strtoul(id + sizeof BARRIER_PREFIX - 1, &end, 16);
+  if (*end != '-') return;
+  unsigned long seq = strtoul(end + 1, &end, 10);
+  if (*end != '-') return;
+  unsigned long hops = strtoul(end + 1, &end, 10);
   if (*end) return;
+  if (tag != e->barrier_tag) {
+    if (hops >= BARRIER_MAX_HOPS) return;
+    sx_buf x = {0};
+    sx_buf_printf(&x, "<iq type='get' id='" BARRIER_PREFIX "%lx-%lu-%lu'", tag, seq, hops + 1);
+    edge_put_attr(&x, "from", e->domain);
+    edge_put_attr(&x, "to", e->domain);
+    sx_buf_puts(&x, "><ping xmlns='" NS_PING "'/></iq>");
+    if (x.data) sx_edge_send(e, x.data, x.len);
+    free(x.data);
+    return;
+  }
   while (e->b_head && e->b_head->seq <= seq) {
     batch *b = e->b_head;
     e->b_head = b->next;
@@ -564,6 +585,7 @@ sx_edge *sx_edge_new(uv_loop_t *loop, const sx_edge_params *p, const sx_edge_cbs
   e->poll_fd = e->sock_fd = e->reserve_fd = -1;
   e->rng = uv_hrtime() ^ ((uint64_t)(uintptr_t)e << 16) ^ (uint64_t)getpid();
   if (!e->rng) e->rng = 0x9E3779B97F4A7C15ULL;
+  e->barrier_tag = (unsigned long)((e->rng * 0x9E3779B97F4A7C15ULL) >> 32) | 1u;
   if (!e->domain || !e->host || !e->secret) goto fail_early;
 
   /* libstrophe writes with send() without MSG_NOSIGNAL. */

@@ -55,6 +55,9 @@ struct sx_edge {
   size_t open_n, open_cap;
   batch *b_head, *b_tail;
   unsigned long barrier_seq;
+  unsigned long barrier_tag; /* random, in every barrier id: several instances of one
+                                component share the domain, and the server routes an iq to
+                                it over any of their streams */
   size_t unconfirmed;
   uv_poll_t *poll;  /* per connection; freed by its close callback */
   int poll_fd;      /* our duplicate of the socket */
