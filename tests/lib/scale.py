@@ -1,0 +1,210 @@
+"""Several sipxmppd for one domain: ejabberd as the edge (it accepts several connections of
+one component and spreads stanzas over them), Kamailio spreading SIP requests over the
+instances with its dispatcher module (failing over on timeout), and one shared store —
+a private PostgreSQL cluster (tests/lib/pgcluster.py) or, for one instance, an SQLite file.
+Every server runs on 127.0.0.1 with its own ports and files, stopped by PID.
+"""
+
+import os
+import subprocess
+
+import ejabberd
+from pgcluster import PgCluster
+from servers import KAMAILIO_CFG, Gateway, Kamailio, free_port
+
+INTERNAL = "contoso.example"
+EXTERNAL = "fabrikam.example"
+SECRET = "scale-component-secret"
+USERS = {"alice": "pw", "carol": "pw", "dave": "pw"}
+CTL_SETUP = [
+    ["policy", "set", "global", "--xmpp"],
+    ["partner", "new", EXTERNAL, "--type", "federated"],
+]
+
+EJABBERD_YML = """hosts:
+  - "%(external)s"
+loglevel: info
+log_rotate_count: 0
+certfiles: []
+auth_method: internal
+acl:
+  local:
+    user_regexp: ""
+access_rules:
+  local:
+    allow: local
+listen:
+  -
+    port: %(c2s)d
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+  -
+    port: %(component)d
+    ip: "127.0.0.1"
+    module: ejabberd_service
+    hosts:
+      "%(internal)s":
+        password: "%(secret)s"
+modules:
+  mod_ping: {}
+  mod_disco: {}
+"""
+
+# Requests for partner domains go to the dispatcher set 1 (round robin); a destination that
+# times out (no final answer within 2 s) or answers 5xx is marked inactive (OPTIONS pings
+# every second bring it back) and the request is retried on the next one.
+DISPATCH_ROUTE = r"""    # Every other domain is a partner domain reached through one of the gateways.
+    if (!ds_select_dst("1", "4")) {
+        sl_send_reply("503", "No gateway available");
+        exit;
+    }
+    xlog("L_INFO", "to gateway: $rm $ru via $du\n");
+    t_set_fr(0, 2000);
+    t_on_failure("GW_FAILOVER");
+    if (!t_relay()) {
+        sl_reply_error();
+    }
+    exit;
+}
+
+failure_route[GW_FAILOVER] {
+    if (t_is_canceled()) {
+        exit;
+    }
+    if (t_branch_timeout() || t_check_status("5[0-9][0-9]")) {
+        xlog("L_WARN", "gateway $du failed, trying the next\n");
+        ds_mark_dst("ip");
+        if (ds_next_dst()) {
+            t_on_failure("GW_FAILOVER");
+            t_relay();
+            exit;
+        }
+    }
+}
+"""
+
+DISPATCH_MODULES = """loadmodule "dispatcher.so"
+modparam("dispatcher", "list_file", "@DSLIST@")
+modparam("dispatcher", "flags", 2)
+modparam("dispatcher", "ds_ping_interval", 1)
+modparam("dispatcher", "ds_probing_mode", 1)
+modparam("dispatcher", "ds_probing_threshold", 1)
+modparam("dispatcher", "ds_inactive_threshold", 1)
+modparam("dispatcher", "ds_ping_from", "sip:dispatcher@127.0.0.1")
+"""
+
+
+def dispatcher_cfg():
+    """KAMAILIO_CFG with the gateway route replaced by the dispatcher (a test fails loudly if
+    the base config's shape changes)."""
+    head, sep, _ = KAMAILIO_CFG.partition("    # Every other domain is a partner domain")
+    assert sep, "servers.KAMAILIO_CFG changed: no gateway route to replace"
+    head = head.replace('loadmodule "registrar.so"\n',
+                        'loadmodule "registrar.so"\n' + DISPATCH_MODULES)
+    assert "dispatcher.so" in head
+    return head + DISPATCH_ROUTE
+
+
+class KamailioDispatcher(Kamailio):
+    """Kamailio whose partner-domain route spreads requests over `gateways`
+    [(host, port), ...] with the dispatcher module."""
+
+    def start(self, tmpdir, gateways, domain=INTERNAL, sip_port=None, timeout=15):
+        d = os.path.join(tmpdir, "kamailio")
+        os.makedirs(d, exist_ok=True)
+        self.dslist = os.path.join(d, "dispatcher.list")
+        with open(self.dslist, "w") as f:
+            for host, port in gateways:
+                f.write("1 sip:%s:%d\n" % (host, port))
+        import servers
+        saved = servers.KAMAILIO_CFG
+        servers.KAMAILIO_CFG = dispatcher_cfg().replace("@DSLIST@", self.dslist)
+        try:
+            return super().start(tmpdir, sip_port=sip_port, gateway_addr="unused",
+                                 domain=domain, timeout=timeout)
+        finally:
+            servers.KAMAILIO_CFG = saved
+
+
+class Ejabberd(ejabberd.Ejabberd):
+    def start_edge(self, tmpdir, users):
+        self.c2s_port = free_port()
+        self.component_port = free_port()
+        yml = EJABBERD_YML % dict(external=EXTERNAL, internal=INTERNAL, secret=SECRET,
+                                  c2s=self.c2s_port, component=self.component_port)
+        self.start(tmpdir, yml, wait_ports=[self.c2s_port, self.component_port])
+        for user, pw in users.items():
+            self.ctl("register", user, EXTERNAL, pw)
+        return self
+
+    def ctl(self, *args):
+        r = subprocess.run([ejabberd.EJABBERDCTL, "--config-dir", self.cfg_dir, "--spool",
+                            self.spool, "--logs", self.logs] + list(args),
+                           capture_output=True, text=True, timeout=60, cwd=self.dir)
+        if r.returncode != 0:
+            raise RuntimeError("ejabberdctl %s: %s%s" % (" ".join(args), r.stdout, r.stderr))
+        return r.stdout
+
+
+class ScaleStack:
+    """n gateways sharing `store` ("pg" or "sqlite") behind ejabberd and a dispatching
+    Kamailio."""
+
+    def __init__(self, tmpdir, n, store="pg"):
+        self.tmp = tmpdir
+        self.n = n
+        self.pg = PgCluster() if store == "pg" else None
+        self.ej = Ejabberd()
+        self.kam = KamailioDispatcher()
+        self.gws = [None] * n
+        self.sip_ports = [free_port() for _ in range(n)]
+        self.http_ports = [free_port() for _ in range(n)]
+        self.sqlite = os.path.join(tmpdir, "store.db")
+
+    @property
+    def store(self):
+        return self.pg.uri if self.pg else self.sqlite
+
+    def start(self):
+        if self.pg:
+            self.pg.start()
+        self.ej.start_edge(self.tmp, USERS)
+        self.kam.start(self.tmp, [("127.0.0.1", p) for p in self.sip_ports])
+        for i in range(self.n):
+            self.start_gateway(i, setup=(i == 0))
+        return self
+
+    def start_gateway(self, i, setup=False):
+        d = os.path.join(self.tmp, "gw%d" % (i + 1))
+        os.makedirs(d, exist_ok=True)
+        gw = Gateway()
+
+        class Edge:  # what Gateway.start reads from a Prosody object
+            component_port = self.ej.component_port
+            component_secret = SECRET
+
+        gw.start(d, prosody=Edge, kamailio=self.kam, sip_port=self.sip_ports[i],
+                 http_port=self.http_ports[i], domains=INTERNAL,
+                 config_overrides={"gateway": {"store": self.store,
+                                               "instance_id": "gw%d" % (i + 1)}},
+                 ctl_setup=CTL_SETUP if setup else [])
+        self.gws[i] = gw
+        return gw
+
+    def stop(self):
+        errors = []
+        for gw in self.gws:
+            if gw is not None:
+                try:
+                    gw.stop()
+                except Exception as e:  # keep stopping the others
+                    errors.append(e)
+        for srv in (self.kam, self.ej):
+            try:
+                srv.stop()
+            except Exception as e:
+                errors.append(e)
+        if self.pg:
+            self.pg.stop()
+        if errors:
+            raise errors[0]
