@@ -59,8 +59,9 @@ class Clients:
         assert r.status == 200
         return ua
 
-    def xmpp(self, user):
-        c = XmppClient("%s@%s" % (user, EXTERNAL), "pw", "127.0.0.1", self.st.ej.c2s_port)
+    def xmpp(self, user, node=1):
+        ej = self.st.ej2 if node == 2 else self.st.ej
+        c = XmppClient("%s@%s" % (user, EXTERNAL), "pw", "127.0.0.1", ej.c2s_port)
         self.xmpps.append(c)
         c.connect()
         return c
@@ -76,9 +77,9 @@ class Clients:
 @pytest.fixture
 def stack(request):
     need_gateway()
-    n, store = request.param
+    n, store = request.param[:2]
     tmp = make_tmp("sx-scale-")
-    st = ScaleStack(tmp, n, store=store)
+    st = ScaleStack(tmp, n, store=store, cluster=len(request.param) > 2)
     cl = None
     try:
         st.start()
@@ -290,3 +291,48 @@ def test_kill_one_instance_under_load(stack):
     sys.stderr.write("\nkill -9 under load: %d SIP->XMPP (%d failed, answered), %d XMPP->SIP "
                      "(%d lost in the killed instance), restarted after %.1f s\n"
                      % (len(results), len(failed), len(load.xmpp_sent), len(x_lost), rejoined))
+
+
+@pytest.mark.parametrize("stack", [(2, "pg", "cluster")], indirect=True,
+                         ids=["2-instances-2-node-ejabberd-cluster"])
+def test_two_node_ejabberd_cluster(stack):
+    """gw1 connects to node 1, gw2 to node 2 of an ejabberd cluster (join_cluster). Each node
+    routes to its local component connection first; when gw1 dies, node 1 routes to gw2."""
+    st, cl = stack
+    bob = cl.ua("bob")
+    alice, carol = cl.xmpp("alice", node=1), cl.xmpp("carol", node=2)
+    for i in range(8):
+        for who in ("alice", "carol"):
+            r = bob.send_message("sip:%s@%s" % (who, EXTERNAL), "c s2x %s %d" % (who, i),
+                                 timeout=15)
+            assert r.status == 202, (r.status, r.reason)
+    for i in range(8):
+        alice.wait_message(lambda m, i=i: m.body == "c s2x alice %d" % i, timeout=10)
+        carol.wait_message(lambda m, i=i: m.body == "c s2x carol %d" % i, timeout=10)
+    assert all(counter(gw, "sip_to_xmpp", "accepted") for gw in st.gws)
+
+    def x2s(tag, n=6):
+        for i in range(n):
+            alice.send_message("bob@%s" % INTERNAL, "%s alice %d" % (tag, i))
+            carol.send_message("bob@%s" % INTERNAL, "%s carol %d" % (tag, i))
+        for i in range(n):
+            for who in ("alice", "carol"):
+                bob.wait_request(lambda r, w=who, i=i: r.body_text() == "%s %s %d" % (tag, w, i),
+                                 timeout=10, method="MESSAGE")
+
+    x2s("c1")
+    d = [counter(gw, "xmpp_to_sip", "delivered") for gw in st.gws]
+    assert d == [6, 6], "each node routes to its local instance first: %s" % d
+    # an error for a message sent by gw2 through node 2 reaches the SIP sender
+    r = bob.send_message("sip:nobody@%s" % EXTERNAL, "to nobody", timeout=15)
+    assert r.status == 202
+    bob.wait_request(lambda r: "was not delivered" in r.body_text(), timeout=15,
+                     method="MESSAGE")
+
+    st.gws[0].kill()
+    time.sleep(1)
+    x2s("c2")  # node 1 has no local connection left: it routes over the cluster to gw2
+    assert counter(st.gws[1], "xmpp_to_sip", "delivered") == 6 + 12
+    st.start_gateway(0)
+    x2s("c3")
+    assert counter(st.gws[0], "xmpp_to_sip", "delivered") == 6, "gw1 is node 1's again"

@@ -6,6 +6,7 @@ Every server runs on 127.0.0.1 with its own ports and files, stopped by PID.
 """
 
 import os
+import secrets
 import subprocess
 
 import ejabberd
@@ -127,12 +128,20 @@ class KamailioDispatcher(Kamailio):
 
 
 class Ejabberd(ejabberd.Ejabberd):
-    def start_edge(self, tmpdir, users):
+    def start_edge(self, tmpdir, users, cookie=None, join=None):
+        """Starts with its own c2s and component ports; join: a running node to cluster with
+        (users are then registered on the cluster already)."""
         self.c2s_port = free_port()
         self.component_port = free_port()
         yml = EJABBERD_YML % dict(external=EXTERNAL, internal=INTERNAL, secret=SECRET,
                                   c2s=self.c2s_port, component=self.component_port)
-        self.start(tmpdir, yml, wait_ports=[self.c2s_port, self.component_port])
+        self.start(tmpdir, yml, wait_ports=[self.c2s_port, self.component_port],
+                   cookie=cookie)
+        if join is not None:
+            self.ctl("join_cluster", join.node)
+            nodes = self.ctl("list_cluster")
+            if join.node not in nodes or self.node not in nodes:
+                raise RuntimeError("join_cluster did not make a cluster: %s" % nodes)
         for user, pw in users.items():
             self.ctl("register", user, EXTERNAL, pw)
         return self
@@ -150,11 +159,14 @@ class ScaleStack:
     """n gateways sharing `store` ("pg" or "sqlite") behind ejabberd and a dispatching
     Kamailio."""
 
-    def __init__(self, tmpdir, n, store="pg"):
+    def __init__(self, tmpdir, n, store="pg", cluster=False):
         self.tmp = tmpdir
         self.n = n
         self.pg = PgCluster() if store == "pg" else None
         self.ej = Ejabberd()
+        # cluster: a second ejabberd node joined to the first; gateway i connects to node
+        # i % 2
+        self.ej2 = Ejabberd() if cluster else None
         self.kam = KamailioDispatcher()
         self.gws = [None] * n
         self.sip_ports = [free_port() for _ in range(n)]
@@ -168,7 +180,15 @@ class ScaleStack:
     def start(self):
         if self.pg:
             self.pg.start()
-        self.ej.start_edge(self.tmp, USERS)
+        if self.ej2:
+            cookie = secrets.token_hex(16)
+            for sub in ("ej1", "ej2"):
+                os.makedirs(os.path.join(self.tmp, sub), exist_ok=True)
+            os.chmod(self.tmp, 0o755)
+            self.ej.start_edge(os.path.join(self.tmp, "ej1"), USERS, cookie=cookie)
+            self.ej2.start_edge(os.path.join(self.tmp, "ej2"), {}, cookie=cookie, join=self.ej)
+        else:
+            self.ej.start_edge(self.tmp, USERS)
         self.kam.start(self.tmp, [("127.0.0.1", p) for p in self.sip_ports])
         for i in range(self.n):
             self.start_gateway(i, setup=(i == 0))
@@ -179,8 +199,10 @@ class ScaleStack:
         os.makedirs(d, exist_ok=True)
         gw = Gateway()
 
+        ej = self.ej2 if self.ej2 and i % 2 else self.ej
+
         class Edge:  # what Gateway.start reads from a Prosody object
-            component_port = self.ej.component_port
+            component_port = ej.component_port
             component_secret = SECRET
 
         gw.start(d, prosody=Edge, kamailio=self.kam, sip_port=self.sip_ports[i],
@@ -199,7 +221,9 @@ class ScaleStack:
                     gw.stop()
                 except Exception as e:  # keep stopping the others
                     errors.append(e)
-        for srv in (self.kam, self.ej):
+        for srv in (self.kam, self.ej2, self.ej):
+            if srv is None:
+                continue
             try:
                 srv.stop()
             except Exception as e:
