@@ -159,8 +159,9 @@ class ScaleStack:
     """n gateways sharing `store` ("pg" or "sqlite") behind ejabberd and a dispatching
     Kamailio."""
 
-    def __init__(self, tmpdir, n, store="pg", cluster=False):
+    def __init__(self, tmpdir, n, store="pg", cluster=False, gw_overrides=None):
         self.tmp = tmpdir
+        self.gw_overrides = gw_overrides or {}
         self.n = n
         self.pg = PgCluster() if store == "pg" else None
         self.ej = Ejabberd()
@@ -207,11 +208,15 @@ class ScaleStack:
 
         gw.start(d, prosody=Edge, kamailio=self.kam, sip_port=self.sip_ports[i],
                  http_port=self.http_ports[i], domains=INTERNAL,
-                 config_overrides={"gateway": {"store": self.store,
-                                               "instance_id": "gw%d" % (i + 1)}},
+                 config_overrides=self._overrides(i),
                  ctl_setup=CTL_SETUP if setup else [])
         self.gws[i] = gw
         return gw
+
+    def _overrides(self, i):
+        o = {k: dict(v) for k, v in self.gw_overrides.items()}
+        o.setdefault("gateway", {}).update({"store": self.store, "instance_id": "gw%d" % (i + 1)})
+        return o
 
     def stop(self):
         errors = []
