@@ -744,6 +744,26 @@ static void test_instances_leases(sx_store *s) {
             SX_ST_NOTFOUND, "released with the instance");
 }
 
+/* PostgreSQL: a connection the server dropped is re-opened by the next statement. */
+static void test_pg_reconnect(void) {
+  char err[1024];
+  sx_store *s = NULL;
+  CHECK_INT(sx_store_open(path, &s, err, sizeof err), SX_ST_OK, err);
+  if (!s) return;
+  int64_t g = sx_store_generation(s);
+  CHECK(g >= 0, "generation before");
+  CHECK_INT(sql(path, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+            0, "terminate the other sessions");
+  int64_t first = sx_store_generation(s); /* may fail: it finds the connection gone */
+  int64_t second = sx_store_generation(s);
+  CHECK(second == g, "generation after reconnect: %lld then %lld, want %lld", (long long)first,
+        (long long)second, (long long)g);
+  CHECK_INT(sx_store_user_add(s, "re@contoso.com", NULL, NULL, err, sizeof err), SX_ST_OK, err);
+  CHECK_INT(sx_store_user_remove(s, "re@contoso.com", err, sizeof err), SX_ST_OK, err);
+  sx_store_close(s);
+}
+
 /* With SX_TEST_PG set (tests/lib/pgcluster.py), every test runs on that PostgreSQL database
  * (emptied first); otherwise on an SQLite file in a temporary directory. */
 int main(void) {
@@ -776,6 +796,7 @@ int main(void) {
     test_instances_leases(s);
     sx_store_close(s);
   }
+  if (pg) test_pg_reconnect();
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
