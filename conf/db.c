@@ -206,6 +206,66 @@ int sxdb_begin_read(sx_db *db) {
                                                : "BEGIN ISOLATION LEVEL REPEATABLE READ");
 }
 
+/* ---- notifications -------------------------------------------------------------------- */
+
+static int channel_ok(const char *c) {
+  size_t n = c ? strlen(c) : 0;
+  if (n == 0 || n > 63) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!((c[i] >= 'a' && c[i] <= 'z') || (c[i] >= '0' && c[i] <= '9') || c[i] == '_'))
+      return 0;
+  return 1;
+}
+
+int sxdb_listen(sx_db *db, const char *channel) {
+  if (!channel_ok(channel)) {
+    set_err(db, SXDB_E_OTHER, "bad notification channel name");
+    return -1;
+  }
+  if (db->kind == SXDB_SQLITE) return 0;
+  char sql[80];
+  snprintf(sql, sizeof sql, "LISTEN %s", channel); /* checked: [a-z0-9_] only */
+  return sxdb_exec(db, sql);
+}
+
+int sxdb_notify(sx_db *db, const char *channel, const char *payload) {
+  if (!channel_ok(channel) || (payload && strlen(payload) > 7999)) {
+    set_err(db, SXDB_E_OTHER, "bad notification channel name or payload over 7999 bytes");
+    return -1;
+  }
+  if (db->kind == SXDB_SQLITE) return 0;
+  const char *vals[2] = {channel, payload ? payload : ""};
+  pg_ensure(db);
+  PGresult *r = PQexecParams(db->pg, "SELECT pg_notify($1, $2)", 2, NULL, vals, NULL, NULL, 0);
+  int ok = r && PQresultStatus(r) == PGRES_TUPLES_OK;
+  if (!ok) pg_err(db, r);
+  PQclear(r);
+  return ok ? 0 : -1;
+}
+
+int sxdb_socket(sx_db *db) { return db->kind == SXDB_PG ? PQsocket(db->pg) : -1; }
+
+int sxdb_next_notice(sx_db *db, char **channel, char **payload) {
+  *channel = *payload = NULL;
+  if (db->kind == SXDB_SQLITE) return 0;
+  if (!PQconsumeInput(db->pg)) {
+    pg_err(db, NULL);
+    return -1;
+  }
+  PGnotify *nf = PQnotifies(db->pg);
+  if (!nf) return 0;
+  *channel = strdup(nf->relname);
+  *payload = strdup(nf->extra ? nf->extra : "");
+  PQfreemem(nf);
+  if (!*channel || !*payload) {
+    free(*channel);
+    free(*payload);
+    *channel = *payload = NULL;
+    return -1;
+  }
+  return 1;
+}
+
 /* ---- statements ---------------------------------------------------------------------- */
 
 /* `?N` → `$N`, `?` → `$k` (k counting), outside quoted strings and identifiers; counts

@@ -60,6 +60,18 @@ sx_dberr sxdb_errclass(sx_db *db);
 /* Rows changed by the last INSERT/UPDATE/DELETE run through a statement. */
 long sxdb_changes(sx_db *db);
 
+/* ---- notifications (PostgreSQL LISTEN/NOTIFY; nothing on SQLite) -------------------- */
+
+/* channel: 1 to 63 of [a-z0-9_]. 0, or -1 (bad channel or database error). SQLite: 0, no-op. */
+int sxdb_listen(sx_db *db, const char *channel);
+/* Sends payload (at most 7999 bytes) on channel, delivered at commit. SQLite: 0, no-op. */
+int sxdb_notify(sx_db *db, const char *channel, const char *payload);
+/* The connection's socket, readable when notifications may have arrived; -1 on SQLite. */
+int sxdb_socket(sx_db *db);
+/* Takes one notification that arrived: 1 with *channel and *payload malloc'd (caller frees),
+ * 0 when none waits, -1 on a connection error or ENOMEM. Never blocks. */
+int sxdb_next_notice(sx_db *db, char **channel, char **payload);
+
 /* Prepares sql (copied as needed). NULL with sxdb_errmsg() set. */
 sx_dbq *sxdb_prepare(sx_db *db, const char *sql);
 void sxdb_finalize(sx_dbq *q);

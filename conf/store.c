@@ -272,14 +272,19 @@ sx_st sxs_wend(sx_store *s, txkind k, sx_st st, char *err, size_t n) {
     wabort(s, k);
     return SX_ST_ERROR;
   }
+  /* PostgreSQL: LISTENers hear of the change at the (outermost) commit; identical
+   * notifications of one transaction are delivered once */
+  if (sxdb_kind(s->db) == SXDB_PG && sxdb_exec(s->db, "NOTIFY sipxmpp_store")) {
+    sx_st r = sxs_dberr(s, err, n, "notify");
+    wabort(s, k);
+    return r;
+  }
   const char *sql = k == TX_TOP ? "COMMIT" : "RELEASE SAVEPOINT sxw";
   if (sxdb_exec(s->db, sql)) {
     sx_st r = sxs_dberr(s, err, n, "commit");
     wabort(s, k);
     return r;
   }
-  /* PostgreSQL: tell LISTENers (sx_store_generation() still works by polling) */
-  if (k == TX_TOP && sxdb_kind(s->db) == SXDB_PG) sxdb_exec(s->db, "NOTIFY sipxmpp_store");
   return SX_ST_OK;
 }
 

@@ -258,4 +258,20 @@ sx_st sx_store_lease_release(sx_store *s, const char *name, const char *holder, 
 sx_st sx_store_lease_list(sx_store *s, const char *holder, int with_expired, int64_t now_ms,
                           sx_lease_rec **out, size_t *count, char *err, size_t n);
 
+/* Notifications between instances through the database (PostgreSQL LISTEN/NOTIFY), e.g. to
+ * hand a stanza to the instance holding a lease. On SQLite (one instance) they do nothing:
+ * listen and notify succeed, the socket is -1, nothing arrives. Every write through this API
+ * also notifies channel "sipxmpp_store" (empty payload) on PostgreSQL.
+ * channel: 1 to 63 of [a-z0-9_]; payload: at most 7999 bytes. A notification sent inside a
+ * transaction (sx_store_begin) is delivered at its commit. Use a handle of its own for
+ * listening: the socket is that handle's connection. */
+sx_st sx_store_listen(sx_store *s, const char *channel, char *err, size_t n);
+sx_st sx_store_notify(sx_store *s, const char *channel, const char *payload, char *err,
+                      size_t n);
+/* The socket to watch for readability (uv_poll), -1 on SQLite. */
+int sx_store_notify_fd(sx_store *s);
+/* One notification that arrived: 1 with *channel and *payload malloc'd (caller frees), 0 when
+ * none waits, -1 on error (err set). Never blocks: call until 0 when the socket is readable. */
+int sx_store_next_notice(sx_store *s, char **channel, char **payload, char *err, size_t n);
+
 #endif

@@ -1,4 +1,4 @@
-/* The store's instance heartbeats and named leases (see store.h). Single statements in
+/* The store's instance heartbeats, named leases and notifications (see store.h). Single statements in
  * autocommit (or inside the caller's transaction); they do not bump the generation. */
 #include "conf/store.h"
 
@@ -221,4 +221,21 @@ nomem:
   sxdb_reset(st);
   sx_lease_list_free(v, cnt);
   return sxs_fail(SX_ST_ERROR, err, n, "out of memory");
+}
+
+sx_st sx_store_listen(sx_store *s, const char *channel, char *err, size_t n) {
+  return sxdb_listen(s->db, channel) ? sxs_dberr(s, err, n, "listen") : SX_ST_OK;
+}
+
+sx_st sx_store_notify(sx_store *s, const char *channel, const char *payload, char *err,
+                      size_t n) {
+  return sxdb_notify(s->db, channel, payload) ? sxs_dberr(s, err, n, "notify") : SX_ST_OK;
+}
+
+int sx_store_notify_fd(sx_store *s) { return sxdb_socket(s->db); }
+
+int sx_store_next_notice(sx_store *s, char **channel, char **payload, char *err, size_t n) {
+  int r = sxdb_next_notice(s->db, channel, payload);
+  if (r < 0) sxs_dberr(s, err, n, "notification");
+  return r;
 }

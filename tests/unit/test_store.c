@@ -744,6 +744,60 @@ static void test_instances_leases(sx_store *s) {
             SX_ST_NOTFOUND, "released with the instance");
 }
 
+/* Notifications: delivered between two handles on PostgreSQL, after commit; no-ops on
+ * SQLite; bad channel names refused. */
+static void test_notifications(void) {
+  char err[1024];
+  sx_store *a = NULL, *b = NULL;
+  CHECK_INT(sx_store_open(path, &a, err, sizeof err), SX_ST_OK, err);
+  CHECK_INT(sx_store_open(path, &b, err, sizeof err), SX_ST_OK, err);
+  if (!a || !b) {
+    sx_store_close(a);
+    sx_store_close(b);
+    return;
+  }
+  CHECK_INT(sx_store_listen(a, "Bad-Name", err, sizeof err), SX_ST_ERROR, "bad channel");
+  CHECK_INT(sx_store_listen(a, "sx_test", err, sizeof err), SX_ST_OK, err);
+  CHECK_INT(sx_store_listen(a, "sipxmpp_store", err, sizeof err), SX_ST_OK, err);
+  char *ch = NULL, *pl = NULL;
+  if (!pg) {
+    CHECK_INT(sx_store_notify_fd(a), -1, "no socket on SQLite");
+    CHECK_INT(sx_store_notify(b, "sx_test", "x", err, sizeof err), SX_ST_OK, err);
+    CHECK_INT(sx_store_next_notice(a, &ch, &pl, err, sizeof err), 0, "nothing on SQLite");
+  } else {
+    CHECK(sx_store_notify_fd(a) >= 0, "socket");
+    /* inside a transaction: nothing before the commit */
+    CHECK_INT(sx_store_begin(b, err, sizeof err), SX_ST_OK, err);
+    CHECK_INT(sx_store_notify(b, "sx_test", "hello \xc3\xa9", err, sizeof err), SX_ST_OK, err);
+    usleep(200000);
+    CHECK_INT(sx_store_next_notice(a, &ch, &pl, err, sizeof err), 0, "not before commit");
+    CHECK_INT(sx_store_commit(b, err, sizeof err), SX_ST_OK, err);
+    /* a store write notifies sipxmpp_store */
+    CHECK_INT(sx_store_policy_set(b, "global", SX_POL_OUTSIDE, 0, NULL, err, sizeof err),
+              SX_ST_OK, err);
+    int got_test = 0, got_store = 0;
+    for (int i = 0; i < 40 && !(got_test && got_store); i++) {
+      int r;
+      while ((r = sx_store_next_notice(a, &ch, &pl, err, sizeof err)) == 1) {
+        if (strcmp(ch, "sx_test") == 0 && strcmp(pl, "hello \xc3\xa9") == 0) got_test++;
+        if (strcmp(ch, "sipxmpp_store") == 0) got_store++;
+        free(ch);
+        free(pl);
+      }
+      CHECK(r == 0, "next notice: %s", err);
+      usleep(50000);
+    }
+    CHECK_INT(got_test, 1, "payload delivered once");
+    CHECK(got_store >= 1, "store write notified");
+    char big[8100];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    CHECK_INT(sx_store_notify(b, "sx_test", big, err, sizeof err), SX_ST_ERROR, "payload bound");
+  }
+  sx_store_close(a);
+  sx_store_close(b);
+}
+
 /* PostgreSQL: a connection the server dropped is re-opened by the next statement. */
 static void test_pg_reconnect(void) {
   char err[1024];
@@ -796,6 +850,7 @@ int main(void) {
     test_instances_leases(s);
     sx_store_close(s);
   }
+  test_notifications();
   if (pg) test_pg_reconnect();
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
