@@ -117,14 +117,9 @@ class KamailioDispatcher(Kamailio):
         with open(self.dslist, "w") as f:
             for host, port in gateways:
                 f.write("1 sip:%s:%d\n" % (host, port))
-        import servers
-        saved = servers.KAMAILIO_CFG
-        servers.KAMAILIO_CFG = dispatcher_cfg().replace("@DSLIST@", self.dslist)
-        try:
-            return super().start(tmpdir, sip_port=sip_port, gateway_addr="unused",
-                                 domain=domain, timeout=timeout)
-        finally:
-            servers.KAMAILIO_CFG = saved
+        return super().start(tmpdir, sip_port=sip_port, gateway_addr="unused", domain=domain,
+                             timeout=timeout,
+                             template=dispatcher_cfg().replace("@DSLIST@", self.dslist))
 
 
 class Ejabberd(ejabberd.Ejabberd):

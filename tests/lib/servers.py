@@ -452,12 +452,13 @@ class Kamailio(_Child):
 
     REGISTER for `domain` → save("location"); requests for `domain` → lookup("location") and
     relay, 480 when the user has no binding; requests for any other domain → relayed to the
-    gateway at `gateway_addr` over the transport they arrived on."""
+    gateway at `gateway_addr` over the transport they arrived on. `template` replaces
+    KAMAILIO_CFG (same @PORT@ @MPATH@ @DOMAIN@ @GATEWAY@ placeholders)."""
 
     name = "kamailio"
 
     def start(self, tmpdir, sip_port=None, gateway_addr="127.0.0.1:5070",
-              domain="contoso.example", timeout=15):
+              domain="contoso.example", timeout=15, template=None):
         self.dir = os.path.join(tmpdir, "kamailio")
         os.makedirs(self.dir, exist_ok=True)
         self.port = sip_port or free_port()
@@ -468,7 +469,7 @@ class Kamailio(_Child):
         self.pidfile = os.path.join(self.dir, "kamailio.pid")
         mpath = next((p for p in KAMAILIO_MODULES_DIRS if os.path.isdir(p)),
                      KAMAILIO_MODULES_DIRS[0])
-        cfg = (KAMAILIO_CFG.replace("@PORT@", str(self.port))
+        cfg = ((template or KAMAILIO_CFG).replace("@PORT@", str(self.port))
                .replace("@MPATH@", mpath)
                .replace("@DOMAIN@", self.domain)
                .replace("@GATEWAY@", gateway_addr))
