@@ -41,6 +41,8 @@ static void set_err(sx_db *db, sx_dberr cls, const char *msg) {
   snprintf(db->err, sizeof db->err, "%s", msg ? msg : "unknown error");
   size_t l = strlen(db->err);
   while (l && (db->err[l - 1] == '\n' || db->err[l - 1] == ' ')) db->err[--l] = '\0';
+  for (size_t i = 0; i < l; i++) /* PostgreSQL's messages have several lines: keep one */
+    if (db->err[i] == '\n') db->err[i] = ' ';
   db->errclass = cls;
 }
 
@@ -125,7 +127,9 @@ static int open_pg(sx_db *db, const char *uri, char *err, size_t n) {
   if (!db->pg || PQstatus(db->pg) != CONNECTION_OK) {
     snprintf(err, n, "%s", db->pg ? PQerrorMessage(db->pg) : "out of memory");
     size_t l = strlen(err);
-    while (l && err[l - 1] == '\n') err[--l] = '\0';
+    while (l && (err[l - 1] == '\n' || err[l - 1] == ' ')) err[--l] = '\0';
+    for (size_t i = 0; i < l; i++) /* libpq's message has several lines: keep one */
+      if (err[i] == '\n' || err[i] == '\t') err[i] = ' ';
     return -1;
   }
   PQsetNoticeProcessor(db->pg, pg_notice, NULL);

@@ -94,11 +94,20 @@ static int pg_schema_of(const char *uri, char *why, size_t n) {
   sx_db *db = NULL;
   if (sxdb_open(uri, &db, why, n)) return -1;
   int v = -1;
-  sx_dbq *st = sxdb_prepare(db, "SELECT MAX(version) FROM schema_version");
-  if (!st || sxdb_step(st) != SXDB_ROW)
-    snprintf(why, n, "no sipxmpp store there yet (%s)", sxdb_errmsg(db));
-  else
-    v = (int)sxdb_int64(st, 0);
+  sx_dbq *st = sxdb_prepare(db, "SELECT COUNT(*) FROM pg_tables WHERE schemaname ="
+                                " current_schema() AND tablename = 'schema_version'");
+  if (!st || sxdb_step(st) != SXDB_ROW) {
+    snprintf(why, n, "%s", sxdb_errmsg(db));
+  } else if (sxdb_int64(st, 0) == 0) {
+    v = 0; /* an empty database: the store is created at the first start */
+  } else {
+    sxdb_finalize(st);
+    st = sxdb_prepare(db, "SELECT MAX(version) FROM schema_version");
+    if (!st || sxdb_step(st) != SXDB_ROW)
+      snprintf(why, n, "not a sipxmpp store (%s)", sxdb_errmsg(db));
+    else
+      v = (int)sxdb_int64(st, 0);
+  }
   sxdb_finalize(st);
   sxdb_close(db);
   return v;
@@ -116,6 +125,11 @@ static int check_pg_store(report *r, const char *uri) {
     add(r, CK_FAIL, "store",
         "%s has schema %d, newer than this sipxmpp understands (%d): install the newer sipxmpp",
         name, v, SX_STORE_SCHEMA_VERSION);
+  else if (v == 0)
+    add(r, CK_WARN, "store",
+        "%s has no sipxmpp tables yet: sipxmppd creates them at start, or create them now "
+        "with `sipxmppctl policy set global --xmpp`",
+        name);
   else if (v < SX_STORE_SCHEMA_VERSION)
     add(r, CK_WARN, "store", "%s has schema %d; sipxmppd migrates it to %d at its next start",
         name, v, SX_STORE_SCHEMA_VERSION);

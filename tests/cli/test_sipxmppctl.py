@@ -488,6 +488,9 @@ def with_config():
     if PG:
         check(psql("SELECT domain FROM partners") == "fabrikam.com",
               "config: store at [gateway] store")
+        _, o, _ = run("--config", conf, "doctor", store=None)
+        check("ok    store      postgresql://" in o and "schema" in o,
+              "doctor: the PostgreSQL store opens", o)
     else:
         check(os.path.exists(store), "config: store created at [gateway] store")
     expect(["--config=" + conf, "partner", "new", "CONTOSO.com"], 1,
