@@ -119,10 +119,21 @@ static void pg_notice(void *arg, const char *msg) {
 }
 
 static int open_pg(sx_db *db, const char *uri, char *err, size_t n) {
-  /* later keys override the URI's: add a connect timeout only when it sets none */
-  const char *keys[] = {"dbname", strstr(uri, "connect_timeout=") ? NULL : "connect_timeout",
-                        NULL};
-  const char *vals[] = {uri, "5", NULL};
+  /* Defaults that bound how long a vanished server can stall a caller; later keys
+   * override the URI's, so each is added only when the URI does not set it. */
+  static const char *const defaults[][2] = {
+      {"connect_timeout", "5"}, {"keepalives_idle", "10"}, {"keepalives_interval", "2"},
+      {"keepalives_count", "3"}, {"tcp_user_timeout", "10000"}};
+  const char *keys[7] = {"dbname"}, *vals[7] = {uri};
+  size_t k = 1;
+  for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
+    char probe[40];
+    snprintf(probe, sizeof probe, "%s=", defaults[i][0]);
+    if (strstr(uri, probe)) continue;
+    keys[k] = defaults[i][0];
+    vals[k++] = defaults[i][1];
+  }
+  keys[k] = vals[k] = NULL;
   db->pg = PQconnectdbParams(keys, vals, 1);
   if (!db->pg || PQstatus(db->pg) != CONNECTION_OK) {
     snprintf(err, n, "%s", db->pg ? PQerrorMessage(db->pg) : "out of memory");

@@ -38,8 +38,9 @@ int sxdb_is_pg(const char *target);
 char *sxdb_display(const char *target);
 
 /* Opens target (a file path, created if missing, or a PostgreSQL URI). SQLite: WAL mode,
- * foreign keys on, synchronous=NORMAL, a busy timeout of 5 s. PostgreSQL: a connect timeout
- * of 5 s unless the URI sets one; server NOTICEs are ignored. 0, or -1 with err set. */
+ * foreign keys on, synchronous=NORMAL, a busy timeout of 5 s. PostgreSQL: unless the URI sets
+ * them, connect_timeout 5 s and TCP keepalives / tcp_user_timeout that drop a vanished
+ * server within ~10-16 s; server NOTICEs are ignored. 0, or -1 with err set. */
 int sxdb_open(const char *target, sx_db **out, char *err, size_t n);
 void sxdb_close(sx_db *db);
 sx_dbkind sxdb_kind(const sx_db *db);
