@@ -216,7 +216,8 @@ class ScaleStack:
     def stop(self):
         errors = []
         for gw in self.gws:
-            if gw is not None:
+            # one a test killed (kill -9) and did not restart has nothing left to stop
+            if gw is not None and not (gw.proc and gw.proc.returncode == -9):
                 try:
                     gw.stop()
                 except Exception as e:  # keep stopping the others
