@@ -36,10 +36,12 @@ enum {
   SEC_EDGE,
   SEC_HTTP,
   SEC_FEDERATION,
+  SEC_ADMIN,
+  SEC_PRESENCE,
   SEC_COUNT,
 };
-static const char *const section_names[SEC_COUNT] = {"gateway", "sip", "edge", "http",
-                                                     "federation"};
+static const char *const section_names[SEC_COUNT] = {"gateway",    "sip",   "edge",    "http",
+                                                     "federation", "admin", "presence"};
 
 typedef enum {
   K_DOMAINS,
@@ -54,6 +56,8 @@ typedef enum {
   K_MAX_MESSAGE_BYTES,
   K_MAX_IN_FLIGHT,
   K_MAX_QUEUED,
+  K_INCOMPLETE_TIMEOUT,
+  K_CHAT_STATE_BACKOFF,
   K_SERVICE_USER,
   K_EDGE_HOST,
   K_EDGE_PORT,
@@ -63,6 +67,12 @@ typedef enum {
   K_BACKOFF_MAX,
   K_KEEPALIVE,
   K_DEAD_AFTER,
+  K_EDGE_TLS,
+  K_EDGE_CA_FILE,
+  K_EDGE_SERVER_NAME,
+  K_EDGE_CERT_FILE,
+  K_EDGE_KEY_FILE,
+  K_EDGE_MAX_STANZA,
   K_HTTP_LISTEN,
   K_FED_CONNECTION_LIMIT,
   K_FED_PARTNER_CONNECTION_LIMIT,
@@ -73,6 +83,16 @@ typedef enum {
   K_FED_SUB_REFRESH,
   K_FED_LOG_BODIES,
   K_FED_AUDIT_LOG,
+  K_ADMIN_LISTEN,
+  K_ADMIN_CERT,
+  K_ADMIN_KEY,
+  K_ADMIN_IDLE,
+  K_PRES_MIN_EXPIRES,
+  K_PRES_MAX_EXPIRES,
+  K_PRES_WATCHER_URI,
+  K_PRES_FANOUT_EXPIRES,
+  K_PRES_MAX_NOTIFY,
+  K_PRES_TRANSPORT,
   K_COUNT,
 } key_id;
 
@@ -93,6 +113,8 @@ static const struct {
     [K_MAX_MESSAGE_BYTES] = {SEC_SIP, "max_message_bytes", "sip.max_message_bytes"},
     [K_MAX_IN_FLIGHT] = {SEC_SIP, "max_in_flight", "sip.max_in_flight"},
     [K_MAX_QUEUED] = {SEC_SIP, "max_queued", "sip.max_queued"},
+    [K_INCOMPLETE_TIMEOUT] = {SEC_SIP, "incomplete_timeout_s", "sip.incomplete_timeout_s"},
+    [K_CHAT_STATE_BACKOFF] = {SEC_SIP, "chat_state_backoff_s", "sip.chat_state_backoff_s"},
     [K_SERVICE_USER] = {SEC_SIP, "service_user", "sip.service_user"},
     [K_EDGE_HOST] = {SEC_EDGE, "host", "edge.host"},
     [K_EDGE_PORT] = {SEC_EDGE, "port", "edge.port"},
@@ -102,6 +124,12 @@ static const struct {
     [K_BACKOFF_MAX] = {SEC_EDGE, "backoff_max_ms", "edge.backoff_max_ms"},
     [K_KEEPALIVE] = {SEC_EDGE, "keepalive_s", "edge.keepalive_s"},
     [K_DEAD_AFTER] = {SEC_EDGE, "dead_after_s", "edge.dead_after_s"},
+    [K_EDGE_TLS] = {SEC_EDGE, "tls", "edge.tls"},
+    [K_EDGE_CA_FILE] = {SEC_EDGE, "ca_file", "edge.ca_file"},
+    [K_EDGE_SERVER_NAME] = {SEC_EDGE, "server_name", "edge.server_name"},
+    [K_EDGE_CERT_FILE] = {SEC_EDGE, "cert_file", "edge.cert_file"},
+    [K_EDGE_KEY_FILE] = {SEC_EDGE, "key_file", "edge.key_file"},
+    [K_EDGE_MAX_STANZA] = {SEC_EDGE, "max_stanza_bytes", "edge.max_stanza_bytes"},
     [K_HTTP_LISTEN] = {SEC_HTTP, "listen", "http.listen"},
     [K_FED_CONNECTION_LIMIT] = {SEC_FEDERATION, "connection_limit", "federation.connection_limit"},
     [K_FED_PARTNER_CONNECTION_LIMIT] = {SEC_FEDERATION, "partner_connection_limit",
@@ -116,6 +144,17 @@ static const struct {
                            "federation.subscription_refresh_s"},
     [K_FED_LOG_BODIES] = {SEC_FEDERATION, "log_message_bodies", "federation.log_message_bodies"},
     [K_FED_AUDIT_LOG] = {SEC_FEDERATION, "audit_log", "federation.audit_log"},
+    [K_ADMIN_LISTEN] = {SEC_ADMIN, "listen", "admin.listen"},
+    [K_ADMIN_CERT] = {SEC_ADMIN, "cert_file", "admin.cert_file"},
+    [K_ADMIN_KEY] = {SEC_ADMIN, "key_file", "admin.key_file"},
+    [K_ADMIN_IDLE] = {SEC_ADMIN, "session_idle_s", "admin.session_idle_s"},
+    [K_PRES_MIN_EXPIRES] = {SEC_PRESENCE, "min_expires", "presence.min_expires"},
+    [K_PRES_MAX_EXPIRES] = {SEC_PRESENCE, "max_expires", "presence.max_expires"},
+    [K_PRES_WATCHER_URI] = {SEC_PRESENCE, "watcher_uri", "presence.watcher_uri"},
+    [K_PRES_FANOUT_EXPIRES] = {SEC_PRESENCE, "fanout_expires", "presence.fanout_expires"},
+    [K_PRES_MAX_NOTIFY] = {SEC_PRESENCE, "max_notify_in_flight",
+                           "presence.max_notify_in_flight"},
+    [K_PRES_TRANSPORT] = {SEC_PRESENCE, "transport", "presence.transport"},
 };
 
 /* ---- parser state ------------------------------------------------------------------ */
@@ -256,6 +295,13 @@ static int set_str(char **dst, const char *value) {
   return 0;
 }
 
+/* Frees a secret after overwriting it (explicit_bzero: not optimised away). */
+static void clear_secret(char *s) {
+  if (!s) return;
+  explicit_bzero(s, strlen(s));
+  free(s);
+}
+
 /* First line of a file, trailing newline (and CR) removed. Returns a malloc'd string, or
  * NULL with errno set (0 when the line is empty). */
 static char *read_first_line(const char *path) {
@@ -294,6 +340,53 @@ static int set_uint_key(parse_state *st, int line, const char *label, const char
     return -1;
   }
   return 0;
+}
+
+/* [admin]: the web console's listener, its TLS files and the session idle timeout. */
+static void apply_admin_key(parse_state *st, key_id k, const char *value, int line) {
+  sx_config *cfg = st->cfg;
+  const char *label = keys[k].label;
+  unsigned long long u;
+  if (k == K_ADMIN_IDLE) {
+    if (!set_uint_key(st, line, label, value, 60, 86400, &u)) cfg->admin_idle_s = (unsigned)u;
+    return;
+  }
+  if (k == K_ADMIN_CERT || k == K_ADMIN_KEY) {
+    if (!*value) {
+      fail(st, line, label, "must not be empty");
+      return;
+    }
+    FILE *f = fopen(value, "r");
+    if (!f) {
+      fail(st, line, label, "cannot read '%s': %s", value, strerror(errno));
+      return;
+    }
+    fclose(f);
+    if (set_str(k == K_ADMIN_CERT ? &cfg->admin_cert_file : &cfg->admin_key_file, value))
+      OOM(st, line, label);
+    return;
+  }
+  const char *h;
+  size_t hl;
+  unsigned port;
+  const char *why = sx_parse_hostport(value, strlen(value), 1, 0, &h, &hl, &port);
+  if (why) {
+    fail(st, line, label, "must be HOST:PORT or [IPV6]:PORT (%s), got '%s'", why, value);
+    return;
+  }
+  char *host = strndup(h, hl);
+  char *listen = strdup(value);
+  if (!host || !listen) {
+    free(host);
+    free(listen);
+    OOM(st, line, label);
+    return;
+  }
+  free(cfg->admin_host);
+  free(cfg->admin_listen);
+  cfg->admin_host = host;
+  cfg->admin_listen = listen;
+  cfg->admin_port = port;
 }
 
 static void apply_key(parse_state *st, key_id k, const char *value, int line) {
@@ -413,6 +506,12 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
   case K_MAX_QUEUED:
     if (!set_uint_key(st, line, label, value, 0, 1000000, &u)) cfg->max_queued = (unsigned)u;
     return;
+  case K_INCOMPLETE_TIMEOUT:
+    if (!set_uint_key(st, line, label, value, 1, 3600, &u)) cfg->incomplete_timeout_s = (unsigned)u;
+    return;
+  case K_CHAT_STATE_BACKOFF:
+    if (!set_uint_key(st, line, label, value, 0, 604800, &u)) cfg->chat_state_backoff_s = (unsigned)u;
+    return;
   case K_SERVICE_USER: {
     size_t n = strlen(value);
     if (n == 0 || n > 64) {
@@ -460,7 +559,13 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
       return;
     }
     if (k == K_SECRET) {
-      if (set_str(&cfg->edge_secret, value)) OOM(st, line, label);
+      char *secret = strdup(value);
+      if (!secret) {
+        OOM(st, line, label);
+        return;
+      }
+      clear_secret(cfg->edge_secret);
+      cfg->edge_secret = secret;
       return;
     }
     errno = 0;
@@ -472,7 +577,7 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
         fail(st, line, label, "the first line of '%s' is empty", value);
       return;
     }
-    free(cfg->edge_secret);
+    clear_secret(cfg->edge_secret);
     cfg->edge_secret = secret;
     if (set_str(&cfg->edge_secret_file, value)) OOM(st, line, label);
     return;
@@ -489,6 +594,76 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
   case K_DEAD_AFTER:
     if (!set_uint_key(st, line, label, value, 2, 86400, &u)) cfg->dead_after_s = (unsigned)u;
     return;
+  case K_EDGE_TLS:
+    if (!strcmp(value, "on")) cfg->edge_tls = 1;
+    else if (!strcmp(value, "off")) cfg->edge_tls = 0;
+    else fail(st, line, label, "must be on or off, got '%s'", value);
+    return;
+  case K_EDGE_CA_FILE:
+  case K_EDGE_CERT_FILE:
+  case K_EDGE_KEY_FILE: {
+    char **dst = k == K_EDGE_CA_FILE     ? &cfg->edge_ca_file
+                 : k == K_EDGE_CERT_FILE ? &cfg->edge_cert_file
+                                         : &cfg->edge_key_file;
+    FILE *f;
+    if (!*value) {
+      fail(st, line, label, "must not be empty");
+      return;
+    }
+    if (!(f = fopen(value, "r"))) {
+      fail(st, line, label, "cannot read '%s': %s", value, strerror(errno));
+      return;
+    }
+    fclose(f);
+    if (set_str(dst, value)) OOM(st, line, label);
+    return;
+  }
+  case K_EDGE_SERVER_NAME: {
+    size_t n = strlen(value);
+    if (!sx_valid_ipv4(value, n) && !sx_valid_ipv6(value, n) && !sx_valid_dns_name(value, n)) {
+      fail(st, line, label, "must be a DNS name or an IP address, got '%s'", value);
+      return;
+    }
+    if (set_str(&cfg->edge_server_name, value)) OOM(st, line, label);
+    return;
+  }
+  case K_EDGE_MAX_STANZA:
+    if (!set_uint_key(st, line, label, value, 4096, 67108864, &u))
+      cfg->max_stanza_bytes = (size_t)u;
+    return;
+  case K_PRES_MIN_EXPIRES:
+    if (!set_uint_key(st, line, label, value, 0, 86400, &u)) cfg->pres_min_expires = (unsigned)u;
+    return;
+  case K_PRES_MAX_EXPIRES:
+    if (!set_uint_key(st, line, label, value, 1, 86400, &u)) cfg->pres_max_expires = (unsigned)u;
+    return;
+  case K_PRES_FANOUT_EXPIRES:
+    if (!set_uint_key(st, line, label, value, 10, 86400, &u))
+      cfg->pres_fanout_expires = (unsigned)u;
+    return;
+  case K_PRES_MAX_NOTIFY:
+    if (!set_uint_key(st, line, label, value, 1, 100000, &u))
+      cfg->pres_max_notify = (unsigned)u;
+    return;
+  case K_PRES_TRANSPORT:
+    if (!strcasecmp(value, "tcp")) {
+      cfg->pres_tcp = 1;
+    } else if (!strcasecmp(value, "proxy")) {
+      cfg->pres_tcp = 0;
+    } else {
+      fail(st, line, label, "must be tcp or proxy, got '%s'", value);
+    }
+    return;
+  case K_PRES_WATCHER_URI: {
+    size_t n = strlen(value);
+    if (n < 5 || n > 512 || strncasecmp(value, "sip:", 4) != 0 || !strchr(value, '@') ||
+        strpbrk(value, " \t<>\"")) {
+      fail(st, line, label, "must be a sip:user@domain URI, got '%s'", value);
+      return;
+    }
+    if (set_str(&cfg->pres_watcher_uri, value)) fail(st, line, label, "out of memory");
+    return;
+  }
   case K_HTTP_LISTEN: {
     const char *h;
     size_t hl;
@@ -508,6 +683,7 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
     }
     free(cfg->http_host);
     free(cfg->http_listen);
+  free(cfg->pres_watcher_uri);
     cfg->http_host = host;
     cfg->http_listen = listen;
     cfg->http_port = port;
@@ -570,6 +746,12 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
     }
     if (set_str(&cfg->fed_audit_log, value)) OOM(st, line, label);
     return;
+  case K_ADMIN_LISTEN:
+  case K_ADMIN_CERT:
+  case K_ADMIN_KEY:
+  case K_ADMIN_IDLE:
+    apply_admin_key(st, k, value, line);
+    return;
   case K_COUNT:
     break;
   }
@@ -590,7 +772,7 @@ static int handler(void *user, const char *section, const char *name, const char
   if (!name || !value) return 1;
   if (!*section) {
     fail(st, line, name, "key outside any section; put it under [gateway], [sip], [edge], "
-                         "[http] or [federation]");
+                         "[http], [federation], [admin] or [presence]");
     return 0;
   }
   int sec = find_section(section);
@@ -667,7 +849,8 @@ static char *reader(char *buf, int num, void *stream) {
       if (!known) {
         char shown[80];
         snprintf(shown, sizeof shown, "[%.*s]", (int)(nl < 64 ? nl : 64), p + 1);
-        fail(st, st->lineno, shown, "unknown section (known: gateway, sip, edge, http, federation)");
+        fail(st, st->lineno, shown,
+             "unknown section (known: gateway, sip, edge, http, federation, admin, presence)");
         return NULL;
       }
     }
@@ -711,6 +894,8 @@ int sx_config_load(const char *path, sx_config *cfg, char *err, size_t errlen) {
   cfg->max_message_bytes = 65536;
   cfg->max_in_flight = 256;
   cfg->max_queued = 4096;
+  cfg->incomplete_timeout_s = 32;
+  cfg->chat_state_backoff_s = 3600;
   cfg->edge_port = 23456;
   cfg->backoff_min_ms = 500;
   cfg->backoff_max_ms = 30000;
@@ -722,6 +907,13 @@ int sx_config_load(const char *path, sx_config *cfg, char *err, size_t errlen) {
   cfg->fed_stream_establishment_timeout_s = 60;
   cfg->fed_stream_inactivity_timeout_s = 600;
   cfg->fed_subscription_refresh_s = 28800;
+  cfg->admin_idle_s = 900;
+  cfg->max_stanza_bytes = 512 * 1024;
+  cfg->pres_min_expires = 60;
+  cfg->pres_max_expires = 3600;
+  cfg->pres_fanout_expires = 3600;
+  cfg->pres_max_notify = 256;
+  cfg->pres_tcp = 1;
 
   st.f = fopen(path, "r");
   struct stat sb;
@@ -759,11 +951,35 @@ int sx_config_load(const char *path, sx_config *cfg, char *err, size_t errlen) {
          "edge.backoff_max_ms (%u) must be at least edge.backoff_min_ms (%u)",
          cfg->backoff_max_ms, cfg->backoff_min_ms);
   }
+  if (!st.failed && cfg->pres_max_expires < cfg->pres_min_expires) {
+    key_id k = st.key_line[K_PRES_MAX_EXPIRES] ? K_PRES_MAX_EXPIRES : K_PRES_MIN_EXPIRES;
+    fail(&st, st.key_line[k], keys[k].label,
+         "presence.max_expires (%u) must be at least presence.min_expires (%u)",
+         cfg->pres_max_expires, cfg->pres_min_expires);
+  }
   if (!st.failed && cfg->dead_after_s <= cfg->keepalive_s) {
     key_id k = st.key_line[K_DEAD_AFTER] ? K_DEAD_AFTER : K_KEEPALIVE;
     fail(&st, st.key_line[k], keys[k].label,
          "edge.dead_after_s (%u) must be greater than edge.keepalive_s (%u)",
          cfg->dead_after_s, cfg->keepalive_s);
+  }
+  if (!st.failed && !cfg->admin_cert_file != !cfg->admin_key_file) {
+    key_id k = cfg->admin_cert_file ? K_ADMIN_CERT : K_ADMIN_KEY;
+    fail(&st, st.key_line[k], keys[k].label,
+         "admin.cert_file and admin.key_file must be set together (HTTPS needs both)");
+  }
+  if (!st.failed && !cfg->edge_tls) {
+    static const key_id tls_only[] = {K_EDGE_CA_FILE, K_EDGE_SERVER_NAME, K_EDGE_CERT_FILE,
+                                      K_EDGE_KEY_FILE};
+    for (size_t i = 0; i < sizeof tls_only / sizeof tls_only[0] && !st.failed; i++)
+      if (st.key_line[tls_only[i]])
+        fail(&st, st.key_line[tls_only[i]], keys[tls_only[i]].label,
+             "takes effect only with edge.tls = on (the link would be plaintext)");
+  }
+  if (!st.failed && !st.key_line[K_EDGE_CERT_FILE] != !st.key_line[K_EDGE_KEY_FILE]) {
+    key_id k = st.key_line[K_EDGE_CERT_FILE] ? K_EDGE_CERT_FILE : K_EDGE_KEY_FILE;
+    fail(&st, st.key_line[k], keys[k].label,
+         "edge.cert_file and edge.key_file go together (a client certificate needs both)");
   }
   if (!st.failed && (set_defaults(cfg) || !(cfg->path = strdup(path))))
     fail(&st, 0, NULL, "out of memory");
@@ -787,6 +1003,10 @@ void sx_config_free(sx_config *cfg) {
   free(cfg->trusted);
   free(cfg->service_user);
   free(cfg->edge_host);
+  free(cfg->edge_ca_file);
+  free(cfg->edge_server_name);
+  free(cfg->edge_cert_file);
+  free(cfg->edge_key_file);
   if (cfg->edge_secret) {
     /* explicit_bzero is not optimised away, unlike a plain memset before free. */
     explicit_bzero(cfg->edge_secret, strlen(cfg->edge_secret));
@@ -799,7 +1019,12 @@ void sx_config_free(sx_config *cfg) {
   }
   free(cfg->fed_audit_log);
   free(cfg->http_listen);
+  free(cfg->pres_watcher_uri);
   free(cfg->http_host);
+  free(cfg->admin_listen);
+  free(cfg->admin_host);
+  free(cfg->admin_cert_file);
+  free(cfg->admin_key_file);
   memset(cfg, 0, sizeof *cfg);
 }
 

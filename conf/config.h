@@ -36,6 +36,10 @@ typedef struct sx_config {
   unsigned max_in_flight;   /* SIP transactions toward SIP users at once; default 256 */
   unsigned max_queued;      /* XMPP→SIP messages waiting for a slot; default 4096 */
   char *service_user;       /* local part of the gateway's service address; default "gateway" */
+  unsigned incomplete_timeout_s; /* a TCP/TLS connection whose request has made no progress
+                                    for this long is closed; default 32 (1..3600) */
+  unsigned chat_state_backoff_s; /* after a SIP user refuses isComposing (415/488/501), none
+                                    is sent to that user for this long; default 3600 (0 off) */
 
   /* [edge] */
   char *edge_host;   /* default "127.0.0.1" */
@@ -46,6 +50,12 @@ typedef struct sx_config {
   unsigned backoff_max_ms;  /* default 30000 */
   unsigned keepalive_s;     /* whitespace keepalive interval; default 30 */
   unsigned dead_after_s;    /* link declared dead after this long without input; default 90 */
+  int edge_tls;             /* tls = on|off; default off */
+  char *edge_ca_file;       /* CA bundle the edge's certificate is verified against; NULL:
+                               the system store */
+  char *edge_server_name;   /* name verified in the certificate and sent as SNI; NULL: host */
+  char *edge_cert_file, *edge_key_file; /* client certificate (mutual TLS); both or neither */
+  size_t max_stanza_bytes;  /* inbound stanza limit; default 524288 */
 
   /* [federation]: the gateway-wide settings of Lync's Set-CsXmppGatewayConfiguration. The
    * first six are enforced by the edge XMPP server (rendered by `sipxmppctl edge-config`);
@@ -64,6 +74,22 @@ typedef struct sx_config {
   char *http_listen; /* "HOST:PORT" or NULL (off) */
   char *http_host;   /* parsed from http_listen */
   unsigned http_port;
+
+  /* [admin]: the web console (gateway/admin_http.c) */
+  char *admin_listen;    /* "HOST:PORT" or NULL (off) */
+  char *admin_host;      /* parsed from admin_listen */
+  unsigned admin_port;
+  char *admin_cert_file; /* PEM certificate (chain); with admin_key_file: HTTPS */
+  char *admin_key_file;  /* PEM private key */
+  unsigned admin_idle_s; /* a session ends after this long unused; default 900 */
+  /* [presence] */
+  unsigned pres_min_expires;    /* min_expires: below → 423 + Min-Expires; default 60 */
+  unsigned pres_max_expires;    /* max_expires: cap of a watcher's Expires; default 3600 */
+  unsigned pres_fanout_expires; /* fanout_expires: asked for by fan-out SUBSCRIBEs; 3600 */
+  unsigned pres_max_notify;     /* max_notify_in_flight: NOTIFYs in flight at once; 256 */
+  int pres_tcp;                 /* transport = tcp (1, default) | proxy (0): TCP toward the
+                                   outbound proxy for presence requests */
+  char *pres_watcher_uri;       /* watcher_uri; NULL: sip:<service_user>@<user's domain> */
 } sx_config;
 
 /* Loads and validates `path`. On failure returns -1 and writes one message of the form

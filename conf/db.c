@@ -164,6 +164,26 @@ int sxdb_open(const char *target, sx_db **out, char *err, size_t n) {
   return 0;
 }
 
+int sxdb_open_readonly(const char *target, sx_db **out, char *err, size_t n) {
+  if (sxdb_is_pg(target)) return sxdb_open(target, out, err, n);
+  *out = NULL;
+  sx_db *db = calloc(1, sizeof *db);
+  if (!db) {
+    snprintf(err, n, "out of memory");
+    return -1;
+  }
+  db->kind = SXDB_SQLITE;
+  if (sqlite3_open_v2(target, &db->lite, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    snprintf(err, n, "%s", db->lite ? sqlite3_errmsg(db->lite) : "cannot open");
+    sxdb_close(db);
+    return -1;
+  }
+  sqlite3_extended_result_codes(db->lite, 0);
+  sqlite3_busy_timeout(db->lite, 2000);
+  *out = db;
+  return 0;
+}
+
 void sxdb_close(sx_db *db) {
   if (!db) return;
   if (db->lite) sqlite3_close(db->lite);

@@ -42,6 +42,9 @@ char *sxdb_display(const char *target);
  * them, connect_timeout 5 s and TCP keepalives / tcp_user_timeout that drop a vanished
  * server within ~10-16 s; server NOTICEs are ignored. 0, or -1 with err set. */
 int sxdb_open(const char *target, sx_db **out, char *err, size_t n);
+/* Opens target to read only: a SQLite file that exists (never created, no pragma written,
+ * busy timeout 2 s); a PostgreSQL URI as sxdb_open() does. 0, or -1 with err set. */
+int sxdb_open_readonly(const char *target, sx_db **out, char *err, size_t n);
 void sxdb_close(sx_db *db);
 sx_dbkind sxdb_kind(const sx_db *db);
 

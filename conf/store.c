@@ -15,10 +15,10 @@
 
 /* Migration i (1-based) takes the schema from version i-1 to i. Never edit a released
  * migration; append a new one to both arrays (the same text where both engines accept it,
- * as migration 3 does) and raise SX_STORE_SCHEMA_VERSION. */
-/* 3: the instances sharing the store (heartbeats) and named leases; written outside the
+ * as migration 4 does) and raise SX_STORE_SCHEMA_VERSION. */
+/* 4: the instances sharing the store (heartbeats) and named leases; written outside the
  * change counter (they change every few seconds and are not part of the snapshot). */
-#define MIGRATION_3                                                                     \
+#define MIGRATION_4                                                                     \
   "CREATE TABLE instances("                                                             \
   "  id TEXT PRIMARY KEY,"                                                              \
   "  host TEXT NOT NULL,"                                                               \
@@ -77,7 +77,13 @@ static const char *const MIGRATIONS_LITE[SX_STORE_SCHEMA_VERSION] = {
     "  updated INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY(user, contact)) WITHOUT ROWID;",
 
-    MIGRATION_3,
+    /* 3: administrators of the web console (conf/store_admin.c) */
+    "CREATE TABLE admins("
+    "  name TEXT PRIMARY KEY COLLATE NOCASE,"
+    "  hash TEXT NOT NULL,"
+    "  updated INTEGER NOT NULL DEFAULT 0);",
+
+    MIGRATION_4,
 };
 
 /* PostgreSQL: the same tables. Case-insensitive names use a nondeterministic ICU collation
@@ -129,7 +135,13 @@ static const char *const MIGRATIONS_PG[SX_STORE_SCHEMA_VERSION] = {
     "  updated BIGINT NOT NULL DEFAULT 0,"
     "  PRIMARY KEY(\"user\", contact));",
 
-    MIGRATION_3,
+    /* 3: administrators of the web console (conf/store_admin.c) */
+    "CREATE TABLE admins("
+    "  name TEXT COLLATE sx_nocase PRIMARY KEY,"
+    "  hash TEXT NOT NULL,"
+    "  updated BIGINT NOT NULL DEFAULT 0);",
+
+    MIGRATION_4,
 };
 
 

@@ -29,7 +29,7 @@
 #include "translate/policy.h"
 
 /* The schema version this build creates and understands. */
-#define SX_STORE_SCHEMA_VERSION 3
+#define SX_STORE_SCHEMA_VERSION 4
 
 typedef struct sx_store sx_store;
 
@@ -273,5 +273,31 @@ int sx_store_notify_fd(sx_store *s);
 /* One notification that arrived: 1 with *channel and *payload malloc'd (caller frees), 0 when
  * none waits, -1 on error (err set). Never blocks: call until 0 when the socket is readable. */
 int sx_store_next_notice(sx_store *s, char **channel, char **payload, char *err, size_t n);
+
+/* ---- console administrators (store_admin.c) ------------------------------------------- */
+
+#define SX_ADMIN_NAME_MAX 64
+#define SX_ADMIN_PASSWORD_MIN 8
+#define SX_ADMIN_PASSWORD_MAX 1024
+
+/* 0 when name is 1..64 of [A-Za-z0-9._@-]; -1 with a message in err otherwise. */
+int sx_admin_name_check(const char *name, char *err, size_t n);
+/* Creates the administrator or replaces its password (a salted scrypt hash is stored, never
+ * the password). *created (may be NULL) is 1 for a new name. INVALID for a bad name or a
+ * password outside 8..1024 bytes. */
+sx_st sx_store_admin_passwd(sx_store *s, const char *name, const char *password, int *created,
+                            char *err, size_t n);
+/* OK when name and password match; INVALID ("wrong name or password", the same for an
+ * unknown name, which costs the same time); ERROR when the store fails. */
+sx_st sx_store_admin_verify(sx_store *s, const char *name, const char *password, char *err,
+                            size_t n);
+/* When the administrator's password was last set (unix time); NOTFOUND when there is no
+ * such administrator. */
+sx_st sx_store_admin_updated(sx_store *s, const char *name, int64_t *updated, char *err,
+                             size_t n);
+sx_st sx_store_admin_remove(sx_store *s, const char *name, char *err, size_t n);
+/* Names sorted; released with sx_admin_list_free(). */
+sx_st sx_store_admin_list(sx_store *s, char ***names, size_t *count, char *err, size_t n);
+void sx_admin_list_free(char **v, size_t count);
 
 #endif

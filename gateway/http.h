@@ -35,7 +35,8 @@ void sx_http_set_status(sx_http *h, sx_status_fn fn, void *ud);
 /* The port actually bound. */
 unsigned sx_http_port(const sx_http *h);
 
-/* Closes the listener and every connection, and frees h once its uv handles are closed
+/* Closes the listener and every connection and frees h; the libmicrohttpd driver it used
+ * (mhd_loop.c) is freed once its uv handles are closed
  * (the loop must run once more for that). NULL is allowed. */
 void sx_http_stop(sx_http *h);
 

@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 #include "gateway/access.h"
+#include "gateway/admin.h"
 #include "gateway/gateway.h"
 #include "gateway/http.h"
 #include "gateway/instance.h"
 #include "gateway/metrics.h"
+#include "gateway/presence.h"
 #include "gateway/msglog.h"
 #include "gateway/status.h"
 #include "sx_version.h"
@@ -22,8 +24,10 @@
 #define DEFAULT_CONFIG "/etc/sipxmpp/sipxmppd.conf"
 #define IDMAP_CAPACITY 65536
 #define IDMAP_TTL_MS (10 * 60 * 1000)
+/* SIP users remembered as refusing typing notifications. */
+#define CHAT_QUIET_CAPACITY 65536
 /* Receive buffer of SIP TCP connections: bounds what Sofia reads at once after a stall.
- * It must stay well under nta's maximum message size (max_message_bytes + 64 KiB): Sofia
+ * It must stay well under nta's maximum message size (max_message_bytes + 128 KiB): Sofia
  * counts everything buffered on a connection against it and answers 413 and closes past it.
  * The kernel doubles the value for its own bookkeeping. */
 #define SIP_TCP_RCVBUF (8 * 1024)
@@ -39,7 +43,7 @@ sx_edge *sx_gw_edge(sx_gw *gw, const char *domain) {
 
 static void on_edge_state(void *ud, sx_edge *edge, int up) {
   sx_edge_stats st;
-  (void)ud;
+  sx_pres_edge_state(ud, edge, up);
   sx_metric_link(sx_edge_domain(edge), up);
   sx_status_link(sx_edge_domain(edge), up);
   sx_edge_get_stats(edge, &st);
@@ -50,6 +54,17 @@ static void on_edge_drop(void *ud, sx_edge *edge, const char *reason) {
   (void)ud;
   (void)edge;
   sx_metric_refusal(SX_DIR_XMPP_TO_SIP, reason);
+}
+
+/* Before each /metrics answer: the SIP side's own counters. */
+static void collect_metrics(void *ud) {
+  sx_gw *gw = ud;
+  sx_sip_stats st;
+  if (!gw->sip) return;
+  sx_sip_get_stats(gw->sip, &st);
+  sx_metric_set("sip_bad_messages_total", st.bad_messages);
+  sx_metric_set("sip_bad_requests_total", st.bad_requests);
+  sx_metric_set("sip_dropped_requests_total", st.dropped);
 }
 
 static int health(void *ud, char *detail, size_t n) {
@@ -96,16 +111,19 @@ static int start(sx_gw *gw) {
                       .outbound_proxy = gw->cfg.outbound_proxy,
                       .max_message_bytes = gw->cfg.max_message_bytes,
                       .debug = gw->cfg.log_level >= SX_LOG_DEBUG,
-                      .tcp_rcvbuf = SIP_TCP_RCVBUF};
+                      .tcp_rcvbuf = SIP_TCP_RCVBUF,
+                      .incomplete_timeout_ms = gw->cfg.incomplete_timeout_s * 1000u};
   sx_sip_cbs scb = {.on_request = sx_relay_sip_request, .on_response = sx_relay_sip_response};
   sx_edge_cbs ecb = {.on_state = on_edge_state,
                      .on_message = sx_relay_xmpp_message,
+                     .on_presence = sx_pres_on_presence,
                      .on_confirm = sx_relay_sip_confirm,
                      .on_drop = on_edge_drop};
 
   gw->warn_agent = strdup(gw->cfg.domains[0]);
   gw->ids = sx_stanza_ids_new(gw->cfg.edge_secret, IDMAP_CAPACITY, IDMAP_TTL_MS);
-  if (!gw->warn_agent || !gw->ids) {
+  gw->chat_quiet = sx_quiet_new(CHAT_QUIET_CAPACITY);
+  if (!gw->warn_agent || !gw->ids || !gw->chat_quiet) {
     sx_err("gateway", "out of memory");
     return -1;
   }
@@ -125,6 +143,7 @@ static int start(sx_gw *gw) {
     return -1;
   }
   for (i = 0; i < gw->cfg.n_listen; i++) sx_info("sip", "listening on %s", gw->cfg.listen[i]);
+  sx_metrics_set_collector(collect_metrics, gw);
 
   gw->edges = calloc(gw->cfg.n_domains, sizeof *gw->edges);
   if (!gw->edges) return -1;
@@ -138,7 +157,13 @@ static int start(sx_gw *gw) {
                          .keepalive_s = gw->cfg.keepalive_s,
                          .dead_after_s = gw->cfg.dead_after_s,
                          .served = gw->cfg.domains,
-                         .n_served = gw->cfg.n_domains};
+                         .n_served = gw->cfg.n_domains,
+                         .max_stanza_bytes = gw->cfg.max_stanza_bytes,
+                         .tls = gw->cfg.edge_tls,
+                         .ca_file = gw->cfg.edge_ca_file,
+                         .server_name = gw->cfg.edge_server_name,
+                         .cert_file = gw->cfg.edge_cert_file,
+                         .key_file = gw->cfg.edge_key_file};
     gw->edges[i] = sx_edge_new(&gw->loop.uv, &ep, &ecb, gw);
     if (!gw->edges[i]) {
       sx_err("edge", "cannot create the link for %s", gw->cfg.domains[i]);
@@ -147,6 +172,7 @@ static int start(sx_gw *gw) {
     gw->n_edges++;
     sx_metric_link(gw->cfg.domains[i], 0);
   }
+  if (sx_pres_start(gw) != 0) return -1;
   if (gw->cfg.http_listen) {
     if (sx_http_start(&gw->loop.uv, gw->cfg.http_host, gw->cfg.http_port, health, gw, &gw->http,
                       err, sizeof err) != 0) {
@@ -156,6 +182,11 @@ static int start(sx_gw *gw) {
     sx_http_set_status(gw->http, sx_status_json, gw);
     sx_info("http", "serving /healthz, /metrics and /status on %s", gw->cfg.http_listen);
   }
+  if (gw->cfg.admin_listen && sx_admin_start(gw, &gw->admin, err, sizeof err) != 0) {
+    sx_err("admin", "%s", err);
+    return -1;
+  }
+  if (gw->admin) sx_info("admin", "web console on %s (port %u)", gw->cfg.admin_listen, sx_admin_port(gw->admin));
   uv_signal_init(&gw->loop.uv, &gw->sig_term);
   uv_signal_init(&gw->loop.uv, &gw->sig_int);
   uv_signal_init(&gw->loop.uv, &gw->sig_hup);
@@ -166,13 +197,22 @@ static int start(sx_gw *gw) {
   return 0;
 }
 
-/* Clean stop: answer what waits, close the links (</stream:stream>), stop SIP, let libuv
- * close every handle, release everything. */
+/* Clean stop: answer what waits, close the links (</stream:stream>), release the links,
+ * then stop SIP, let libuv close every handle, release everything.
+ *
+ * Order: a link's delivery tokens are deferred SIP transactions owned by the SIP side. The
+ * links are released first (a link that went down has already answered its tokens with
+ * 503 through the live SIP side; a freed link makes no further callback), and only then is
+ * the SIP side freed, which answers whatever transaction is still deferred. */
 static void stop(sx_gw *gw) {
   size_t i;
   uint64_t until;
 
   if (gw->sip) sx_relay_xmpp_drain(gw);
+  /* Presence first: watchers learn the users are unavailable, dialogs and fan-outs end. */
+  sx_pres_shutdown(gw);
+  until = sx_gw_now(gw) + 1000;
+  while (!sx_pres_flushed(gw) && sx_gw_now(gw) < until) sx_loop_turn(&gw->loop, 20);
   /* Let the edge server confirm what was already sent (up to 1 s), then close. */
   until = sx_gw_now(gw) + 1000;
   for (;;) {
@@ -186,12 +226,20 @@ static void stop(sx_gw *gw) {
   /* Give the stream ends a moment to leave. */
   until = sx_gw_now(gw) + 300;
   while (sx_gw_now(gw) < until) sx_loop_turn(&gw->loop, 50);
+  sx_pres_free(gw);
+  for (i = 0; i < gw->n_edges; i++) sx_edge_free(gw->edges[i]);
+  free(gw->edges);
+  gw->edges = NULL;
+  gw->n_edges = 0; /* what SIP answers from here on finds no link */
+  sx_metrics_set_collector(NULL, NULL);
   if (gw->sip) sx_sip_free(gw->sip);
   gw->sip = NULL;
   if (gw->http) sx_http_stop(gw->http);
   gw->http = NULL;
   if (gw->instance) sx_instance_stop(gw->instance);
   gw->instance = NULL;
+  sx_admin_stop(gw->admin);
+  gw->admin = NULL;
   if (gw->access) sx_access_close(gw->access);
   gw->access = NULL;
   if (uv_is_active((uv_handle_t *)&gw->sig_term)) {
@@ -200,10 +248,8 @@ static void stop(sx_gw *gw) {
     uv_close((uv_handle_t *)&gw->sig_hup, NULL);
   }
   for (i = 0; i < 50 && uv_loop_alive(&gw->loop.uv); i++) sx_loop_turn(&gw->loop, 20);
-  for (i = 0; i < gw->n_edges; i++) sx_edge_free(gw->edges[i]);
-  free(gw->edges);
-  gw->edges = NULL;
   sx_stanza_ids_free(gw->ids);
+  sx_quiet_free(gw->chat_quiet);
   free(gw->warn_agent);
 }
 

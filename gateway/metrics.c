@@ -48,6 +48,11 @@ static const struct {
   const char *name, *help;
 } known_help[] = {
     {"sip_bad_requests_total", "SIP requests rejected as malformed."},
+    {"sip_bad_messages_total", "SIP datagrams and stream bytes dropped as not SIP."},
+    {"sip_dropped_requests_total", "SIP requests dropped by the transaction layer."},
+    {"chat_states_suppressed_total",
+     "Typing notifications not sent to SIP users who refused them."},
+    {"chat_states_refused_total", "Typing notifications refused by SIP users (415/488/501)."},
     {"xmpp_bad_stanzas_total", "XMPP stanzas rejected as malformed."},
     {"sip_torture_rejected_total", "SIP torture-test style messages rejected."},
     {"presence_notifies_total", "SIP NOTIFY requests sent for XMPP presence."},
@@ -79,8 +84,21 @@ void sx_metric_msg(sx_dir dir, sx_result res) {
   if ((unsigned)dir < SX_DIR_COUNT && (unsigned)res < SX_RES_COUNT) msgs[dir][res]++;
 }
 
-static reason_row *find_reason(const char *reason, int create) {
-  if (!valid_word(reason)) return NULL;
+/* A refusal reason as a label value: XMPP condition names ("jid-malformed") have '-' where
+ * the snake_case reasons have '_'; both are kept, as "jid_malformed". *out gets the word;
+ * 0 if it is a valid one. */
+static int reason_word(const char *reason, char out[SX_METRIC_NAME_MAX]) {
+  size_t n = 0;
+  if (!reason) return -1;
+  for (; reason[n] && n + 1 < SX_METRIC_NAME_MAX; n++) out[n] = reason[n] == '-' ? '_' : reason[n];
+  if (reason[n]) return -1;
+  out[n] = '\0';
+  return valid_word(out) ? 0 : -1;
+}
+
+static reason_row *find_reason(const char *reason_in, int create) {
+  char reason[SX_METRIC_NAME_MAX];
+  if (reason_word(reason_in, reason) != 0) return NULL;
   for (size_t i = 0; i < n_reasons; i++)
     if (!strcmp(reasons[i].reason, reason)) return &reasons[i];
   if (!create || n_reasons == MAX_REASONS) return NULL;
@@ -148,18 +166,22 @@ void sx_metric_add(const char *name, uint64_t n) {
 
 void sx_metric_inc(const char *name) { sx_metric_add(name, 1); }
 
+void sx_metric_set(const char *name, uint64_t v) {
+  named_row *r = find_name(name, 1);
+  if (r) r->count = v;
+}
+
+static void (*collector)(void *);
+static void *collector_ud;
+
+void sx_metrics_set_collector(void (*fn)(void *ud), void *ud) {
+  collector = fn;
+  collector_ud = fn ? ud : NULL;
+}
+
 uint64_t sx_metric_get_msg(sx_dir dir, sx_result res) {
   if ((unsigned)dir >= SX_DIR_COUNT || (unsigned)res >= SX_RES_COUNT) return 0;
   return msgs[dir][res];
-}
-
-void sx_metric_each_refusal(void (*fn)(void *ud, sx_dir dir, const char *reason, uint64_t n),
-                            void *ud) {
-  for (size_t i = 0; i < n_reasons; i++)
-    for (int d = 0; d < SX_DIR_COUNT; d++)
-      if (reasons[i].count[d]) fn(ud, (sx_dir)d, reasons[i].reason, reasons[i].count[d]);
-  for (int d = 0; d < SX_DIR_COUNT; d++)
-    if (other_refusals[d]) fn(ud, (sx_dir)d, "other", other_refusals[d]);
 }
 
 uint64_t sx_metric_get_refusal(sx_dir dir, const char *reason) {
@@ -167,6 +189,14 @@ uint64_t sx_metric_get_refusal(sx_dir dir, const char *reason) {
   if (reason && !strcmp(reason, "other")) return other_refusals[dir];
   reason_row *r = find_reason(reason, 0);
   return r ? r->count[dir] : 0;
+}
+
+void sx_metric_each_refusal(sx_refusal_fn fn, void *ud) {
+  for (size_t i = 0; i < n_reasons; i++)
+    for (int d = 0; d < SX_DIR_COUNT; d++)
+      if (reasons[i].count[d]) fn(ud, (sx_dir)d, reasons[i].reason, reasons[i].count[d]);
+  for (int d = 0; d < SX_DIR_COUNT; d++)
+    if (other_refusals[d]) fn(ud, (sx_dir)d, "other", other_refusals[d]);
 }
 
 int sx_metric_get_link(const char *domain) {
@@ -230,9 +260,18 @@ static long long resident_bytes(void) {
   return (long long)(resident * (unsigned long long)page);
 }
 
+static sx_metrics_extra_fn extra_fn;
+static void *extra_ud;
+
+void sx_metrics_set_extra(sx_metrics_extra_fn fn, void *ud) {
+  extra_fn = fn;
+  extra_ud = ud;
+}
+
 char *sx_metrics_render(size_t *len) {
   char *buf = NULL;
   size_t size = 0;
+  if (collector) collector(collector_ud);
   FILE *f = open_memstream(&buf, &size);
   if (!f) return NULL;
 
@@ -290,6 +329,8 @@ char *sx_metrics_render(size_t *len) {
                "Events counted under a name the metrics table could not hold.");
     fprintf(f, "sipxmpp_other_events_total %" PRIu64 "\n", other_events);
   }
+
+  if (extra_fn) extra_fn(extra_ud, f);
 
   long long rss = resident_bytes();
   if (rss >= 0) {

@@ -10,6 +10,7 @@
 #define SX_GATEWAY_METRICS_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define SX_METRIC_NAME_MAX 64
 
@@ -38,8 +39,9 @@ void sx_metric_msg(sx_dir dir, sx_result res);
 /* Refusals by direction and reason. `reason` is a short snake_case word such as
  * "not_partner", "user_not_enabled", "not_in_contacts", "untrusted_peer", "from_not_served",
  * "sips_target", "bad_address", "too_large", "unsupported_type", "spoofed_from",
- * "link_down". Up to 64 distinct reasons are kept; further ones, and reasons that are not
- * [a-z0-9_] words, are counted as "other". */
+ * "link_down", or an XMPP condition ("jid-malformed" is counted as "jid_malformed"). Up to 64
+ * distinct reasons are kept; further ones, and reasons that are not [a-z0-9_-] words, are
+ * counted as "other". */
 void sx_metric_refusal(sx_dir dir, const char *reason);
 
 /* Edge link state per served domain (1 up, 0 down) and reconnect attempts. Up to 256
@@ -53,6 +55,11 @@ void sx_metric_reconnect(const char *domain);
  * counted as "other_events_total". */
 void sx_metric_inc(const char *name);
 void sx_metric_add(const char *name, uint64_t n);
+/* Sets a named counter to a value kept elsewhere (a library's own monotonic count). */
+void sx_metric_set(const char *name, uint64_t v);
+/* fn(ud) runs at the start of every sx_metrics_render (to sx_metric_set counters kept
+ * elsewhere); NULL removes it. One collector. */
+void sx_metrics_set_collector(void (*fn)(void *ud), void *ud);
 
 /* Read accessors (0, or -1 for sx_metric_get_link, when never recorded). */
 uint64_t sx_metric_get_msg(sx_dir dir, sx_result res);
@@ -60,15 +67,19 @@ uint64_t sx_metric_get_refusal(sx_dir dir, const char *reason);
 int sx_metric_get_link(const char *domain);
 uint64_t sx_metric_get_reconnects(const char *domain);
 uint64_t sx_metric_get(const char *name);
-
-/* Calls fn for every refusal counter that is not zero (reason "other" last). */
-void sx_metric_each_refusal(void (*fn)(void *ud, sx_dir dir, const char *reason, uint64_t n),
-                            void *ud);
+/* Calls fn for every refusal counter that is not zero, in first-seen order ("other" last). */
+typedef void (*sx_refusal_fn)(void *ud, sx_dir dir, const char *reason, uint64_t count);
+void sx_metric_each_refusal(sx_refusal_fn fn, void *ud);
 
 /* The Prometheus text exposition format (version 0.0.4) of every counter, plus
  * process_resident_memory_bytes. Returns malloc'd text (caller frees) and its length in
  * *len (may be NULL), or NULL on allocation failure. */
 char *sx_metrics_render(size_t *len);
+
+/* A part of the daemon that renders its own families (gauges it computes on demand) into
+ * the exposition, after the counters. One at a time; NULL removes it. */
+typedef void (*sx_metrics_extra_fn)(void *ud, FILE *f);
+void sx_metrics_set_extra(sx_metrics_extra_fn fn, void *ud);
 
 /* Forgets every counter and frees the tables (tests; shutdown). */
 void sx_metrics_reset(void);

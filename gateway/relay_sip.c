@@ -8,6 +8,7 @@
 #include "gateway/access.h"
 #include "gateway/gateway.h"
 #include "gateway/metrics.h"
+#include "gateway/presence.h"
 #include "gateway/msglog.h"
 #include "translate/log.h"
 
@@ -68,9 +69,13 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
   char id[SX_STANZA_ID_MAX], *xml, *user_key = NULL, *ext_key = NULL;
   size_t len;
 
+  if (strcmp(rq->method, "SUBSCRIBE") == 0) {
+    sx_pres_sip_subscribe(gw, rq, txn);
+    return;
+  }
   sx_msglog_begin();
   if (strcmp(rq->method, "MESSAGE") != 0) {
-    sx_sip_reply_hdrs h = {.allow = "MESSAGE, OPTIONS"};
+    sx_sip_reply_hdrs h = {.allow = "MESSAGE, OPTIONS, SUBSCRIBE, NOTIFY"};
     sx_sip_reply(gw->sip, txn, 405, NULL, &h);
     sx_debug("sip", "%s from %s answered 405", rq->method, rq->src_text);
     return;
@@ -176,6 +181,7 @@ out:
 void sx_relay_sip_confirm(void *ud, sx_edge *edge, void *token, int ok) {
   sx_gw *gw = ud;
   sx_sip_txn *txn = token;
+  if (!gw->sip) return; /* never: the links are released before the SIP side (main.c) */
   if (ok) {
     sx_sip_reply(gw->sip, txn, 202, NULL, NULL);
     sx_metric_msg(SX_DIR_SIP_TO_XMPP, SX_RES_ACCEPTED);

@@ -24,6 +24,9 @@ struct xq_item {
   char *domain;          /* served domain whose edge link carries the answer */
   char *xfrom, *xto, *id; /* the original stanza (REQ_RELAY) */
   int receipt;
+  int chat_state;        /* a body-less chat-state notification (isComposing) */
+  char *user_key;        /* the SIP user's key (chat states only) */
+  char *in_reply_to;     /* REQ_NOTICE: the Call-ID of the message it is about */
   sx_im_sip_out out;
 };
 
@@ -32,6 +35,8 @@ static void item_free(xq_item *it) {
   free(it->xfrom);
   free(it->xto);
   free(it->id);
+  free(it->user_key);
+  free(it->in_reply_to);
   sx_im_sip_free(&it->out);
   free(it);
 }
@@ -47,10 +52,12 @@ static void send_stanza(sx_gw *gw, const char *domain, char *xml, size_t len, co
   free(xml);
 }
 
+/* An error stanza to an external sender: its <text/> is the neutral one for the condition
+ * (sx_err_partner_text); the internal detail `text` goes to the log only. */
 static void send_error(sx_gw *gw, const char *domain, const char *xfrom, const char *xto,
                        const char *id, const char *condition, const char *text) {
   size_t len = 0;
-  char *xml = sx_xmsg_error_reply(xfrom, xto, id, condition, text, &len);
+  char *xml = sx_xmsg_error_reply(xfrom, xto, id, condition, sx_err_partner_text(condition), &len);
   sx_debug("im", "xmpp->sip error %s to %s (id %s)%s%s", condition, xfrom, id ? id : "-",
            text ? ": " : "", text ? text : "");
   send_stanza(gw, domain, xml, len, "error stanza");
@@ -65,7 +72,7 @@ static void send_imdn(sx_gw *gw, const sx_idmap_entry *e, const char *status) {
   sx_jid_free(&j);
   snprintf(new_id, sizeof new_id, "%08lx%08lx", random(), random());
   if (from) doc = sx_imdn_build(from, e->sender, e->imdn_id, e->imdn_datetime, status, new_id);
-  if (doc) sx_relay_sip_notice(gw, from, e->sender, "message/cpim", doc);
+  if (doc) sx_relay_sip_notice(gw, from, e->sender, "message/cpim", doc, e->call_id);
   else sx_err("im", "IMDN for %s could not be built", e->imdn_id);
   free(from);
   free(doc);
@@ -90,7 +97,8 @@ static void handle_error(sx_gw *gw, sx_edge *edge, const sx_xmsg *m) {
   } else {
     text = sx_im_failure_text(e.target, m->error_condition, m->error_text);
     snprintf(from, sizeof from, "sip:%s@%s", gw->cfg.service_user, sx_edge_domain(edge));
-    if (text) sx_relay_sip_notice(gw, from, e.sender, "text/plain;charset=UTF-8", text);
+    if (text)
+      sx_relay_sip_notice(gw, from, e.sender, "text/plain;charset=UTF-8", text, e.call_id);
     free(text);
   }
   sx_idmap_entry_free(&e);
@@ -118,7 +126,8 @@ static int send_item(sx_gw *gw, xq_item *it) {
                   .subject = it->out.subject,
                   .content_type = it->out.content_type,
                   .content_language = it->out.content_language,
-                  .body = it->out.body};
+                  .body = it->out.body,
+                  .in_reply_to = it->in_reply_to};
   return sx_sip_send_message(gw->sip, &o, it);
 }
 
@@ -145,6 +154,7 @@ void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m) {
   sx_jid from, to;
   sx_decision d;
   char *user_key = NULL, *ext_key = NULL;
+  char *pfrom = NULL, *pto = NULL; /* the addresses as prepared (stringprep) */
   xq_item *it = NULL;
   int rc;
 
@@ -161,6 +171,12 @@ void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m) {
   memset(&to, 0, sizeof to);
   if (sx_jid_parse(m->from, &from) != SX_ADDR_OK || sx_jid_parse(m->to, &to) != SX_ADDR_OK) {
     cond = "jid-malformed";
+    goto refuse;
+  }
+  pfrom = sx_jid_to_text(&from, 1);
+  pto = sx_jid_to_text(&to, 1);
+  if (!pfrom || !pto) {
+    cond = "resource-constraint";
     goto refuse;
   }
   if (to.local) {
@@ -196,9 +212,22 @@ void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m) {
   }
   it->kind = REQ_RELAY;
   it->receipt = m->receipt_request;
+  if (!m->body && m->chat_state != SX_CHAT_NONE && user_key) {
+    /* A SIP user who refused typing notifications gets none for a while. */
+    if (sx_quiet_check(gw->chat_quiet, user_key, sx_gw_now(gw))) {
+      sx_metric_inc("chat_states_suppressed_total");
+      goto done;
+    }
+    it->chat_state = 1;
+    it->user_key = strdup(user_key);
+    if (!it->user_key) {
+      cond = "resource-constraint";
+      goto refuse;
+    }
+  }
   it->domain = strdup(domain);
-  it->xfrom = strdup(m->from);
-  it->xto = strdup(m->to);
+  it->xfrom = strdup(pfrom);
+  it->xto = strdup(pto);
   it->id = m->id ? strdup(m->id) : NULL;
   if (!it->domain || !it->xfrom || !it->xto || (m->id && !it->id)) {
     cond = "resource-constraint";
@@ -220,7 +249,7 @@ void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m) {
   } else {
     sx_metric_msg(SX_DIR_XMPP_TO_SIP, SX_RES_REJECTED_BUSY);
     sx_metric_refusal(SX_DIR_XMPP_TO_SIP, "queue_full");
-    send_error(gw, domain, m->from, m->to, m->id, "resource-constraint",
+    send_error(gw, domain, m->from, pto, m->id, "resource-constraint",
                "too many messages waiting for delivery; try again later");
     sx_msglog_release(it, 0, "busy", "queue_full: resource-constraint");
     goto done;
@@ -237,9 +266,14 @@ refuse:
     if (!it || !sx_msglog_release(it, 0, "refused", detail))
       sx_msglog_done(SX_DIR_XMPP_TO_SIP, m->id, m->from, m->to, 0, "refused", detail, 0);
   }
-  send_error(gw, domain, m->from, m->to, m->id, cond, text);
+  if (!m->body && m->chat_state != SX_CHAT_NONE) /* never an error for a typing notice */
+    sx_debug("im", "xmpp->sip chat state from %s refused silently: %s", m->from, cond);
+  else
+    send_error(gw, domain, m->from, pto ? pto : m->to, m->id, cond, text);
 done:
   if (it) item_free(it);
+  free(pfrom);
+  free(pto);
   free(user_key);
   free(ext_key);
   sx_jid_free(&from);
@@ -264,6 +298,21 @@ void sx_relay_sip_response(void *ud, void *req_ud, int status, const char *phras
       char *xml = sx_xmsg_serialize(&r, &len);
       send_stanza(gw, it->domain, xml, len, "receipt");
     }
+  } else if (it->chat_state) {
+    /* A phone that does not take isComposing: no error stanza, not a failed message, and
+     * no more typing notifications to that user for a while. */
+    if (status == 415 || status == 488 || status == 501) {
+      sx_metric_inc("chat_states_refused_total");
+      if (gw->cfg.chat_state_backoff_s)
+        sx_quiet_add(gw->chat_quiet, it->user_key,
+                     sx_gw_now(gw) + (uint64_t)gw->cfg.chat_state_backoff_s * 1000,
+                     sx_gw_now(gw));
+      sx_info("im", "xmpp->sip: %s refused typing notifications (%d); none sent for %u s",
+              it->out.request_uri, status, gw->cfg.chat_state_backoff_s);
+    } else {
+      sx_debug("im", "xmpp->sip chat state to %s not delivered: %d %s", it->out.request_uri,
+               status, phrase);
+    }
   } else {
     const char *cond = sx_err_sip_to_xmpp(status);
     sx_metric_msg(SX_DIR_XMPP_TO_SIP, SX_RES_FAILED);
@@ -276,7 +325,7 @@ void sx_relay_sip_response(void *ud, void *req_ud, int status, const char *phras
 }
 
 void sx_relay_sip_notice(sx_gw *gw, const char *from, const char *to_uri,
-                         const char *content_type, const char *body) {
+                         const char *content_type, const char *body, const char *in_reply_to) {
   xq_item *it = calloc(1, sizeof *it);
   if (!it) return;
   it->kind = REQ_NOTICE;
@@ -284,7 +333,9 @@ void sx_relay_sip_notice(sx_gw *gw, const char *from, const char *to_uri,
   it->out.from = strdup(from);
   it->out.content_type = strdup(content_type);
   it->out.body = strdup(body);
+  it->in_reply_to = in_reply_to ? strdup(in_reply_to) : NULL;
   if (!it->out.request_uri || !it->out.from || !it->out.content_type || !it->out.body ||
+      (in_reply_to && !it->in_reply_to) ||
       send_item(gw, it) != 0) {
     sx_err("im", "delivery-failure notice to %s could not be sent", to_uri);
     item_free(it);

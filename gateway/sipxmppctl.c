@@ -6,6 +6,8 @@
 #include "gateway/sipxmppctl.h"
 #include "sx_version.h"
 
+#include "conf/check.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,7 @@ static const char USAGE[] =
     "                         the edge XMPP server's configuration for the served domains\n"
     "                         and the partners\n"
     "  --version              print the version\n"
+    "  admin passwd NAME | admin list | admin remove NAME   (web console logins)\n"
     "\n"
     "Options: --config FILE (default " CTL_DEFAULT_CONFIG "), --store PATH (use this store\n"
     "file instead of the config's [gateway] store), --json (JSON on stdout).\n"
@@ -268,26 +271,7 @@ void ctl_json_str(cJSON *o, const char *name, const char *v) {
 }
 
 int ctl_effective(ctl_ctx *c, const char *key, sx_policy_rec *out, const char **scope) {
-  char err[512];
-  sx_user_rec u;
-  int have = sx_store_user_get(c->st, key, &u, err, sizeof err) == SX_ST_OK;
-  if (have && u.policy && sx_store_policy_get(c->st, u.policy, out, err, sizeof err) == SX_ST_OK) {
-    *scope = "per-user";
-    sx_user_rec_free(&u);
-    return 0;
-  }
-  if (have && u.site) {
-    char name[300];
-    snprintf(name, sizeof name, "site:%s", u.site);
-    if (sx_store_policy_get(c->st, name, out, err, sizeof err) == SX_ST_OK) {
-      *scope = "site";
-      sx_user_rec_free(&u);
-      return 0;
-    }
-  }
-  if (have) sx_user_rec_free(&u);
-  *scope = "global";
-  return sx_store_policy_get(c->st, "global", out, err, sizeof err) == SX_ST_OK ? 0 : -1;
+  return sx_store_effective_policy(c->st, key, out, scope);
 }
 
 /* Removes the global options from argv (anywhere before "--"), filling c. */
@@ -364,6 +348,8 @@ int main(int argc, char **argv) {
     fn = ctl_contact;
   else if (strcmp(cmd, "check") == 0)
     fn = ctl_check;
+  else if (strcmp(cmd, "admin") == 0)
+    fn = ctl_admin;
   else if (strcmp(cmd, "status") == 0)
     fn = ctl_status;
   else if (strcmp(cmd, "doctor") == 0)

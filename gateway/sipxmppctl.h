@@ -6,6 +6,7 @@
 
 #include "conf/config.h"
 #include "conf/store.h"
+#include "gateway/store_json.h"
 #include "translate/address.h"
 #include "translate/policy.h"
 
@@ -119,6 +120,7 @@ int ctl_partner(ctl_ctx *c, int argc, char **argv);
 int ctl_user(ctl_ctx *c, int argc, char **argv);
 int ctl_contact(ctl_ctx *c, int argc, char **argv);
 int ctl_check(ctl_ctx *c, int argc, char **argv);
+int ctl_admin(ctl_ctx *c, int argc, char **argv);
 /* Operations (argv starts after the command word): status [--json], doctor [--json],
  * edge-config prosody|ejabberd [--output FILE]. */
 int ctl_status(ctl_ctx *c, int argc, char **argv);
@@ -133,8 +135,5 @@ int ctl_load_config(ctl_ctx *c);
 int ctl_http_get(const char *host, unsigned port, const char *path, long timeout_ms,
                  char **body, long *status, char *err, size_t errlen);
 
-/* JSON forms shared by several commands (NULL when out of memory). */
-cJSON *ctl_policy_json(const sx_policy_rec *p);
-cJSON *ctl_partner_json(const sx_partner_rec *p);
 
 #endif

@@ -12,7 +12,6 @@
  * be asked). */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,24 +67,16 @@ static void add(report *r, result res, const char *check, const char *fmt, ...) 
 
 /* The schema version of an existing store file, read without changing it; -1 with why. */
 static int schema_of(const char *path, char *why, size_t n) {
-  sqlite3 *db = NULL;
+  sx_db *db = NULL;
   int v = -1;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-    snprintf(why, n, "%s", db ? sqlite3_errmsg(db) : "cannot open");
-    sqlite3_close(db);
-    return -1;
-  }
-  sqlite3_busy_timeout(db, 2000);
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_version", -1, &st, NULL) !=
-          SQLITE_OK ||
-      sqlite3_step(st) != SQLITE_ROW) {
-    snprintf(why, n, "not a sipxmpp store (%s)", sqlite3_errmsg(db));
-  } else {
-    v = sqlite3_column_int(st, 0);
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  if (sxdb_open_readonly(path, &db, why, n)) return -1;
+  sx_dbq *st = sxdb_prepare(db, "SELECT MAX(version) FROM schema_version");
+  if (!st || sxdb_step(st) != SXDB_ROW)
+    snprintf(why, n, "not a sipxmpp store (%s)", sxdb_errmsg(db));
+  else
+    v = (int)sxdb_int64(st, 0);
+  sxdb_finalize(st);
+  sxdb_close(db);
   return v;
 }
 

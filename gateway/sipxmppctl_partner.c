@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/check.h"
 #include "gateway/sipxmppctl.h"
 
 static const char USAGE[] =
@@ -18,24 +19,6 @@ static const char USAGE[] =
     "       sipxmppctl partner list [--json]\n"
     "       sipxmppctl partner remove DOMAIN\n"
     "Defaults: type PublicUnverified, TLS and SASL Required, dialback and keepalive on.\n";
-
-cJSON *ctl_partner_json(const sx_partner_rec *p) {
-  cJSON *o = cJSON_CreateObject();
-  if (!o) return NULL;
-  cJSON_AddStringToObject(o, "domain", p->domain);
-  cJSON *ad = cJSON_AddArrayToObject(o, "AdditionalDomains");
-  for (size_t i = 0; ad && i < p->n_additional; i++)
-    cJSON_AddItemToArray(ad, cJSON_CreateString(p->additional[i]));
-  cJSON_AddStringToObject(o, "Description", p->description ? p->description : "");
-  cJSON_AddStringToObject(o, "PartnerType", sx_ptype_name(p->type));
-  cJSON_AddStringToObject(o, "TlsNegotiation", sx_nego_name(p->tls));
-  cJSON_AddStringToObject(o, "SaslNegotiation", sx_nego_name(p->sasl));
-  cJSON_AddBoolToObject(o, "SupportDialbackNegotiation", p->dialback);
-  cJSON_AddBoolToObject(o, "EnableKeepAlive", p->keepalive);
-  cJSON_AddNumberToObject(o, "ConnectionLimit", (double)p->connection_limit);
-  ctl_json_str(o, "ProxyFqdn", p->proxy_fqdn);
-  return o;
-}
 
 static void print_partner(const sx_partner_rec *p) {
   printf("domain: %s\nAdditionalDomains: ", p->domain);
@@ -58,7 +41,7 @@ static int show_one(ctl_ctx *c, const char *domain) {
   if (st) return ctl_st(st, err);
   int rc = CTL_OK;
   if (c->json)
-    rc = ctl_json_out(ctl_partner_json(&p));
+    rc = ctl_json_out(sx_json_partner(&p));
   else
     print_partner(&p);
   sx_partner_rec_free(&p);
@@ -237,17 +220,10 @@ static int cmd_write(ctl_ctx *c, int create, int argc, char **argv) {
     return rc;
   }
   /* a served domain can never be a partner: its stanzas come to the gateway itself */
-  if (c->have_cfg) {
-    const char *clash = sx_config_serves(&c->cfg, p.domain) ? p.domain : NULL;
-    for (size_t i = 0; !clash && i < p.n_additional; i++)
-      if (sx_config_serves(&c->cfg, p.additional[i])) clash = p.additional[i];
-    if (clash) {
-      ctl_error("%s is a domain this gateway serves ([gateway] domains in %s); it cannot be "
-                "an XMPP partner",
-                clash, c->cfg.path ? c->cfg.path : c->config_path);
-      sx_partner_rec_free(&p);
-      return CTL_REFUSED;
-    }
+  if (c->have_cfg && sx_partner_check_served(&c->cfg, &p, err, sizeof err)) {
+    ctl_error("%s", err);
+    sx_partner_rec_free(&p);
+    return CTL_REFUSED;
   }
   sx_st st = create ? sx_store_partner_new(c->st, &p, warn, sizeof warn, err, sizeof err)
                     : sx_store_partner_update(c->st, &p, warn, sizeof warn, err, sizeof err);
@@ -284,7 +260,7 @@ static int cmd_list(ctl_ctx *c, int argc, char **argv) {
   if (st) return ctl_st(st, err);
   if (c->json) {
     cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; arr && i < n; i++) ctl_json_push(&arr, ctl_partner_json(&v[i]));
+    for (size_t i = 0; arr && i < n; i++) ctl_json_push(&arr, sx_json_partner(&v[i]));
     rc = ctl_json_out(arr);
   } else {
     printf("%-28s %-16s %-12s %-12s %-8s %-9s %-5s %s\n", "DOMAIN", "TYPE", "TLS", "SASL",

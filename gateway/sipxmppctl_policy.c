@@ -28,18 +28,6 @@ static const struct {
 };
 #define NFLAGS (sizeof FLAGS / sizeof FLAGS[0])
 
-cJSON *ctl_policy_json(const sx_policy_rec *p) {
-  cJSON *o = cJSON_CreateObject();
-  if (!o) return NULL;
-  cJSON_AddStringToObject(o, "name", p->name);
-  cJSON_AddStringToObject(o, "scope", sx_scope_name(p->scope));
-  for (size_t i = 0; i < NFLAGS; i++)
-    cJSON_AddBoolToObject(o, FLAGS[i].lync, (p->flags & FLAGS[i].flag) != 0);
-  cJSON_AddStringToObject(o, "Description", p->description ? p->description : "");
-  cJSON_AddNumberToObject(o, "users", (double)p->users);
-  return o;
-}
-
 static void print_policy(const sx_policy_rec *p) {
   printf("name: %s\nscope: %s\n", p->name, sx_scope_name(p->scope));
   for (size_t i = 0; i < NFLAGS; i++)
@@ -58,7 +46,7 @@ static int show_one(ctl_ctx *c, const char *name) {
   if (st) return ctl_st(st, err);
   int rc = CTL_OK;
   if (c->json)
-    rc = ctl_json_out(ctl_policy_json(&p));
+    rc = ctl_json_out(sx_json_policy(&p));
   else
     print_policy(&p);
   sx_policy_rec_free(&p);
@@ -125,7 +113,7 @@ static int cmd_list(ctl_ctx *c, int argc, char **argv) {
   if (st) return ctl_st(st, err);
   if (c->json) {
     cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; arr && i < n; i++) ctl_json_push(&arr, ctl_policy_json(&v[i]));
+    for (size_t i = 0; arr && i < n; i++) ctl_json_push(&arr, sx_json_policy(&v[i]));
     rc = ctl_json_out(arr);
   } else {
     printf("%-24s %-7s %-5s %-10s %-12s %-7s %-6s %s\n", "NAME", "SCOPE", "XMPP", "FEDERATION",

@@ -13,6 +13,7 @@
 #include "gateway/gateway.h"
 #include "gateway/instance.h"
 #include "gateway/metrics.h"
+#include "gateway/presence.h"
 #include "sx_version.h"
 
 #define MAX_LINKS 256
@@ -69,8 +70,7 @@ static void add_refusal(void *ud, sx_dir dir, const char *reason, uint64_t n) {
   if (o) cJSON_AddNumberToObject(o, reason, (double)n);
 }
 
-char *sx_status_json(void *ud, size_t *len) {
-  sx_gw *gw = ud;
+cJSON *sx_status_doc(sx_gw *gw) {
   time_t now = time(NULL);
   int ok = gw->sip != NULL;
   cJSON *root = cJSON_CreateObject();
@@ -81,6 +81,7 @@ char *sx_status_json(void *ud, size_t *len) {
 
   cJSON *edges = cJSON_AddArrayToObject(root, "edge");
   for (size_t i = 0; edges && i < gw->n_edges; i++) {
+    if (!gw->edges[i]) continue;
     const char *dom = sx_edge_domain(gw->edges[i]);
     sx_edge_stats st;
     sx_edge_get_stats(gw->edges[i], &st);
@@ -97,10 +98,17 @@ char *sx_status_json(void *ud, size_t *len) {
     cJSON_AddNumberToObject(e, "since_s", (double)(now - since));
     cJSON_AddNumberToObject(e, "reconnects", (double)sx_metric_get_reconnects(dom));
     cJSON_AddNumberToObject(e, "attempts", (double)st.attempts);
-    /* The link has no TLS yet: this becomes the link's TLS setting once it has one. */
-    cJSON_AddBoolToObject(e, "tls", 0);
-    /* The edge adapter does not expose its last error yet; its log line has it. */
-    cJSON_AddNullToObject(e, "last_error");
+    cJSON_AddBoolToObject(e, "tls", st.tls);
+    cJSON_AddBoolToObject(e, "tls_up", st.tls_up);
+    if (st.tls_session[0])
+      cJSON_AddStringToObject(e, "tls_session", st.tls_session);
+    else
+      cJSON_AddNullToObject(e, "tls_session");
+    if (st.last_error[0])
+      cJSON_AddStringToObject(e, "last_error", st.last_error);
+    else
+      cJSON_AddNullToObject(e, "last_error");
+    cJSON_AddNumberToObject(e, "unconfirmed", (double)sx_edge_unconfirmed(gw->edges[i]));
     cJSON_AddItemToArray(edges, e);
   }
 
@@ -126,11 +134,13 @@ char *sx_status_json(void *ud, size_t *len) {
   }
   if (refusals) sx_metric_each_refusal(add_refusal, refusals);
 
-  /* Presence relations and dialogs: zero until the gateway relays presence. */
+  /* Presence relations (gateway/presence.h) and SIP presence dialogs. */
   cJSON *presence = cJSON_AddObjectToObject(root, "presence");
   if (presence) {
-    cJSON_AddNumberToObject(presence, "relations", 0);
-    cJSON_AddNumberToObject(presence, "dialogs", 0);
+    size_t nrel, ndlg;
+    sx_pres_counts(gw, &nrel, &ndlg);
+    cJSON_AddNumberToObject(presence, "relations", (double)nrel);
+    cJSON_AddNumberToObject(presence, "dialogs", (double)ndlg);
   }
 
   cJSON *store = cJSON_AddObjectToObject(root, "store");
@@ -143,7 +153,12 @@ char *sx_status_json(void *ud, size_t *len) {
     cJSON_AddNumberToObject(store, "generation", snap ? (double)sx_snap_generation(snap) : -1);
   }
   cJSON_AddBoolToObject(root, "ok", ok);
+  return root;
+}
 
+char *sx_status_json(void *ud, size_t *len) {
+  cJSON *root = sx_status_doc(ud);
+  if (!root) return NULL;
   char *text = cJSON_PrintUnformatted(root);
   cJSON_Delete(root);
   if (!text) return NULL;

@@ -35,7 +35,9 @@ from sipua import SipUA  # noqa: E402
 from xmppclient import XmppClient  # noqa: E402
 
 BASE_PORTS = {"component": (23456, "tcp"), "c2s": (5222, "tcp"), "kamailio": (5060, "both"),
-              "gateway": (5070, "both"), "http": (8070, "tcp")}
+              "gateway": (5070, "both"), "http": (8070, "tcp"),
+              "admin": (8071, "tcp")}
+ADMIN_PASSWORD = "demo-admin"
 PASSWORD = "demo"
 INTERNAL = "contoso.example"
 EXTERNAL = "fabrikam.example"
@@ -187,6 +189,7 @@ In another terminal:
   XMPP -> SIP:  /usr/bin/python3 {me}{off} xmpp alice bob@{i} "Hello from XMPP"
   admin:        {build}/sipxmppctl --config {cfg} status
                 {build}/sipxmppctl --config {cfg} doctor
+  console:      http://127.0.0.1:{admin}/  (name admin, password {apw})
 
 A real XMPP client (Profanity), as carol@{e}, password "{pw}":
   profanity, then:  /connect carol@{e} server 127.0.0.1 port {c2s} tls force
@@ -204,7 +207,7 @@ A real SIP client (baresip), as carol@{i} (Kamailio asks for no password):
 Ctrl-C stops everything.
 """.format(tmp=tmp, i=INTERNAL, e=EXTERNAL, kam=p["kamailio"], c2s=p["c2s"], pw=PASSWORD,
            gw=p["gateway"], comp=p["component"], http=p["http"], me=me, off=off, build=build,
-           cfg=gateway.cfg_path, crt=crt)
+           cfg=gateway.cfg_path, crt=crt, admin=p["admin"], apw=ADMIN_PASSWORD)
 
 
 def run(build, offset):
@@ -244,10 +247,14 @@ def run(build, offset):
         say("demo: started kamailio (pid %d)" % kamailio.pid)
         gateway.start(tmp, build_dir=build, prosody=prosody, kamailio=kamailio,
                       sip_port=ports["gateway"], http_port=ports["http"],
-                      config_overrides={"gateway": {"log_level": "info"}},
+                      config_overrides={"gateway": {"log_level": "info"},
+                                        "admin": {"listen": "127.0.0.1:%d" % ports["admin"]}},
                       ctl_setup=[["policy", "set", "global", "--xmpp"],
                                  ["partner", "new", EXTERNAL, "--type", "federated"]])
         say("demo: started sipxmppd (pid %d)" % gateway.pid)
+        subprocess.run([os.path.join(build, "sipxmppctl"), "--config", gateway.cfg_path,
+                        "admin", "passwd", "admin"], input=ADMIN_PASSWORD + "\n", text=True,
+                       check=True, capture_output=True, timeout=30)
         ua = SipUA("bob", INTERNAL, proxy=("127.0.0.1", ports["kamailio"]))
         ua.register(expires=3600)
         xc = XmppClient("alice@%s" % EXTERNAL, PASSWORD, port=ports["c2s"]).connect()

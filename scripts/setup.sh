@@ -14,10 +14,13 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
-  libsofia-sip-ua-dev libstrophe-dev libuv1-dev libssl-dev libsqlite3-dev sqlite3
-  libinih-dev libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libexpat1-dev libpq-dev postgresql
+  libsofia-sip-ua-dev libuv1-dev libssl-dev libsqlite3-dev sqlite3
+  libinih-dev libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libexpat1-dev libidn-dev
+  libpq-dev postgresql clang lua5.4
   prosody kamailio sip-tester ejabberd dnsmasq-base baresip-core
+  kamailio-presence-modules kamailio-sqlite-modules
   python3 python3-slixmpp python3-pytest
+  chromium chromium-driver python3-selenium
   curl procps iproute2 ca-certificates systemd dpkg-dev openssl
 )
 SERVICES=(prosody kamailio ejabberd postgresql)

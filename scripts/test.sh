@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command 2: installs everything, builds with AddressSanitizer + UndefinedBehaviorSanitizer,
-# and runs every test suite: unit (ctest), CLI, integration through real Prosody and Kamailio.
+# and runs every test suite: unit (ctest), CLI, integration through real Prosody and Kamailio,
+# and every libFuzzer target (tests/fuzz/run.sh) for SX_FUZZ_SECONDS (default 60) each.
 # Prints one closing line "N passed, N failed" over all suites; exits non-zero on any failure.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,6 +50,24 @@ ip=$(grep -Eo '[0-9]+ passed' "$logs/integration.log" | tail -1 | grep -Eo '[0-9
 if_=$(grep -E '^(=+ )?.*[0-9]+ (passed|failed|errors?)' "$logs/integration.log" | tail -1 | grep -Eo '[0-9]+ (failed|errors?)' | awk '{s+=$1} END{print s+0}')
 add "${ip:-0}" "${if_:-0}"
 [ "$rc" -eq 0 ] || [ "${if_:-0}" -gt 0 ] || add 0 1
+
+# Every libFuzzer target for SX_FUZZ_SECONDS each (default 60) under ASan+UBSan; a finding
+# fails the target. SX_FUZZ_SECONDS=0 skips fuzzing (local runs only).
+fuzz_secs=${SX_FUZZ_SECONDS:-60}
+if [ "$fuzz_secs" -gt 0 ]; then
+  echo "== fuzzing (${fuzz_secs} s per target)"
+  bash tests/fuzz/run.sh "$fuzz_secs" 2>&1 | tee "$logs/fuzz.log"
+  frc=${PIPESTATUS[0]}
+  fl=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed' "$logs/fuzz.log" | tail -1)
+  if [ -n "$fl" ]; then
+    fp=$(echo "$fl" | grep -Eo '[0-9]+ passed' | grep -Eo '[0-9]+')
+    ff=$(echo "$fl" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+')
+    add "$fp" "$ff"
+    [ "$frc" -eq 0 ] || [ "$ff" -gt 0 ] || add 0 1
+  else
+    add 0 1
+  fi
+fi
 
 rm -rf "$logs"
 echo

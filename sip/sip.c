@@ -21,6 +21,7 @@
 #include <sofia-sip/url.h>
 
 #include "sip/seen.h"
+#include "sip/sip_internal.h"
 #include "translate/log.h"
 
 /* Retransmission table: 2^20 entries (16 MiB) answer for 64×T1. */
@@ -32,6 +33,10 @@
  * retransmitted responses (Timer K, RFC 3261 default 5 s: 560 MB at 12k msg/s). A response
  * retransmitted after it reaches the stateless request callback and is dropped there. */
 #define SIP_T4_MS 1000
+/* Bytes of header section a request may carry (513 beyond). */
+#define HEADER_MAX 65536
+/* A stream connection on which nothing at all is received for this long is closed. */
+#define IDLE_MS 300000
 
 typedef struct out_req {
   struct out_req *next, **prev;
@@ -55,6 +60,10 @@ struct sx_sip {
   uint64_t tag_counter;
   out_req *out;
   size_t n_out;
+  su_root_t *root;
+  /* In-dialog requests (sip/presence.h): gets SUBSCRIBE and NOTIFY before anything else. */
+  sx_sip_dialog_hook dlg_hook;
+  void *dlg_ud;
 };
 
 static void sofia_logger(void *stream, char const *fmt, va_list ap) {
@@ -114,6 +123,33 @@ struct sx_sip_txn {
   int heap;
 };
 
+/* A Request-URI host is a host name (letters, digits, '-', '.'), an IPv4 address or a
+ * bracketed IPv6 reference; a port is 1..65535. */
+static int uri_host_port_ok(const url_t *u) {
+  const char *h = u->url_host, *p = u->url_port;
+  if (!h || !*h) return 0;
+  if (h[0] == '[') {
+    size_t n = strlen(h);
+    if (n < 4 || h[n - 1] != ']') return 0;
+    for (size_t i = 1; i + 1 < n; i++)
+      if (!strchr("0123456789abcdefABCDEF:.", h[i])) return 0;
+  } else {
+    for (; *h; h++)
+      if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') ||
+            *h == '-' || *h == '.'))
+        return 0;
+  }
+  if (p) {
+    unsigned long v = 0;
+    if (!*p) return 0;
+    for (; *p; p++) {
+      if (*p < '0' || *p > '9' || (v = v * 10 + (unsigned long)(*p - '0')) > 65535) return 0;
+    }
+    if (v == 0) return 0;
+  }
+  return 1;
+}
+
 static uint64_t now_ms(void) {
   su_time_t t = su_now();
   return (uint64_t)t.tv_sec * 1000 + t.tv_usec / 1000;
@@ -140,18 +176,56 @@ static int agent_message(nta_agent_magic_t *magic, nta_agent_t *agent, msg_t *ms
   case sip_method_cancel:
     msg_destroy(msg);
     return 0;
+  default:
+    break;
+  }
+  /* RFC 3261 §8.2.2: the Request-URI first (416 for a scheme the gateway does not serve,
+   * 400 for a host or port that is not one), then extensions (420: none is supported). */
+  {
+    const url_t *ru = sip->sip_request->rq_url;
+    if (ru->url_type != url_sip && ru->url_type != url_sips) {
+      nta_msg_treply(agent, msg, SIP_416_UNSUPPORTED_URI, TAG_END());
+      return 0;
+    }
+    if (!uri_host_port_ok(ru)) {
+      nta_msg_treply(agent, msg, 400, "Bad Request-URI", TAG_END());
+      return 0;
+    }
+  }
+  if (sip->sip_require) {
+    nta_msg_treply(agent, msg, SIP_420_BAD_EXTENSION, SIPTAG_UNSUPPORTED(sip->sip_require),
+                   TAG_END());
+    return 0;
+  }
+  switch (sip->sip_request->rq_method) {
   case sip_method_options:
-    nta_msg_treply(agent, msg, SIP_200_OK, SIPTAG_ALLOW_STR("MESSAGE, OPTIONS"),
+    nta_msg_treply(agent, msg, SIP_200_OK,
+                   SIPTAG_ALLOW_STR("MESSAGE, OPTIONS, SUBSCRIBE, NOTIFY"),
                    SIPTAG_ACCEPT_STR("text/plain, message/cpim, application/im-iscomposing+xml"),
                    TAG_END());
     return 0;
   default:
     break;
   }
+  /* A header section over HEADER_MAX: 513 (the body has its own limit and 413). Beyond
+   * Sofia's own maximum (body limit + 2 × HEADER_MAX) Sofia answers 413 and closes. */
+  {
+    usize_t total = msg_size(msg), body = sip->sip_payload ? sip->sip_payload->pl_len : 0;
+    if (total > body && total - body > HEADER_MAX) {
+      nta_msg_treply(agent, msg, SIP_513_MESSAGE_TOO_LARGE, TAG_END());
+      return 0;
+    }
+  }
   if (!sip->sip_from || !sip->sip_to || !sip->sip_call_id || !sip->sip_cseq || !sip->sip_via) {
     nta_msg_treply(agent, msg, 400, "Missing From, To, Call-ID, CSeq or Via", TAG_END());
     return 0;
   }
+
+  /* Requests of a dialog (and retransmissions of the one that created it) go to it. */
+  if (s->dlg_hook && (sip->sip_request->rq_method == sip_method_subscribe ||
+                      sip->sip_request->rq_method == sip_method_notify) &&
+      s->dlg_hook(s->dlg_ud, msg, sip))
+    return 0;
 
   /* A retransmission gets the answer the request got, or nothing while it is pending. */
   snprintf(cseq, sizeof cseq, "%u", (unsigned)sip->sip_cseq->cs_seq);
@@ -240,12 +314,23 @@ int sx_sip_reply(sx_sip *s, sx_sip_txn *txn, int status, const char *phrase,
   if (!phrase) phrase = sip_status_phrase(status);
   if (!phrase) phrase = "Unknown";
   if (txn->msg) {
-    rc = nta_msg_treply(s->agent, txn->msg, status, phrase,
+    su_home_t home[1] = {SU_HOME_INIT(home)};
+    sip_t const *rsip = sip_object(txn->msg);
+    sip_to_t *to = NULL;
+    if (h->to_tag && rsip && rsip->sip_to) {
+      to = sip_to_dup(home, rsip->sip_to);
+      if (to && sip_to_tag(home, to, h->to_tag) < 0) to = NULL;
+    }
+    rc = nta_msg_treply(s->agent, txn->msg, status, phrase, TAG_IF(to, SIPTAG_TO(to)),
+                        TAG_IF(h->contact, SIPTAG_CONTACT_STR(h->contact)),
+                        TAG_IF(h->expires, SIPTAG_EXPIRES_STR(h->expires)),
+                        TAG_IF(h->min_expires, SIPTAG_MIN_EXPIRES_STR(h->min_expires)),
                         TAG_IF(h->warning, SIPTAG_WARNING_STR(h->warning)),
                         TAG_IF(h->retry_after, SIPTAG_RETRY_AFTER_STR(h->retry_after)),
                         TAG_IF(h->accept, SIPTAG_ACCEPT_STR(h->accept)),
                         TAG_IF(h->allow, SIPTAG_ALLOW_STR(h->allow)), TAG_END());
     txn->msg = NULL; /* nta_msg_treply took it */
+    su_home_deinit(home);
   }
   if (status >= 200) sx_seen_answer(s->seen, txn->key, status, now_ms());
   if (txn->heap) {
@@ -315,6 +400,7 @@ int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud) {
         SIPTAG_TO_STR(to_hdr), SIPTAG_CALL_ID_STR(m->call_id ? m->call_id : callid),
         SIPTAG_CSEQ_STR(cseq), SIPTAG_MAX_FORWARDS_STR("70"),
         TAG_IF(m->subject, SIPTAG_SUBJECT_STR(m->subject)),
+        TAG_IF(m->in_reply_to, SIPTAG_IN_REPLY_TO_STR(m->in_reply_to)),
         TAG_IF(m->content_language, SIPTAG_CONTENT_LANGUAGE_STR(m->content_language)),
         TAG_IF(m->content_type, SIPTAG_CONTENT_TYPE_STR(m->content_type)),
         TAG_IF(m->body, SIPTAG_PAYLOAD_STR(m->body)), TAG_END());
@@ -334,6 +420,30 @@ int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud) {
 
 size_t sx_sip_in_flight(const sx_sip *s) { return s->n_out; }
 
+nta_agent_t *sx_sip_agent(sx_sip *s) { return s->agent; }
+nta_leg_t *sx_sip_default_leg(sx_sip *s) { return s->leg; }
+su_root_t *sx_sip_root(sx_sip *s) { return s->root; }
+const url_t *sx_sip_proxy(const sx_sip *s) { return s->proxy; }
+sip_t const *sx_sip_txn_sip(const sx_sip_txn *txn) {
+  return txn->msg ? sip_object(txn->msg) : NULL;
+}
+void sx_sip_set_dialog_hook(sx_sip *s, sx_sip_dialog_hook hook, void *ud) {
+  s->dlg_hook = hook;
+  s->dlg_ud = ud;
+}
+
+void sx_sip_get_stats(const sx_sip *s, sx_sip_stats *out) {
+  usize_t bad_msg = 0, bad_req = 0, drop = 0;
+  memset(out, 0, sizeof *out);
+  if (!s || !s->agent) return;
+  nta_agent_get_stats(s->agent, NTATAG_S_BAD_MESSAGE_REF(bad_msg),
+                      NTATAG_S_BAD_REQUEST_REF(bad_req), NTATAG_S_DROP_REQUEST_REF(drop),
+                      TAG_END());
+  out->bad_messages = bad_msg;
+  out->bad_requests = bad_req;
+  out->dropped = drop;
+}
+
 sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cbs, void *ud,
                    char *err, size_t errlen) {
   sx_sip *s;
@@ -349,6 +459,8 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
     return NULL;
   }
   su_home_init(s->home);
+  s->root = root;
+  unsigned timeout_ms = p->incomplete_timeout_ms ? p->incomplete_timeout_ms : 32000;
   s->cbs = *cbs;
   s->ud = ud;
 
@@ -369,10 +481,20 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
   }
   s->agent = nta_agent_create(root, URL_STRING_MAKE(p->listen[0]), agent_message,
                               (nta_agent_magic_t *)s, NTATAG_STATELESS(1),
-                              NTATAG_MAXSIZE(p->max_message_bytes + 65536), NTATAG_UA(1),
-                              NTATAG_SERVER_RPORT(1), NTATAG_TIMEOUT_408(1),
+                              NTATAG_MAXSIZE(p->max_message_bytes + 2 * HEADER_MAX),
+                              NTATAG_UA(1),
+                              /* Responses go back to where the request came from (RFC 3581 rport
+                               * even when not asked): a forged Via cannot aim them at a third
+                               * party. */
+                              NTATAG_SERVER_RPORT(2), NTATAG_TIMEOUT_408(1),
                               NTATAG_SIP_T4(SIP_T4_MS),
-                              TPTAG_QUEUESIZE(SEND_QUEUE), TAG_END());
+                              TPTAG_QUEUESIZE(SEND_QUEUE),
+                              /* An incomplete request with no progress for this long is
+                               * given up and its connection closed (slow-loris bound). */
+                              TPTAG_TIMEOUT(timeout_ms),
+                              /* A connection that carries nothing at all goes too. */
+                              TPTAG_IDLE(timeout_ms > IDLE_MS ? timeout_ms : IDLE_MS),
+                              TAG_END());
   if (!s->agent) {
     snprintf(err, errlen,
              "sip.listen: cannot listen on %s (address in use, or not an address of this host)",

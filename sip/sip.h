@@ -39,6 +39,12 @@ typedef struct sx_sip_reply_hdrs {
   const char *retry_after; /* seconds */
   const char *accept;
   const char *allow;
+  /* Dialog-creating answers (sip/presence.h): a To tag to add, Contact, Expires,
+   * Min-Expires (423). */
+  const char *to_tag;
+  const char *contact;
+  const char *expires;
+  const char *min_expires;
 } sx_sip_reply_hdrs;
 
 typedef struct sx_sip_out {
@@ -50,6 +56,7 @@ typedef struct sx_sip_out {
   const char *content_type; /* full value, e.g. "text/plain;charset=UTF-8" */
   const char *content_language;
   const char *body;        /* NUL-terminated */
+  const char *in_reply_to; /* In-Reply-To: the Call-ID a notice is about, or NULL */
 } sx_sip_out;
 
 typedef struct sx_sip_cbs {
@@ -65,10 +72,22 @@ typedef struct sx_sip_params {
   char *const *listen;     /* SIP URIs to bind */
   size_t n_listen;
   const char *outbound_proxy; /* every outgoing request goes through it */
-  size_t max_message_bytes;   /* bodies larger are refused (Sofia answers 413 for huge ones) */
+  size_t max_message_bytes;   /* bodies larger are refused (413); a header section over
+                                 64 KiB gets 513; past both Sofia answers 413 and closes */
   int debug;                  /* Sofia's own log at level 3+ */
   int tcp_rcvbuf;             /* SO_RCVBUF of accepted TCP connections (0: kernel default) */
+  unsigned incomplete_timeout_ms; /* a stream connection whose request makes no progress for
+                                     this long is closed (0: 32 s) */
 } sx_sip_params;
+
+/* Transport and parser counters of the SIP side (monotonic). */
+typedef struct sx_sip_stats {
+  uint64_t bad_messages; /* datagrams or stream bytes that did not parse as SIP: dropped */
+  uint64_t bad_requests; /* requests with a header Sofia could not parse */
+  uint64_t dropped;      /* requests nta dropped (overload, queue full) */
+} sx_sip_stats;
+
+void sx_sip_get_stats(const sx_sip *s, sx_sip_stats *out);
 
 sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cbs, void *ud,
                    char *err, size_t errlen);

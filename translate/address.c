@@ -1,13 +1,11 @@
 /* Address mapping between SIP URIs and XMPP JIDs (RFC 7247 §6, XEP-0106, SPEC §2). */
 #include "translate/address.h"
 
-#include <locale.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <wctype.h>
+
+#include <stringprep.h>
 
 #include "translate/text.h"
 
@@ -28,6 +26,28 @@ static char *dup_range(const char *s, size_t n) {
   if (n) memcpy(p, s, n);
   p[n] = '\0';
   return p;
+}
+
+/* Applies a stringprep profile (libidn: "Nodeprep", "Resourceprep", "Nameprep" — the XMPP
+ * profiles of RFC 3920 appendix A/B and RFC 3491, as the edge applies them; unassigned code
+ * points allowed, as Prosody's non-strict prep does) to valid UTF-8 s[0..n). On success *out
+ * is a new malloc'd, NUL-terminated string. Returns SX_ADDR_PREP when the profile refuses the
+ * text (prohibited or bidi-invalid output, or an embedded NUL). */
+static sx_addr_rc prep(const char *profile, const char *s, size_t n, char **out) {
+  *out = NULL;
+  if (memchr(s, '\0', n)) return SX_ADDR_PREP;
+  char *in = dup_range(s, n);
+  if (!in) return SX_ADDR_NOMEM;
+  char *res = NULL;
+  int rc = stringprep_profile(in, &res, profile, (Stringprep_profile_flags)0);
+  free(in);
+  if (rc == STRINGPREP_MALLOC_ERROR) return SX_ADDR_NOMEM;
+  if (rc != STRINGPREP_OK || !res) {
+    free(res);
+    return SX_ADDR_PREP;
+  }
+  *out = res;
+  return SX_ADDR_OK;
 }
 
 /* Percent-decodes s[0..n) into a new string; *out_len gets its length (it may hold NUL
@@ -65,21 +85,94 @@ static int local_forbidden(unsigned char c) {
          c == ':' || c == '<' || c == '>' || c == '@';
 }
 
-/* Checks a resourcepart (already decoded): non-empty, UTF-8, no controls, length. */
-static sx_addr_rc check_resource(const char *r, size_t n) {
+static int is_ascii(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)s[i] >= 0x80) return 0;
+  return 1;
+}
+
+/* Prepares a resourcepart (already decoded) with Resourceprep: non-empty before and after,
+ * UTF-8, no controls, at most SX_JID_PART_MAX bytes. On ASCII input Resourceprep maps nothing
+ * and refuses only controls, so that case skips the library. *out gets a new string. */
+static sx_addr_rc prep_resource(const char *r, size_t n, char **out) {
+  *out = NULL;
   if (n == 0) return SX_ADDR_MALFORMED;
   if (!sx_utf8_valid(r, n)) return SX_ADDR_BAD_UTF8;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)r[i];
     if (c < 0x20 || c == 0x7f) return SX_ADDR_MALFORMED;
   }
-  if (n > SX_JID_PART_MAX) return SX_ADDR_TOO_LONG;
+  char *d;
+  if (is_ascii(r, n)) {
+    if (n > SX_JID_PART_MAX) return SX_ADDR_TOO_LONG;
+    d = dup_range(r, n);
+    if (!d) return SX_ADDR_NOMEM;
+  } else {
+    sx_addr_rc rc = prep("Resourceprep", r, n, &d);
+    if (rc) return rc;
+    size_t m = strlen(d);
+    if (m == 0) rc = SX_ADDR_PREP;
+    else if (m > SX_JID_PART_MAX) rc = SX_ADDR_TOO_LONG;
+    if (rc) {
+      free(d);
+      return rc;
+    }
+  }
+  *out = d;
+  return SX_ADDR_OK;
+}
+
+/* Prepares a localpart with Nodeprep: UTF-8 in, no byte local_forbidden() names out,
+ * non-empty, at most SX_JID_PART_MAX bytes. On ASCII input Nodeprep lower-cases and refuses
+ * exactly what local_forbidden() names, so that case skips the library. */
+static sx_addr_rc prep_local(const char *l, size_t n, char **out) {
+  *out = NULL;
+  if (n == 0) return SX_ADDR_NO_USER;
+  if (!sx_utf8_valid(l, n)) return SX_ADDR_BAD_UTF8;
+  char *d;
+  if (is_ascii(l, n)) {
+    for (size_t i = 0; i < n; i++)
+      if (local_forbidden((unsigned char)l[i])) return SX_ADDR_MALFORMED;
+    if (n > SX_JID_PART_MAX) return SX_ADDR_TOO_LONG;
+    d = dup_range(l, n);
+    if (!d) return SX_ADDR_NOMEM;
+    for (size_t i = 0; i < n; i++) d[i] = lower_ascii(d[i]);
+  } else {
+    sx_addr_rc rc = prep("Nodeprep", l, n, &d);
+    if (rc) return rc;
+    size_t m = strlen(d);
+    if (m == 0) rc = SX_ADDR_PREP;
+    for (size_t i = 0; i < m && !rc; i++)
+      if (local_forbidden((unsigned char)d[i])) rc = SX_ADDR_PREP;
+    if (!rc && m > SX_JID_PART_MAX) rc = SX_ADDR_TOO_LONG;
+    if (rc) {
+      free(d);
+      return rc;
+    }
+  }
+  *out = d;
   return SX_ADDR_OK;
 }
 
 /* Validates and normalises a domain: lower-case ASCII, one trailing dot stripped, LDH labels
  * or a bracketed IPv6 literal. Returns a new string in *out. */
+static sx_addr_rc make_domain_ascii(const char *s, size_t n, char **out);
+
+/* A domain in any form the edge takes as the same one: non-ASCII text (fullwidth letters,
+ * compatibility forms, ideographic full stops after NFKC) goes through Nameprep first; the
+ * result must be an ASCII host name (IDNs in Unicode form are not served or partnered). */
 static sx_addr_rc make_domain(const char *s, size_t n, char **out) {
+  if (is_ascii(s, n)) return make_domain_ascii(s, n, out);
+  if (!sx_utf8_valid(s, n)) return SX_ADDR_BAD_UTF8;
+  char *p;
+  sx_addr_rc rc = prep("Nameprep", s, n, &p);
+  if (rc) return rc;
+  rc = is_ascii(p, strlen(p)) ? make_domain_ascii(p, strlen(p), out) : SX_ADDR_MALFORMED;
+  free(p);
+  return rc;
+}
+
+static sx_addr_rc make_domain_ascii(const char *s, size_t n, char **out) {
   if (n > 0 && s[0] != '[' && s[n - 1] == '.') n--;
   if (n == 0) return SX_ADDR_MALFORMED;
   if (s[0] == '[') {
@@ -122,11 +215,12 @@ static int is_gw_escape(const char *s, size_t n, size_t i) {
   return c == '6' || c == '7' || c == 'f';
 }
 
-/* Decoded SIP user → escaped localpart. */
+/* Decoded SIP user → escaped (XEP-0106 \\26 \\27 \\2f for & ' /) and Nodeprep'd localpart. */
 static sx_addr_rc escape_local(const char *u, size_t n, char **out) {
+  *out = NULL;
   if (n == 0) return SX_ADDR_NO_USER;
   if (!sx_utf8_valid(u, n)) return SX_ADDR_BAD_UTF8;
-  size_t need = 0;
+  size_t need = 0, escapes = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)u[i];
     /* A literal "\26", "\27" or "\2f" would unescape to a different SIP user on the way
@@ -134,13 +228,14 @@ static sx_addr_rc escape_local(const char *u, size_t n, char **out) {
     if (is_gw_escape(u, n, i)) return SX_ADDR_MALFORMED;
     if (c == '&' || c == '\'' || c == '/') {
       need += 3;
+      escapes++;
     } else if (local_forbidden(c)) {
       return SX_ADDR_MALFORMED;
     } else {
       need++;
     }
   }
-  if (need > SX_JID_PART_MAX) return SX_ADDR_TOO_LONG;
+  if (need > 4 * (size_t)SX_JID_PART_MAX) return SX_ADDR_TOO_LONG;
   char *d = malloc(need + 1), *p = d;
   if (!d) return SX_ADDR_NOMEM;
   for (size_t i = 0; i < n; i++) {
@@ -152,7 +247,20 @@ static sx_addr_rc escape_local(const char *u, size_t n, char **out) {
     }
   }
   *p = '\0';
-  *out = d;
+  char *prepped;
+  sx_addr_rc rc = prep_local(d, need, &prepped);
+  free(d);
+  if (rc) return rc == SX_ADDR_NO_USER ? SX_ADDR_PREP : rc;
+  /* Normalisation must not make a new escape (a fullwidth backslash before "26" becomes
+   * "\26" under NFKC), or two SIP users would share one JID. */
+  size_t m = strlen(prepped), found = 0;
+  for (size_t i = 0; i < m; i++)
+    if (is_gw_escape(prepped, m, i)) found++;
+  if (found != escapes) {
+    free(prepped);
+    return SX_ADDR_MALFORMED;
+  }
+  *out = prepped;
   return SX_ADDR_OK;
 }
 
@@ -186,12 +294,11 @@ static sx_addr_rc gr_param(const char *params, size_t n, char **out) {
         free(dec);
         continue;
       }
-      rc = check_resource(dec, dlen);
-      if (rc) {
-        free(dec);
-        return rc;
-      }
-      *out = dec;
+      char *res;
+      rc = prep_resource(dec, dlen, &res);
+      free(dec);
+      if (rc) return rc;
+      *out = res;
     }
   }
   return SX_ADDR_OK;
@@ -279,16 +386,11 @@ sx_addr_rc sx_jid_parse(const char *text, sx_jid *out) {
   sx_addr_rc rc;
   if (at) {
     size_t llen = (size_t)(at - text);
-    if (llen == 0) return SX_ADDR_NO_USER;
-    if (!sx_utf8_valid(text, llen)) return SX_ADDR_BAD_UTF8;
-    for (size_t i = 0; i < llen; i++)
-      if (local_forbidden((unsigned char)text[i])) return SX_ADDR_MALFORMED;
-    if (llen > SX_JID_PART_MAX) return SX_ADDR_TOO_LONG;
     dom = at + 1;
     dom_len = bare_len - llen - 1;
     if (memchr(dom, '@', dom_len)) return SX_ADDR_MALFORMED;
-    local = dup_range(text, llen);
-    if (!local) return SX_ADDR_NOMEM;
+    rc = prep_local(text, llen, &local);
+    if (rc) return rc;
   }
   if (!sx_utf8_valid(dom, dom_len)) {
     rc = SX_ADDR_BAD_UTF8;
@@ -298,13 +400,8 @@ sx_addr_rc sx_jid_parse(const char *text, sx_jid *out) {
   if (rc) goto fail;
   if (slash) {
     size_t rlen = n - bare_len - 1;
-    rc = check_resource(slash + 1, rlen);
+    rc = prep_resource(slash + 1, rlen, &res);
     if (rc) goto fail;
-    res = dup_range(slash + 1, rlen);
-    if (!res) {
-      rc = SX_ADDR_NOMEM;
-      goto fail;
-    }
   }
   out->local = local;
   out->domain = domain;
@@ -384,90 +481,11 @@ char *sx_jid_to_sip(const sx_jid *jid, int with_gr) {
 
 /* ---- canonical key -------------------------------------------------------------------- */
 
-static pthread_once_t lc_once = PTHREAD_ONCE_INIT;
-static locale_t lc_utf8 = (locale_t)0;
-
-static void lc_init(void) { lc_utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0); }
-
-/* Unicode simple lower-case mapping; a built-in table for the common scripts serves when
- * the C.UTF-8 locale is not available. */
-static uint32_t lower_cp(uint32_t c) {
-  if (c < 0x80) return (uint32_t)lower_ascii((char)c);
-  pthread_once(&lc_once, lc_init);
-  if (lc_utf8 != (locale_t)0) return (uint32_t)towlower_l((wint_t)c, lc_utf8);
-  if ((c >= 0xC0 && c <= 0xDE && c != 0xD7)) return c + 0x20;
-  if ((c >= 0x100 && c <= 0x137 && c != 0x130) || (c >= 0x14A && c <= 0x177))
-    return (c % 2 == 0) ? c + 1 : c;
-  if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return (c % 2 == 1) ? c + 1 : c;
-  if (c == 0x178) return 0xFF;
-  if (c >= 0x391 && c <= 0x3AB && c != 0x3A2) return c + 0x20;
-  if (c >= 0x410 && c <= 0x42F) return c + 0x20;
-  if (c >= 0x400 && c <= 0x40F) return c + 0x50;
-  return c;
-}
-
-/* Decodes one code point from valid UTF-8 at s; returns its byte length. */
-static size_t utf8_dec(const unsigned char *s, uint32_t *cp) {
-  if (s[0] < 0x80) {
-    *cp = s[0];
-    return 1;
-  }
-  if (s[0] < 0xE0) {
-    *cp = ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
-    return 2;
-  }
-  if (s[0] < 0xF0) {
-    *cp = ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-    return 3;
-  }
-  *cp = ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |
-        ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
-  return 4;
-}
-
-static void utf8_put(sx_buf *b, uint32_t c) {
-  char e[4];
-  size_t n;
-  if (c < 0x80) {
-    e[0] = (char)c;
-    n = 1;
-  } else if (c < 0x800) {
-    e[0] = (char)(0xC0 | (c >> 6));
-    e[1] = (char)(0x80 | (c & 0x3F));
-    n = 2;
-  } else if (c < 0x10000) {
-    e[0] = (char)(0xE0 | (c >> 12));
-    e[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-    e[2] = (char)(0x80 | (c & 0x3F));
-    n = 3;
-  } else {
-    e[0] = (char)(0xF0 | (c >> 18));
-    e[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-    e[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-    e[3] = (char)(0x80 | (c & 0x3F));
-    n = 4;
-  }
-  sx_buf_put(b, e, n);
-}
-
 char *sx_jid_key(const sx_jid *jid) {
   if (!jid || !jid->domain) return NULL;
   sx_buf b = {0};
   if (jid->local) {
-    const char *l = jid->local;
-    size_t n = strlen(l);
-    if (sx_utf8_valid(l, n)) {
-      for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        i += utf8_dec((const unsigned char *)l + i, &cp);
-        utf8_put(&b, lower_cp(cp));
-      }
-    } else { /* not from sx_sip_to_jid / sx_jid_parse: fold ASCII only */
-      for (size_t i = 0; i < n; i++) {
-        char c = lower_ascii(l[i]);
-        sx_buf_put(&b, &c, 1);
-      }
-    }
+    sx_buf_puts(&b, jid->local);
     sx_buf_put(&b, "@", 1);
   }
   size_t dn = strlen(jid->domain);
@@ -502,6 +520,7 @@ int sx_addr_sip_status(sx_addr_rc rc) {
   case SX_ADDR_NO_USER: return 484;
   case SX_ADDR_TOO_LONG: return 400;
   case SX_ADDR_BAD_UTF8: return 400;
+  case SX_ADDR_PREP: return 400;
   case SX_ADDR_NOMEM: return 500;
   }
   return 500;
@@ -516,6 +535,7 @@ const char *sx_addr_reason(sx_addr_rc rc) {
   case SX_ADDR_NO_USER: return "address has no user part";
   case SX_ADDR_TOO_LONG: return "address part longer than 1023 bytes";
   case SX_ADDR_BAD_UTF8: return "address is not valid UTF-8";
+  case SX_ADDR_PREP: return "address fails XMPP string preparation (nodeprep, nameprep or resourceprep)";
   case SX_ADDR_NOMEM: return "out of memory";
   }
   return "unknown address error";

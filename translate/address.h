@@ -1,6 +1,14 @@
 /* Address mapping between SIP URIs and XMPP JIDs (RFC 7247 §6, XEP-0106), and the one
  * canonical key form used for identity and policy.
  *
+ * One identity per spelling: every JID these functions produce is prepared with the XMPP
+ * stringprep profiles the edge applies (RFC 3920 Nodeprep for the localpart, Nameprep for the
+ * domain, Resourceprep for the resource; libidn, unassigned code points allowed as in
+ * Prosody's non-strict prep). Case, width, compatibility forms, zero-width characters, a
+ * trailing dot and percent-encoding all reach the same parts; a part the profile refuses is
+ * SX_ADDR_PREP. Everything downstream (policy and store keys, stanza `from`, SIP From) is built
+ * from these parts.
+ *
  * Ownership: every char * in an sx_jid is malloc'd and owned by the struct; release with
  * sx_jid_free(). Functions returning char * return a malloc'd string the caller frees.
  * Nothing here keeps static state. */
@@ -18,6 +26,8 @@ typedef enum {
   SX_ADDR_NO_USER,   /* empty or missing localpart                 → 484 / jid-malformed */
   SX_ADDR_TOO_LONG,  /* a part over SX_JID_PART_MAX bytes          → 400 / jid-malformed */
   SX_ADDR_BAD_UTF8,  /* a decoded part is not valid UTF-8          → 400 / jid-malformed */
+  SX_ADDR_PREP,      /* a part fails its stringprep profile, or is
+                        empty after it                             → 400 / jid-malformed */
   SX_ADDR_NOMEM,
 } sx_addr_rc;
 
@@ -28,11 +38,13 @@ typedef struct sx_jid {
 } sx_jid;
 
 /* "sip:user@host;gr=x?hdr" → JID. Percent-decodes the user part, checks UTF-8, escapes
- * & ' / as \26 \27 \2f, lower-cases the domain, strips a trailing dot; `gr` becomes the
- * resource; other parameters and headers are dropped. A user part is required. */
+ * & ' / as \26 \27 \2f and applies Nodeprep, applies Nameprep to the domain (lower-case ASCII, trailing
+ * dot stripped); `gr` becomes the Resourceprep'd resource; other parameters and headers are
+ * dropped. A user part is required. */
 sx_addr_rc sx_sip_to_jid(const char *uri, sx_jid *out);
 
-/* Parses a JID in text form ("l@d/r", "d", "d/r") with RFC 7622 part checks. */
+/* Parses a JID in text form ("l@d/r", "d", "d/r") with RFC 7622 part checks; each part is
+ * prepared with its profile. */
 sx_addr_rc sx_jid_parse(const char *text, sx_jid *out);
 
 /* JID → "sip:user@domain" (+ ";gr=resource" if present and with_gr): unescapes \26 \27 \2f
@@ -42,8 +54,8 @@ char *sx_jid_to_sip(const sx_jid *jid, int with_gr);
 /* JID → text: "local@domain" or, with with_resource and a resource, "local@domain/res". */
 char *sx_jid_to_text(const sx_jid *jid, int with_resource);
 
-/* The canonical key of the bare JID: domain as in the JID, localpart case-folded (Unicode
- * simple lower-case). sip:BOB@Contoso.COM., sip:b%6Fb@contoso.com and bob@contoso.com all
+/* The canonical key of the bare JID: the prepared "local@domain". sip:BOB@Contoso.COM.,
+ * sip:b%6Fb@contoso.com, sip:%EF%BD%82ob@contoso.com (fullwidth b) and bob@contoso.com all
  * yield "bob@contoso.com". */
 char *sx_jid_key(const sx_jid *jid);
 

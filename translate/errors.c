@@ -220,3 +220,25 @@ const char *sx_sip_phrase(int status) {
   }
   return "Unknown";
 }
+
+const char *sx_err_partner_text(const char *condition) {
+  static const struct {
+    const char *cond, *text;
+  } t[] = {
+      {"forbidden", "not permitted by the recipient's organisation"},
+      {"not-allowed", "not permitted by the recipient's organisation"},
+      {"not-authorized", "not permitted by the recipient's organisation"},
+      {"policy-violation", "not accepted by the recipient's organisation"},
+      {"service-unavailable", "the recipient cannot receive this message"},
+      {"item-not-found", "the recipient cannot receive this message"},
+      {"recipient-unavailable", "the recipient is not available"},
+      {"resource-constraint", "the service is busy; try again later"},
+      {"jid-malformed", "the address is not valid"},
+      {"bad-request", "the message could not be understood"},
+      {"feature-not-implemented", "not supported by the recipient's organisation"},
+      {"remote-server-timeout", "the recipient did not answer in time"},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+    if (condition && !strcmp(condition, t[i].cond)) return t[i].text;
+  return "the message could not be delivered";
+}

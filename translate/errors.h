@@ -21,6 +21,11 @@ const char *sx_err_type(const char *condition);
 /* 1 if condition is one of the RFC 6120 §8.3.3 defined conditions. */
 int sx_err_is_condition(const char *condition);
 
+/* The <text/> of an error sent to an external (partner) party for a condition: neutral, it
+ * names no policy, site, user setting or internal host ("not permitted by the recipient's
+ * organisation"). The detail stays in the logs, /metrics, `check` and internal Warnings. */
+const char *sx_err_partner_text(const char *condition);
+
 /* The standard SIP reason phrase for a status ("Not Found"), or "Unknown". */
 const char *sx_sip_phrase(int status);
 

@@ -198,6 +198,20 @@ int sx_domain_normalize(const char *in, char *out, size_t out_n, char *msg, size
     putmsg(msg, n, "no domain");
     return -1;
   }
+  for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+    if (*p < 0x80) continue;
+    /* Non-ASCII: the domain the edge would see, by Nameprep (fullwidth letters and the like
+     * fold to ASCII; an IDN in Unicode form is refused as it is never served or matched). */
+    sx_jid j;
+    if (strchr(in, '@') || strchr(in, '/') || sx_jid_parse(in, &j) != SX_ADDR_OK) {
+      putmsg(msg, n, "'%s' is not a domain name (not an ASCII host name after nameprep)", in);
+      return -1;
+    }
+    int rc = strlen(j.domain) < out_n ? sx_domain_normalize(j.domain, out, out_n, msg, n) : -1;
+    if (rc && msg && n && !msg[0]) putmsg(msg, n, "domain too long");
+    sx_jid_free(&j);
+    return rc;
+  }
   size_t len = strlen(in);
   if (len && in[len - 1] == '.') len--;
   if (len == 0) {

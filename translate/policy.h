@@ -74,7 +74,8 @@ int sx_nego_parse(const char *text, sx_nego *out);
  * fix it). msg is always NUL-terminated when n > 0 (empty for 0). */
 int sx_partner_validate(sx_nego tls, sx_nego sasl, int dialback, char *msg, size_t n);
 
-/* Normalises a domain for use as a partner key: lower-case ASCII, one trailing dot removed.
+/* Normalises a domain for use as a partner key: lower-case ASCII, one trailing dot removed
+ * (non-ASCII input goes through Nameprep and must give an ASCII host name).
  * Checks 1..1023 bytes, no '@', '/', ':', ',', whitespace, control characters, no empty
  * label. Writes into out (out_n >= strlen(in) + 1). 0 ok, -1 invalid (msg says why). */
 int sx_domain_normalize(const char *in, char *out, size_t out_n, char *msg, size_t n);

@@ -1,5 +1,5 @@
 /* A plain XMPP <message/> stanza, as the adapters hand it to the core and the core hands
- * it back for sending. No library types: xmpp/ fills it from a libstrophe stanza; the
+ * it back for sending. No library types: xmpp/ fills it from a parsed stanza; the
  * core serialises it with sx_xmsg_serialize().
  *
  * Ownership: every char * is malloc'd and owned by the struct (sx_xmsg_free releases them).

@@ -374,6 +374,17 @@ def contacts_and_check():
               d["xmpp_condition"] == "service-unavailable", "non-partner", repr(d))
     d = jrun(["check", "sip:ALICE@Contoso.COM.", "carol@EU.Fabrikam.com"], 0,
              "check variants and additional domain")
+    # XMPP stringprep: fullwidth, zero-width and compatibility spellings are the same users
+    for user in ("sip:%EF%BD%82ob@contoso.com", "sip:b%E2%80%8Bob@contoso.com",
+                 "sip:BO%C2%ADB@contoso.com", "\uff42ob@contoso.com"):
+        d = jrun(["check", user, "carol@fabrikam.com", "--inbound"], 1, "check " + user)
+        if d:
+            check(d["reason_code"] == "user_not_enabled" and
+                  "bob@contoso.com is not enabled" in d["reason"], "prepared " + user, repr(d))
+    d = jrun(["check", "sip:alice@contoso.com", "\uff43arol@\uff46abrikam.com"], 0,
+             "check fullwidth contact and partner")
+    expect(["check", "sip:a%C2%A0b@contoso.com", "carol@fabrikam.com"], 1,
+           "a localpart failing nodeprep", err="string preparation")
     d = jrun(["check", "sip:alice@contoso.com", "dave@example.org", "--inbound", "--subscribe"],
              1, "check pending")
     if d:
@@ -505,6 +516,38 @@ def with_config():
     expect(["--config", bad, "policy", "list"], 3, "bad config", store=None, err="bad.conf")
 
 
+def admins():
+    gen = generation()
+    expect(["admin", "passwd", "root"], 0, "admin passwd from stdin", out="created admin root",
+           stdin="correct horse\n")
+    expect(["admin", "passwd", "root"], 0, "admin passwd again",
+           out="changed the password of admin root", stdin="battery staple\n")
+    expect(["admin", "passwd", "root"], 1, "admin passwd short", err="8..1024 bytes",
+           stdin="short\n")
+    expect(["admin", "passwd", "root"], 1, "admin passwd no input", err="no password",
+           stdin="")
+    expect(["admin", "passwd", "bad name"], 1, "admin passwd bad name", err="use only letters",
+           stdin="correct horse\n")
+    expect(["admin", "passwd"], 2, "admin passwd without NAME", err="expected one NAME")
+    expect(["admin", "passwd", "ops@contoso"], 0, "second admin", stdin="another pass\n")
+    d = jrun(["admin", "list"], 0, "admin list")
+    check(d == ["ops@contoso", "root"], "admin list content", repr(d))
+    if PG:
+        rows = [tuple(line.split("|", 1))
+                for line in psql("SELECT name, hash FROM admins ORDER BY name").splitlines()]
+    else:
+        db = sqlite3.connect(STORE)
+        rows = db.execute("SELECT name, hash FROM admins ORDER BY name").fetchall()
+        db.close()
+    check(len(rows) == 2, "two admin rows", repr(rows))
+    check(all(h.startswith("scrypt$") and "pass" not in h and "staple" not in h
+              for _, h in rows), "only salted hashes stored", repr(rows))
+    check(generation() == gen, "admins do not bump the change counter")
+    expect(["admin", "remove", "ops@contoso"], 0, "admin remove", out="removed admin")
+    expect(["admin", "remove", "ops@contoso"], 1, "admin remove again", err="no admin")
+    expect(["admin", "frobnicate"], 2, "admin unknown subcommand", err="unknown subcommand")
+
+
 def main():
     if PG:
         pg_reset()
@@ -517,6 +560,7 @@ def main():
         imports()
         contacts_and_check()
         with_config()
+        admins()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
     print("%d passed, %d failed" % (passed, failed))

@@ -1,7 +1,10 @@
 /* libFuzzer target for the parsers of the translation core that see network input: SIP URIs
  * and JIDs (both directions), CPIM documents, text in any charset, isComposing documents and
  * the IM mapping, PIDF documents (parsed, then rendered back through the resource aggregate
- * and serialised as a presence stanza). Build: see tests/fuzz/run.sh. */
+ * and serialised as a presence stanza). Build and run: tests/fuzz/run.sh.
+ *
+ * FUZZ-SOURCES: translate
+ * FUZZ-PKGS: libidn expat */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

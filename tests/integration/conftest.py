@@ -78,14 +78,14 @@ class Stack:
         self._clients = []
         self._uas = []
 
-    def start_servers(self, prosody_kw=None):
+    def start_servers(self, prosody_kw=None, kamailio_kw=None):
         kw = dict(internal_domain=INTERNAL, external_domain=EXTERNAL,
                   component_secret=COMPONENT_SECRET, users=USERS,
                   extra_components={EVIL: EVIL_SECRET})
         kw.update(prosody_kw or {})
         self.prosody.start(self.tmp, **kw)
         self.kamailio.start(self.tmp, gateway_addr="127.0.0.1:%d" % self.gw_sip_port,
-                            domain=INTERNAL)
+                            domain=INTERNAL, **(kamailio_kw or {}))
         return self
 
     def start_gateway(self, config_overrides=None, ctl_setup=None, **kw):
@@ -112,9 +112,9 @@ class Stack:
             assert r.status == 200, "REGISTER %s -> %s %s" % (user, r.status, r.reason)
         return ua
 
-    def xmpp(self, localpart, password="pw", available=True, domain=EXTERNAL):
+    def xmpp(self, localpart, password="pw", available=True, domain=EXTERNAL, **kw):
         c = XmppClient("%s@%s" % (localpart, domain), password, "127.0.0.1",
-                       self.prosody.c2s_port)
+                       self.prosody.c2s_port, **kw)
         self._clients.append(c)
         c.connect(available=available)
         return c
@@ -151,13 +151,16 @@ class Stack:
             raise errors[0]
 
 
-def _stack(prefix, with_gateway, config_overrides=None, prosody_kw=None, ctl_setup=None):
+def _stack(prefix, with_gateway, config_overrides=None, prosody_kw=None, ctl_setup=None,
+           gateway_env=None, kamailio_kw=None):
     tmp = make_tmp(prefix)
     st = Stack(tmp)
     try:
-        st.start_servers(prosody_kw=prosody_kw)
+        st.start_servers(prosody_kw=prosody_kw, kamailio_kw=kamailio_kw)
         if with_gateway:
-            st.start_gateway(config_overrides=config_overrides, ctl_setup=ctl_setup)
+            env = {k: v.replace("{tmp}", tmp) for k, v in (gateway_env or {}).items()}
+            st.start_gateway(config_overrides=config_overrides, ctl_setup=ctl_setup,
+                             extra_env=env)
     except BaseException:
         try:
             st.stop(check_gateway=False)

@@ -2,7 +2,6 @@
 max_queued more wait, and past that the XMPP sender gets resource-constraint — never a
 silent drop. Chat states (XEP-0085 ↔ RFC 3994 isComposing) both ways."""
 
-import threading
 import time
 
 import pytest
@@ -16,15 +15,15 @@ IN_FLIGHT, QUEUED, SENT = 2, 3, 12
     "max_in_flight": str(IN_FLIGHT), "max_queued": str(QUEUED)}}}], indirect=True)
 def test_in_flight_bound_and_queue(fresh_stack):
     st = fresh_stack
-    release = threading.Event()
-    seen = []
+    holding = [True]
+    max_held = [0]
 
     def slow(m):
-        # Hold every MESSAGE until the test has sent them all: the gateway must keep the
-        # rest queued or refused meanwhile.
-        if m.method == "MESSAGE":
-            seen.append(time.monotonic())
-            release.wait(10)
+        # Hold every MESSAGE unanswered until the test has sent them all: the gateway must
+        # keep at most IN_FLIGHT transactions open and the rest queued or refused meanwhile.
+        if m.method == "MESSAGE" and holding[0]:
+            max_held[0] = max(max_held[0], rcpt.held_count() + 1)
+            return rcpt.HOLD
         return 200
 
     rcpt = st.ua("flow", responder=slow)
@@ -39,7 +38,17 @@ def test_in_flight_bound_and_queue(fresh_stack):
             busy.append(m)
         except TimeoutError:
             pass
-    release.set()
+    # The bound: exactly IN_FLIGHT transactions reached the phone while none was answered
+    # (given time: a gateway over the bound would have sent more meanwhile).
+    deadline = time.monotonic() + 5
+    while rcpt.held_count() < IN_FLIGHT and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    assert rcpt.held_count() == IN_FLIGHT, "%d transactions open at once, bound %d" % (
+        rcpt.held_count(), IN_FLIGHT)
+    holding[0] = False
+    rcpt.release_held(200)
+    assert max_held[0] == IN_FLIGHT, max_held[0]
     assert {m.error_condition for m in busy} == {"resource-constraint"}, busy
     assert len(busy) == SENT - IN_FLIGHT - QUEUED, busy
     refused = {m.id for m in busy}

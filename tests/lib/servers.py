@@ -8,10 +8,12 @@ grace period), so fixtures that call stop() in a `finally` never leave processes
 
 import errno
 import os
+import pwd
 import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.error
@@ -196,8 +198,14 @@ class Prosody(_Child):
     def start(self, tmpdir, internal_domain="contoso.example",
               external_domain="fabrikam.example", component_port=None, c2s_port=None,
               component_secret="s3cret", users=None, extra_components=None, offline=False,
-              log_level="debug", extra_hosts=None, timeout=20):
+              log_level="debug", extra_hosts=None, tls=None, timeout=20):
+        """tls: {"port": P, "certificate": PEM, "key": PEM, "cafile": PEM or None,
+        "require_client_cert": bool}: mod_net_multiplex's multiplex_ssl service on port P
+        (TLS from the first byte; it hands a jabber:component:accept stream to the
+        component). With require_client_cert, LuaSec refuses a client without a certificate
+        that chains to cafile (verify peer + fail_if_no_peer_cert)."""
         self.dir = os.path.join(tmpdir, "prosody")
+        self.tls = dict(tls) if tls else None
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
         os.makedirs(os.path.join(self.dir, "certs"), exist_ok=True)
         self.internal_domain = internal_domain
@@ -247,12 +255,28 @@ class Prosody(_Child):
             "allow_unencrypted_plain_auth = true",
             "authentication = \"internal_plain\"",
             "storage = \"internal\"",
-            "modules_enabled = { \"roster\", \"saslauth\", \"disco\", \"ping\", \"posix\" }",
+            "modules_enabled = { \"roster\", \"saslauth\", \"disco\", \"ping\", \"posix\"%s }"
+            % (", \"net_multiplex\"" if self.tls else ""),
             "modules_disabled = { %s }" % ", ".join(lua_str(m) for m in disabled),
             # Large test bodies and bursts of stanzas over the component link.
             "c2s_stanza_size_limit = 10*1024*1024",
             "component_stanza_size_limit = 10*1024*1024",
             "limits = { c2s = { rate = \"100mb/s\" }, component = { rate = \"100mb/s\" } }",
+        ]
+        if self.tls:
+            t = self.tls
+            ssl = ["certificate = %s" % lua_str(t["certificate"]), "key = %s" % lua_str(t["key"])]
+            if t.get("cafile"):
+                ssl.append("cafile = %s" % lua_str(t["cafile"]))
+            if t.get("require_client_cert"):
+                # LuaSec verifies the chain; Prosody's default lsec_continue would let a
+                # failed verification through (it keeps the result for s2s), so drop it.
+                ssl.append("verify = { \"peer\", \"fail_if_no_peer_cert\" }")
+                ssl.append("verifyext = { lsec_continue = false }")
+            lines += ["ssl_ports = { %d }" % t["port"],
+                      "ssl_interfaces = { \"127.0.0.1\" }",
+                      "ssl = { %s }" % ", ".join(ssl)]
+        lines += [
             "",
             "VirtualHost %s" % lua_str(self.external_domain),
             "",
@@ -299,6 +323,8 @@ class Prosody(_Child):
         try:
             wait_tcp("127.0.0.1", self.c2s_port, timeout, self.proc, "prosody")
             wait_tcp("127.0.0.1", self.component_port, timeout, self.proc, "prosody")
+            if self.tls:
+                wait_tcp("127.0.0.1", self.tls["port"], timeout, self.proc, "prosody")
         except Exception as e:
             self.stop()
             rc, out = self.check_config()
@@ -317,6 +343,144 @@ class Prosody(_Child):
 
 
 # --------------------------------------------------------------------------------------
+# ejabberd
+
+class Ejabberd(_Child):
+    """ejabberd 23.01 (Debian) as the edge server, in the foreground with its own config,
+    spool and logs under tmpdir/ejabberd and a unique Erlang node name and cookie.
+
+    - `external_domain` is its host (c2s on c2s_port); `internal_domain` is an
+      ejabberd_service (XEP-0114) listener on component_port with `component_secret`.
+    - tls: {"certfile": PEM with certificate and key, "cafile": PEM or None}: the component
+      listener takes TLS from the first byte (`tls: true`). ejabberd_service passes only
+      certfile, ciphers, dhfile, cafile and protocol_options to the TLS layer: it has no
+      option to require or check a client certificate.
+    - ejabberd starts epmd when none runs; stop() ends the epmd this runner started (by the
+      PID it found after the start), never one that was already running."""
+
+    name = "ejabberd"
+
+    def start(self, tmpdir, internal_domain="contoso.example",
+              external_domain="fabrikam.example", component_port=None, c2s_port=None,
+              component_secret="s3cret", tls=None, timeout=60):
+        self.dir = os.path.join(tmpdir, "ejabberd")
+        self.spool = os.path.join(self.dir, "spool")
+        self.logs = os.path.join(self.dir, "logs")
+        for d in (self.dir, self.spool, self.logs):
+            os.makedirs(d, exist_ok=True)
+        self.internal_domain = internal_domain
+        self.external_domain = external_domain
+        self.component_port = component_port or free_port()
+        self.c2s_port = c2s_port or free_port()
+        self.component_secret = component_secret
+        self.tls = dict(tls) if tls else None
+        if self.tls:  # copies the ejabberd user can read (see _hand_over)
+            for k in ("certfile", "cafile"):
+                if self.tls.get(k):
+                    dst = os.path.join(self.dir, k + ".pem")
+                    shutil.copyfile(self.tls[k], dst)
+                    self.tls[k] = dst
+        self.node = "sxtest%d_%d@localhost" % (os.getpid(), self.component_port)
+        self.log_path = os.path.join(self.dir, "ejabberd.out")
+        self.pidfile = os.path.join(self.dir, "ejabberd.pid")
+        svc = ["  -",
+               "    port: %d" % self.component_port,
+               "    ip: \"127.0.0.1\"",
+               "    module: ejabberd_service",
+               "    hosts:",
+               "      \"%s\":" % internal_domain,
+               "        password: \"%s\"" % component_secret]
+        if self.tls:
+            svc += ["    tls: true", "    certfile: \"%s\"" % self.tls["certfile"]]
+            if self.tls.get("cafile"):
+                svc.append("    cafile: \"%s\"" % self.tls["cafile"])
+        cfg = ["hosts:",
+               "  - \"%s\"" % external_domain,
+               "loglevel: info",
+               "auth_method: internal",
+               "default_db: mnesia",
+               "s2s_access: none",
+               "acme:",
+               "  auto: false",
+               "listen:",
+               "  -",
+               "    port: %d" % self.c2s_port,
+               "    ip: \"127.0.0.1\"",
+               "    module: ejabberd_c2s",
+               ] + svc + [
+               "modules:",
+               "  mod_disco: {}",
+               "  mod_ping: {}",
+               "  mod_roster: {}",
+               ""]
+        if self.tls:
+            cfg[0:0] = ["certfiles:", "  - \"%s\"" % self.tls["certfile"]]
+        with open(os.path.join(self.dir, "ejabberd.yml"), "w") as f:
+            f.write("\n".join(cfg))
+        with open(os.path.join(self.dir, "ejabberdctl.cfg"), "w") as f:
+            f.write("ERLANG_NODE=%s\n" % self.node)
+            f.write("ERLANG_COOKIE=sxtest%d\n" % os.getpid())
+            f.write("INET_DIST_INTERFACE=127.0.0.1\n")
+            f.write("EJABBERD_PID_PATH=%s\n" % self.pidfile)
+            f.write("FIREWALL_WINDOW=\n")
+        self._hand_over(tmpdir)
+        before = self._epmd_pids()
+        self._launch(timeout)
+        self._epmd_ours = self._epmd_pids() - before
+        return self
+
+    def _hand_over(self, tmpdir):
+        """Run as root, ejabberdctl drops to the `ejabberd` user: that user must own the
+        directory and be able to pass through the (0700) temporary directory."""
+        if os.geteuid() != 0:
+            return
+        try:
+            pw = pwd.getpwnam("ejabberd")
+        except KeyError:
+            return
+        os.chmod(tmpdir, os.stat(tmpdir).st_mode | 0o011)
+        for root, dirs, files in os.walk(self.dir):
+            for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+                os.chown(n, pw.pw_uid, pw.pw_gid)
+
+    @staticmethod
+    def _epmd_pids():
+        r = subprocess.run(["pgrep", "-x", "epmd"], capture_output=True, timeout=10)
+        return set(int(p) for p in r.stdout.split())
+
+    def _launch(self, timeout):
+        env = dict(os.environ)
+        env["HOME"] = self.dir
+        env["EJABBERD_CONFIG_PATH"] = os.path.join(self.dir, "ejabberd.yml")
+        self._spawn(["ejabberdctl", "--config-dir", self.dir, "--spool", self.spool,
+                     "--logs", self.logs, "foreground"], env=env, cwd=self.dir)
+        try:
+            wait_tcp("127.0.0.1", self.component_port, timeout, self.proc, "ejabberd")
+            wait_tcp("127.0.0.1", self.c2s_port, timeout, self.proc, "ejabberd")
+        except Exception as e:
+            self.stop()
+            raise RuntimeError("%s\n--- ejabberd log ---\n%s\n%s"
+                               % (e, tail(self.log_path),
+                                  tail(os.path.join(self.logs, "ejabberd.log"))))
+
+    def stop(self, grace=15.0):
+        rc = super().stop(grace=grace)
+        for pid in getattr(self, "_epmd_ours", set()) & self._epmd_pids():
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+        return rc
+
+    def server_log(self):
+        try:
+            with open(os.path.join(self.logs, "ejabberd.log"), "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+# --------------------------------------------------------------------------------------
 # Kamailio
 
 KAMAILIO_MODULES_DIRS = ["/usr/lib/x86_64-linux-gnu/kamailio/modules",
@@ -329,8 +493,8 @@ debug=2
 log_stderror=yes
 log_facility=LOG_LOCAL0
 fork=yes
-children=2
-tcp_children=2
+children=@CHILDREN@
+tcp_children=@CHILDREN@
 disable_tcp=no
 auto_aliases=no
 dns=no
@@ -354,6 +518,9 @@ loadmodule "xlog.so"
 loadmodule "sanity.so"
 loadmodule "usrloc.so"
 loadmodule "registrar.so"
+loadmodule "db_sqlite.so"
+loadmodule "presence.so"
+loadmodule "presence_xml.so"
 
 modparam("usrloc", "db_mode", 0)
 modparam("registrar", "max_expires", 3600)
@@ -363,6 +530,23 @@ modparam("tm", "fr_timer", 8000)
 modparam("tm", "fr_inv_timer", 30000)
 modparam("rr", "enable_full_lr", 1)
 modparam("rr", "append_fromtag", 1)
+# The presence server (RFC 3856/3903) for the served domain, on a fresh SQLite file.
+# subs_db_mode 3: subscriptions live in the database only, so active_watchers is current.
+modparam("presence", "db_url", "@DBURL@")
+modparam("presence", "subs_db_mode", 3)
+modparam("presence", "max_expires", 3600)
+modparam("presence", "min_expires", 0)
+modparam("presence", "server_address", "sip:127.0.0.1:@PORT@")
+# No periodic clean-up writes during a test (db_sqlite has no busy timeout: a timer's write
+# racing a worker's makes the worker's fail with "database is locked").
+modparam("presence", "clean_period", 3600)
+modparam("presence", "db_update_period", 3600)
+# With subs_db_mode 3 notifier processes would send the NOTIFYs of a PUBLISH after
+# waitn_time (5 s): without them the worker handling the PUBLISH sends them at once.
+modparam("presence", "notifier_processes", 0)
+modparam("presence_xml", "db_url", "@DBURL@")
+# Every watcher is authorised (no pres-rules): the gateway's watcher identity gets active.
+modparam("presence_xml", "force_active", 1)
 
 request_route {
     if (!mf_process_maxfwd_header("10")) {
@@ -375,10 +559,20 @@ request_route {
     }
     xlog("L_INFO", "REQ $rm $ru from $si:$sp/$pr cid=$ci\n");
 
-    # In-dialog requests follow their Route set.
+    # In-dialog requests follow their Route set; a refresh of a subscription held by the
+    # presence server is addressed to it.
     if (has_totag()) {
         if (loose_route()) {
             t_relay();
+            exit;
+        }
+        if (is_method("SUBSCRIBE") && uri == myself) {
+            if (!t_newtran()) {
+                sl_reply_error();
+                exit;
+            }
+            handle_subscribe();
+            t_release();
             exit;
         }
         if (is_method("ACK")) {
@@ -402,6 +596,22 @@ request_route {
 
     # Initial requests: a pre-loaded Route to this proxy is consumed.
     remove_hf("Route");
+
+    # The presence server: PUBLISH and SUBSCRIBE (Event: presence) for served users.
+    if (is_method("PUBLISH|SUBSCRIBE") && $(rd{s.tolower}) == "@DOMAIN@") {
+        if (!t_newtran()) {
+            sl_reply_error();
+            exit;
+        }
+        if (is_method("PUBLISH")) {
+            handle_publish();
+        } else {
+            handle_subscribe();
+        }
+        t_release();
+        exit;
+    }
+
     if (is_method("INVITE|SUBSCRIBE")) {
         record_route();
     }
@@ -448,17 +658,30 @@ request_route {
 
 
 class Kamailio(_Child):
-    """Kamailio 5.6 (Debian) as a loopback registrar/proxy without authentication.
+    """Kamailio 5.6 (Debian) as a loopback registrar/proxy and presence server without
+    authentication.
 
-    REGISTER for `domain` → save("location"); requests for `domain` → lookup("location") and
-    relay, 480 when the user has no binding; requests for any other domain → relayed to the
-    gateway at `gateway_addr` over the transport they arrived on. `template` replaces
-    KAMAILIO_CFG (same @PORT@ @MPATH@ @DOMAIN@ @GATEWAY@ placeholders)."""
+    REGISTER for `domain` → save("location"); PUBLISH and SUBSCRIBE for `domain` →
+    handle_publish() / handle_subscribe() (presence + presence_xml on db_sqlite, every
+    watcher authorised: force_active=1; NOTIFYs go to the SUBSCRIBE's Contact; Expires capped
+    at 3600); other requests for `domain` → lookup("location") and relay, 480 when the user
+    has no binding; requests for any other domain (MESSAGE, SUBSCRIBE, ...) → relayed to the
+    gateway at `gateway_addr` over the transport they arrived on, SUBSCRIBE record-routed.
+    `template` replaces KAMAILIO_CFG (same @PORT@ @MPATH@ @DOMAIN@ @GATEWAY@ @CHILDREN@
+    @DBURL@ placeholders).
+
+    The presence tables live in a fresh SQLite file per start(), created from Kamailio's
+    standard-create.sql and presence-create.sql (publications of an earlier test would
+    otherwise merge into later NOTIFYs)."""
 
     name = "kamailio"
 
     def start(self, tmpdir, sip_port=None, gateway_addr="127.0.0.1:5070",
-              domain="contoso.example", timeout=15, template=None):
+              domain="contoso.example", children=2, timeout=15, template=None):
+        """children: worker processes per transport. db_sqlite sets no busy timeout, so
+        with several workers a presence write racing another fails ("database is
+        locked": a subscription ended with Expires: 0 may stay in active_watchers); the
+        presence tests run one."""
         self.dir = os.path.join(tmpdir, "kamailio")
         os.makedirs(self.dir, exist_ok=True)
         self.port = sip_port or free_port()
@@ -467,12 +690,16 @@ class Kamailio(_Child):
         self.cfg_path = os.path.join(self.dir, "kamailio.cfg")
         self.log_path = os.path.join(self.dir, "kamailio.log")
         self.pidfile = os.path.join(self.dir, "kamailio.pid")
+        self.db_path = os.path.abspath(os.path.join(self.dir, "presence.db"))
+        create_presence_db(self.db_path)
         mpath = next((p for p in KAMAILIO_MODULES_DIRS if os.path.isdir(p)),
                      KAMAILIO_MODULES_DIRS[0])
         cfg = ((template or KAMAILIO_CFG).replace("@PORT@", str(self.port))
                .replace("@MPATH@", mpath)
                .replace("@DOMAIN@", self.domain)
-               .replace("@GATEWAY@", gateway_addr))
+               .replace("@CHILDREN@", str(int(children)))
+               .replace("@GATEWAY@", gateway_addr)
+               .replace("@DBURL@", "sqlite:///" + self.db_path))
         with open(self.cfg_path, "w") as f:
             f.write(cfg)
         r = subprocess.run(["kamailio", "-c", "-f", self.cfg_path], stdin=subprocess.DEVNULL,
@@ -531,6 +758,141 @@ class Kamailio(_Child):
         self.stop()
         self._launch(timeout)
 
+    def query(self, sql, args=()):
+        """Rows of a read-only query on the presence database (e.g. active_watchers)."""
+        con = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True, timeout=5)
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+    def delete_failed(self):
+        """Kamailio logged a subscription it could not delete (db_sqlite without a busy
+        timeout: "database is locked"). The row then stays until a NOTIFY to it fails."""
+        return "Failed to delete subscription from database" in self.log_text()
+
+    def active_watchers(self, presentity_uri=None):
+        """[(presentity_uri, watcher user@domain, callid, expires, status)] of the presence
+        server's subscriptions (status 1 active, 2 pending)."""
+        sql = ("SELECT presentity_uri, watcher_username || '@' || watcher_domain, callid, "
+               "expires, status FROM active_watchers")
+        if presentity_uri:
+            return self.query(sql + " WHERE presentity_uri = ?", (presentity_uri,))
+        return self.query(sql)
+
+
+KAMAILIO_SQL_DIRS = ["/usr/share/kamailio/db_sqlite"]
+
+
+def create_presence_db(path):
+    """A fresh SQLite file with Kamailio's version and presence tables."""
+    sqldir = next((d for d in KAMAILIO_SQL_DIRS
+                   if os.path.exists(os.path.join(d, "presence-create.sql"))), None)
+    if sqldir is None:
+        raise FileNotFoundError("Kamailio's presence-create.sql not found (install "
+                                "kamailio-sqlite-modules)")
+    if os.path.exists(path):
+        os.unlink(path)
+    con = sqlite3.connect(path)
+    try:
+        # WAL (persistent in the file): Kamailio's processes read while one writes; db_sqlite
+        # sets no busy timeout, so fewer "database is locked" failures.
+        con.execute("PRAGMA journal_mode=WAL")
+        for name in ("standard-create.sql", "presence-create.sql"):
+            with open(os.path.join(sqldir, name)) as f:
+                con.executescript(f.read())
+        con.commit()
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------------------
+# baresip
+
+BARESIP_MODULE_DIRS = ["/usr/lib/baresip/modules", "/usr/lib/x86_64-linux-gnu/baresip/modules"]
+
+
+class Baresip(_Child):
+    """baresip (Debian's baresip-core), headless: its own config directory (-f) with one
+    account registering through `registrar` (host, port), `contacts` (SIP URIs) watched with
+    ;presence=p2p (the presence module SUBSCRIBEs to each), publication of its own presence
+    every `pubint` seconds when > 0, and the ctrl_tcp module on a local port for commands.
+    Its log (stdout/stderr) is where status changes are read."""
+
+    name = "baresip"
+
+    def start(self, tmpdir, user, domain, registrar, contacts=(), pubint=0, timeout=15):
+        self.dir = os.path.join(tmpdir, "baresip-%s" % user)
+        os.makedirs(self.dir, exist_ok=True)
+        self.user, self.domain = user, domain
+        self.sip_port = free_port()
+        self.ctrl_port = free_port()
+        self.log_path = os.path.join(self.dir, "baresip.log")
+        mpath = next((p for p in BARESIP_MODULE_DIRS if os.path.isdir(p)),
+                     BARESIP_MODULE_DIRS[0])
+        with open(os.path.join(self.dir, "config"), "w") as f:
+            f.write("poll_method epoll\n"
+                    "sip_listen 127.0.0.1:%d\n"
+                    "module_path %s\n"
+                    "module_app account.so\n"
+                    "module_app contact.so\n"
+                    "module_app presence.so\n"
+                    "module ctrl_tcp.so\n"
+                    "ctrl_tcp_listen 127.0.0.1:%d\n" % (self.sip_port, mpath, self.ctrl_port))
+        params = ';outbound="sip:%s:%d;transport=udp";regint=600' % registrar
+        if pubint:
+            params += ";pubint=%d" % pubint
+        with open(os.path.join(self.dir, "accounts"), "w") as f:
+            f.write("<sip:%s@%s>%s\n" % (user, domain, params))
+        with open(os.path.join(self.dir, "contacts"), "w") as f:
+            for i, c in enumerate(contacts):
+                f.write('"c%d" <%s>;presence=p2p\n' % (i, c))
+        self._spawn(["baresip", "-f", self.dir, "-v"], cwd=self.dir)
+        try:
+            wait_tcp("127.0.0.1", self.ctrl_port, timeout, self.proc, "baresip")
+        except Exception as e:
+            self.stop()
+            raise RuntimeError("%s\n--- baresip log ---\n%s" % (e, tail(self.log_path)))
+        return self
+
+    def command(self, command, params="", timeout=5.0):
+        """Sends one ctrl_tcp command (a JSON netstring) and returns the decoded reply."""
+        import json
+        body = json.dumps({"command": command, "params": params, "token": "t1"}).encode()
+        with socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=timeout) as s:
+            s.sendall(b"%d:%s," % (len(body), body))
+            data = b""
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                m = re.match(rb"(\d+):", data)
+                if m and len(data) >= m.end() + int(m.group(1)) + 1:
+                    msg = data[m.end():m.end() + int(m.group(1))]
+                    try:
+                        reply = json.loads(msg)
+                    except ValueError:
+                        reply = None
+                    if isinstance(reply, dict) and reply.get("response"):
+                        return reply
+                    data = data[m.end() + int(m.group(1)) + 1:]
+        raise TimeoutError("baresip: no reply to %s" % command)
+
+    def wait_log(self, pattern, timeout=10.0, start=0):
+        """Waits until the log matches `pattern` (regex) after byte offset `start`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_text()[start:]
+            if re.search(pattern, text):
+                return True
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise TimeoutError("baresip log has no %r within %.1fs:\n%s"
+                           % (pattern, timeout, tail(self.log_path, 40)))
+
 
 # --------------------------------------------------------------------------------------
 # sipxmppd
@@ -569,7 +931,9 @@ class Gateway(_Child):
 
     def start(self, tmpdir, build_dir=None, prosody=None, kamailio=None, sip_port=None,
               http_port=None, domains="contoso.example", config_overrides=None,
-              ctl_setup=None, wait_healthy=True, timeout=20):
+              ctl_setup=None, wait_healthy=True, timeout=20, asan_options=None, extra_env=None):
+        """asan_options: extra ASAN_OPTIONS (e.g. a small quarantine_size_mb where a test
+        measures RSS: ASan keeps freed memory in a 256 MB quarantine by default)."""
         self.dir = os.path.join(tmpdir, "sipxmppd")
         os.makedirs(self.dir, exist_ok=True)
         self.build_dir = os.path.abspath(build_dir or build_dir_from_env())
@@ -613,8 +977,10 @@ class Gateway(_Child):
                     f.write("%s = %s\n" % (k, v))
                 f.write("\n")
         self.env = dict(os.environ)
-        self.env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"
+        self.env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0" + (
+            ":" + asan_options if asan_options else "")
         self.env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+        self.env.update(extra_env or {})
         for argv in ctl_setup or []:
             ctl = os.path.join(self.build_dir, "sipxmppctl")
             r = subprocess.run([ctl, "--config", self.cfg_path] + list(argv),

@@ -1,7 +1,9 @@
-"""A small SIP user agent over UDP and TCP for the integration tests (RFC 3261 framing,
-transactions without dialogs): REGISTER, MESSAGE and any other non-INVITE request, with UDP
-retransmission on the T1/T2 schedule; a receive loop that answers incoming requests with a
-configurable status and records them with their raw body bytes.
+"""A small SIP user agent over UDP and TCP for the integration tests (RFC 3261 framing):
+REGISTER, MESSAGE and any other non-INVITE request, with UDP retransmission on the T1/T2
+schedule; a receive loop that answers incoming requests with a configurable status and
+records them with their raw body bytes. Presence: PUBLISH of PIDF/RPID documents (pidf()),
+SUBSCRIBE dialogs as a watcher (Subscription: refresh, unsubscribe, the NOTIFYs received in
+it), and parse_pidf() to read what arrives.
 
 This is a client, not a mock server: every request and response goes over real sockets to
 the real Kamailio or sipxmppd.
@@ -180,8 +182,11 @@ class SipUA:
     proxy: (host, port) where requests go by default (the registrar/proxy).
     auto_status: status used to answer incoming requests (MESSAGE, OPTIONS, NOTIFY...).
     responder: optional callable(SipMessage) -> status or (status, reason, [(h, v)]) that
-    overrides auto_status per request.
+    overrides auto_status per request, or HOLD: the request is kept unanswered (its
+    retransmissions absorbed) until release_held().
     """
+
+    HOLD = "hold"
 
     _counter = itertools.count(1)
 
@@ -203,6 +208,7 @@ class SipUA:
         self._txns = {}
         self._txn_lock = threading.Lock()
         self._answered = {}          # (branch, method) -> (response bytes)
+        self._held = {}              # (branch, method) -> (request, via), unanswered
         self._lock = threading.Lock()
         self._tcp = {}               # (host, port) -> socket (outbound connections)
         self._tcp_buf = {}           # socket -> bytearray
@@ -387,9 +393,18 @@ class SipUA:
             return
         with self._lock:
             prev = self._answered.get(key)
-        if prev is not None and m.branch:
+            held = key in self._held
+        if (prev is not None or held) and m.branch:
             self.retransmissions += 1
-            self._send_on(via, prev)
+            if prev is not None:
+                self._send_on(via, prev)
+            return
+        if self.responder is not None and self.responder(m) == self.HOLD:
+            with self._lock:
+                self._held[key] = (m, via)
+            with self._recv_cond:
+                self.received.append(m)
+                self._recv_cond.notify_all()
             return
         status, reason, extra = self._decide(m)
         resp = self.build_response(m, status, reason, extra)
@@ -445,6 +460,20 @@ class SipUA:
                 s.sendall(data)
         except OSError:
             pass
+
+    def held_count(self):
+        with self._lock:
+            return len(self._held)
+
+    def release_held(self, status=200):
+        """Answers every held request with `status`."""
+        with self._lock:
+            held, self._held = self._held, {}
+        for key, (m, via) in held.items():
+            resp = self.build_response(m, status)
+            with self._lock:
+                self._answered[key] = resp
+            self._send_on(via, resp)
 
     # ------------------------------------------------------------------ waiting
     def wait_request(self, predicate=None, timeout=10.0, method=None):
@@ -628,6 +657,189 @@ class SipUA:
 
     def options(self, ruri, dest=None, transport="udp", timeout=5.0):
         return self.request("OPTIONS", ruri, dest=dest, transport=transport, timeout=timeout)
+
+    # ------------------------------------------------------------------ presence
+    def publish(self, body, expires=3600, etag=None, transport="udp", dest=None,
+                timeout=10.0):
+        """PUBLISH (RFC 3903) of a PIDF document for this UA's own AOR. body: str or bytes
+        (None with etag: a refresh; expires=0 with etag: removal). Returns the final
+        response; its SIP-ETag header names the publication."""
+        headers = [("Event", "presence"), ("Expires", str(expires))]
+        if etag:
+            headers.append(("SIP-If-Match", etag))
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        return self.request("PUBLISH", self.aor, dest=dest, transport=transport,
+                            to_uri=self.aor, headers=headers, body=body or b"",
+                            content_type="application/pidf+xml" if body else None,
+                            timeout=timeout, contact=False)
+
+    def subscribe(self, target, expires=600, transport="udp", dest=None, event="presence",
+                  timeout=10.0):
+        """An initial SUBSCRIBE (RFC 6665) as a watcher of `target`. Returns a Subscription
+        whose response is the final answer; NOTIFYs in its dialog are answered by the
+        receive loop (auto_status / responder) and collected by Subscription.notifies()."""
+        sub = Subscription(self, target, event, transport, dest)
+        sub.response = sub.send(expires, timeout=timeout)
+        return sub
+
+    def notifies(self, call_id=None):
+        return self.requests("NOTIFY", lambda m: call_id is None or m.call_id == call_id)
+
+
+def _tag_of(value):
+    m = re.search(r";\s*tag=([^;>\s]+)", value or "", re.I)
+    return m.group(1) if m else None
+
+
+def _addr_of(uri_value):
+    """(host, port, transport) of the SIP URI in a header value or a bare URI."""
+    m = re.search(r"sips?:(?:[^@>;]*@)?([^;>:]+)(?::(\d+))?([^>]*)", uri_value)
+    if not m:
+        raise ValueError("no SIP URI in %r" % uri_value)
+    tr = re.search(r";\s*transport=(\w+)", m.group(3) or "", re.I)
+    return m.group(1), int(m.group(2) or 5060), (tr.group(1).lower() if tr else None)
+
+
+class Subscription:
+    """The watcher's side of one SUBSCRIBE dialog: its identifiers, the route set and remote
+    target learnt from the 2xx (RFC 3261 §12.1.2), and the NOTIFYs received in it."""
+
+    def __init__(self, ua, target, event, transport, dest):
+        self.ua = ua
+        self.target = target
+        self.event = event
+        self.transport = transport
+        self.dest = dest or ua.proxy
+        self.call_id = new_call_id(ua.bind_ip)
+        self.from_tag = new_tag()
+        self.to_tag = None
+        self.route = []          # route set, in the order the requests carry it
+        self.remote_target = None
+        self.response = None
+        self.responses = []
+
+    def send(self, expires, timeout=10.0):
+        """SUBSCRIBE with `expires` in this dialog (the initial one while no to-tag is
+        known). Returns the final response and learns the dialog from a 2xx."""
+        headers = [("Event", self.event), ("Expires", str(expires)),
+                   ("Accept", "application/pidf+xml")]
+        ruri, dest = self.target, self.dest
+        to_uri = self.target
+        if self.to_tag:
+            ruri = self.remote_target or self.target
+            for r in self.route:
+                headers.append(("Route", r))
+            if self.route:
+                h, p, _ = _addr_of(self.route[0])
+                dest = (h, p)
+            elif self.remote_target:
+                h, p, _ = _addr_of(self.remote_target)
+                dest = (h, p)
+        data, branch, _ = self.ua.build_request(
+            "SUBSCRIBE", ruri, transport=self.transport, to_uri=to_uri,
+            call_id=self.call_id, headers=headers, from_tag=self.from_tag)
+        if self.to_tag:
+            data = data.replace(("To: <%s>" % to_uri).encode(),
+                                ("To: <%s>;tag=%s" % (to_uri, self.to_tag)).encode(), 1)
+        r = self.ua.send_request_bytes(data, branch, "SUBSCRIBE", dest, self.transport,
+                                       timeout)
+        self.responses.append(r)
+        if 200 <= r.status < 300 and not self.to_tag:
+            self.to_tag = _tag_of(r.header("to"))
+            rr = []
+            for v in r.headers_all("record-route"):
+                rr += [x.strip() for x in re.split(r",(?=\s*<)", v) if x.strip()]
+            self.route = list(reversed(rr))
+            contact = r.header("contact")
+            if contact:
+                m = re.search(r"<([^>]+)>", contact)
+                self.remote_target = m.group(1) if m else contact.split(";")[0].strip()
+        return r
+
+    def refresh(self, expires=600, timeout=10.0):
+        return self.send(expires, timeout=timeout)
+
+    def unsubscribe(self, timeout=10.0):
+        return self.send(0, timeout=timeout)
+
+    def notifies(self):
+        return self.ua.notifies(self.call_id)
+
+    def wait_notify(self, predicate=None, timeout=10.0):
+        """The first NOTIFY of this dialog matching predicate(NOTIFY)."""
+        return self.ua.wait_request(lambda m: m.call_id == self.call_id
+                                    and (predicate is None or predicate(m)),
+                                    timeout=timeout, method="NOTIFY")
+
+
+def sub_state(notify):
+    """(state, {param: value}) of a NOTIFY's Subscription-State."""
+    v = notify.header("subscription-state") or ""
+    parts = [p.strip() for p in v.split(";")]
+    params = {}
+    for p in parts[1:]:
+        k, _, val = p.partition("=")
+        params[k.strip().lower()] = val.strip()
+    return parts[0].lower(), params
+
+
+NS_PIDF = "urn:ietf:params:xml:ns:pidf"
+NS_DM = "urn:ietf:params:xml:ns:pidf:data-model"
+NS_RPID = "urn:ietf:params:xml:ns:pidf:rpid"
+
+
+def pidf(entity, basic="open", activity=None, note=None, lang=None, tuple_id="t1",
+         person_id="p1", idle=False):
+    """A PIDF document (RFC 3863) with an RPID person element (RFC 4480): basic open/closed,
+    an optional activity ("away", "busy", "on-the-phone", ...), an optional note."""
+    from xml.sax.saxutils import escape, quoteattr
+    lang_attr = " xml:lang=%s" % quoteattr(lang) if lang else ""
+    acts = ""
+    if activity:
+        acts = "<rpid:activities><rpid:%s/></rpid:activities>" % activity
+    idle_el = "<rpid:user-input>idle</rpid:user-input>" if idle else ""
+    note_el = "<note%s>%s</note>" % (lang_attr, escape(note)) if note else ""
+    dm_note = "<dm:note%s>%s</dm:note>" % (lang_attr, escape(note)) if note else ""
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<presence xmlns="%s" xmlns:dm="%s" xmlns:rpid="%s" entity=%s>'
+            '<tuple id=%s><status><basic>%s</basic></status>%s</tuple>'
+            '<dm:person id=%s>%s%s%s</dm:person>'
+            '</presence>' % (NS_PIDF, NS_DM, NS_RPID, quoteattr(entity), quoteattr(tuple_id),
+                             basic, note_el, quoteattr(person_id), acts, idle_el, dm_note))
+
+
+def parse_pidf(body):
+    """A summary of a PIDF body: {"tuples": [{"id", "basic", "priority", "notes":
+    [(lang, text)], "show"}], "activities": [..], "idle": bool, "notes": [(lang, text)]}."""
+    import xml.etree.ElementTree as ET
+    if isinstance(body, bytes):
+        body = body.decode("utf-8")
+    root = ET.fromstring(body)
+    xl = "{http://www.w3.org/XML/1998/namespace}lang"
+    out = {"entity": root.attrib.get("entity"), "tuples": [], "activities": [],
+           "idle": False, "notes": []}
+    for t in root.findall("{%s}tuple" % NS_PIDF):
+        b = t.find("{%s}status/{%s}basic" % (NS_PIDF, NS_PIDF))
+        c = t.find("{%s}contact" % NS_PIDF)
+        show = t.find("{%s}status/{jabber:client}show" % NS_PIDF)
+        out["tuples"].append({
+            "id": t.attrib.get("id"),
+            "basic": b.text.strip() if b is not None and b.text else None,
+            "priority": c.attrib.get("priority") if c is not None else None,
+            "notes": [(n.attrib.get(xl), n.text or "")
+                      for n in t.findall("{%s}note" % NS_PIDF)],
+            "show": show.text if show is not None else None})
+    for a in root.iter("{%s}activities" % NS_RPID):
+        for c in a:
+            out["activities"].append(c.tag.split("}")[-1])
+    for u in root.iter("{%s}user-input" % NS_RPID):
+        if (u.text or "").strip() == "idle":
+            out["idle"] = True
+    for n in root.iter():
+        if n.tag in ("{%s}note" % NS_PIDF, "{%s}note" % NS_DM):
+            out["notes"].append((n.attrib.get(xl), n.text or ""))
+    return out
 
 
 def send_raw(data, dest, transport="udp", bind_ip="127.0.0.1", wait=0.5):

@@ -75,6 +75,30 @@ class Msg:
             self.error_condition)
 
 
+class Pres(Msg):
+    """A received <presence/>: type ('available' when absent), show, priority, the
+    <status/> elements as [(xml:lang or None, text)], the error condition, raw XML."""
+
+    def __init__(self, xml_text):
+        super().__init__(xml_text)
+        self.type = self.el.attrib.get("type", "available")
+        self.show = self._text("show")
+        pr = self._text("priority")
+        self.priority = int(pr) if pr not in (None, "") else None
+        self.statuses = []
+        for st in (self.el.findall("{%s}status" % NS_CLIENT) + self.el.findall("status")):
+            self.statuses.append((st.attrib.get(XML_LANG), st.text or ""))
+        self.status = self.statuses[0][1] if self.statuses else None
+
+    @property
+    def bare_from(self):
+        return (self.frm or "").split("/")[0]
+
+    def __repr__(self):
+        return "<Pres %s from=%s type=%s show=%s status=%r cond=%s>" % (
+            self.to, self.frm, self.type, self.show, self.status, self.error_condition)
+
+
 class _Loop:
     """One asyncio loop in a daemon thread."""
 
@@ -118,7 +142,11 @@ class XmppClient:
     """A c2s client. connect() returns once the session started (initial presence sent
     unless available=False)."""
 
-    def __init__(self, jid, password, host="127.0.0.1", port=5222):
+    def __init__(self, jid, password, host="127.0.0.1", port=5222, auto_roster=True):
+        """auto_roster=False: subscription requests are neither approved nor returned
+        automatically (the test answers them with send_presence)."""
+        self.auto_roster = auto_roster
+        self.presences = []        # every <presence/> received (Pres), in arrival order
         self.jid = jid
         self.password = password
         self.host = host
@@ -145,9 +173,20 @@ class XmppClient:
                                         self._on_message))
             x.register_handler(Callback("sx-iq-replies", MatchXPath("{%s}iq" % NS_CLIENT),
                                         self._on_iq))
+            x.register_handler(Callback("sx-all-presence",
+                                        MatchXPath("{%s}presence" % NS_CLIENT),
+                                        self._on_presence))
+            if not self.auto_roster:
+                x.auto_authorize = None
+                x.auto_subscribe = False
             started = asyncio.get_running_loop().create_future()
 
             def on_start(_ev):
+                if not self.auto_roster:
+                    # A roster request makes this session "interested": Prosody then hands
+                    # it subscription stanzas (subscribed, unsubscribed) as they come.
+                    x.send_raw("<iq type='get' id='sx-roster'>"
+                               "<query xmlns='jabber:iq:roster'/></iq>")
                 if available:
                     x.send_presence()
                 if not started.done():
@@ -207,6 +246,57 @@ class XmppClient:
             self.messages.append(m)
             self._cond.notify_all()
 
+    def _on_presence(self, stanza):
+        try:
+            p = Pres(str(stanza))
+        except ET.ParseError:
+            return
+        with self._cond:
+            self.presences.append(p)
+            self._cond.notify_all()
+
+    def send_presence(self, to=None, ptype=None, show=None, status=None, priority=None,
+                      lang=None, statuses=None, id=None):
+        """Sends a <presence/> built as raw XML. statuses: [(lang or None, text)]."""
+        attrs = ""
+        if to:
+            attrs += ' to="%s"' % xattr(to)
+        if ptype:
+            attrs += ' type="%s"' % xattr(ptype)
+        if id:
+            attrs += ' id="%s"' % xattr(id)
+        if lang:
+            attrs += ' xml:lang="%s"' % xattr(lang)
+        inner = ""
+        if show:
+            inner += "<show>%s</show>" % xtext(show)
+        for lg, text in (statuses or ([(None, status)] if status is not None else [])):
+            la = ' xml:lang="%s"' % xattr(lg) if lg else ""
+            inner += "<status%s>%s</status>" % (la, xtext(text))
+        if priority is not None:
+            inner += "<priority>%d</priority>" % int(priority)
+        self.send_raw("<presence%s>%s</presence>" % (attrs, inner))
+
+    def wait_presence(self, predicate=None, timeout=10.0, consume=True):
+        """The first received presence matching predicate(Pres); removed when consume."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for i, p in enumerate(self.presences):
+                    if predicate is None or predicate(p):
+                        if consume:
+                            del self.presences[i]
+                        return p
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("%s: no matching presence within %.1fs; have %r"
+                                       % (self.jid, timeout, self.presences[-10:]))
+                self._cond.wait(left)
+
+    def all_presences(self, predicate=None):
+        with self._cond:
+            return [p for p in self.presences if predicate is None or predicate(p)]
+
     def _on_iq(self, stanza):
         try:
             m = Msg(str(stanza))
@@ -254,6 +344,9 @@ class XmppClient:
             pass
 
     def close(self):
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
         try:
             self.disconnect()
         finally:

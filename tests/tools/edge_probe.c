@@ -12,7 +12,7 @@
  *   --timeout SEC             stop after SEC seconds (exit status 2)
  *   --keepalive S --dead-after S --backoff-min MS --backoff-max MS
  *   --burn-fds N          when the link first goes down, open N extra fds (so the next socket
- *                         is over FD_SETSIZE and must be moved onto the edge's reserved low fd)
+ *                         is over FD_SETSIZE: the link must not care, it polls with libuv)
  *   --abrupt              on exit call sx_edge_free at once instead of stop + wait
  *   -v                    debug logging
  * SIGINT/SIGTERM stop the link cleanly. Exit 0 unless the timeout hit. */

@@ -29,7 +29,7 @@ static const struct {
     {"sip:juliet@example.com;gr=", SX_ADDR_OK, "juliet", "example.com", NULL},
     {"sip:juliet@example.com?gr=x", SX_ADDR_OK, "juliet", "example.com", NULL},
     /* domain: case, trailing dot, IP literals */
-    {"sip:BOB@Contoso.COM.", SX_ADDR_OK, "BOB", "contoso.com", NULL},
+    {"sip:BOB@Contoso.COM.", SX_ADDR_OK, "bob", "contoso.com", NULL},
     {"sip:bob@192.0.2.1:5070", SX_ADDR_OK, "bob", "192.0.2.1", NULL},
     {"sip:bob@[2001:DB8::1]:5060;gr=a", SX_ADDR_OK, "bob", "[2001:db8::1]", "a"},
     {"sip:bob@[::ffff:192.0.2.1]", SX_ADDR_OK, "bob", "[::ffff:192.0.2.1]", NULL},
@@ -118,7 +118,7 @@ static const struct {
     {"example.com", SX_ADDR_OK, NULL, "example.com", NULL},
     {"example.com/res", SX_ADDR_OK, NULL, "example.com", "res"},
     {"d\\27artagnan@musketeers.lit", SX_ADDR_OK, "d\\27artagnan", "musketeers.lit", NULL},
-    {"J\xC3\xBCrgen@x", SX_ADDR_OK, "J\xC3\xBCrgen", "x", NULL},
+    {"J\xC3\xBCrgen@x", SX_ADDR_OK, "j\xC3\xBCrgen", "x", NULL},
     {"a@[2001:db8::1]", SX_ADDR_OK, "a", "[2001:db8::1]", NULL},
     {"a@x/r\xC3\xA9s", SX_ADDR_OK, "a", "x", "r\xC3\xA9s"},
     {"@example.com", SX_ADDR_NO_USER, NULL, NULL, NULL},
@@ -180,7 +180,7 @@ static const struct {
     {"sip:a/b@example.com", "sip:a/b@example.com"},
     {"sip:a%5C5cb@example.com", "sip:a%5C5cb@example.com"},
     {"sip:a%5Cb@example.com", "sip:a%5Cb@example.com"},
-    {"SIP:Juliet:pw@EXAMPLE.com.:5060;transport=tls?x=y", "sip:Juliet@example.com"},
+    {"SIP:Juliet:pw@EXAMPLE.com.:5060;transport=tls?x=y", "sip:juliet@example.com"},
     {"sip:a@x;gr=my%20phone%2Fx", "sip:a@x;gr=my%20phone%2Fx"},
 };
 
@@ -204,6 +204,42 @@ static const struct {
     {"sip:a/b@x", "a\\2fb@x"},
     {"sip:D'Artagnan@x", "d\\27artagnan@x"},
     {"x.example", "x.example"},
+    /* one identity per spelling: every class of variant the edge folds (XMPP stringprep) */
+    {"sip:%EF%BD%85%EF%BD%96%EF%BD%85@contoso.com", "eve@contoso.com"},  /* fullwidth */
+    {"sip:%EF%BC%A5%EF%BC%B6%EF%BC%A5@contoso.com", "eve@contoso.com"},  /* FULLWIDTH */
+    {"\xEF\xBD\x85\xEF\xBD\x96\xEF\xBD\x85@contoso.com", "eve@contoso.com"},
+    {"sip:e%E2%80%8Bve@contoso.com", "eve@contoso.com"},                 /* U+200B */
+    {"e\xE2\x80\x8Dve@contoso.com", "eve@contoso.com"},                /* U+200D */
+    {"\xEF\xBB\xBF" "eve@contoso.com", "eve@contoso.com"},               /* U+FEFF */
+    {"e\xC2\xADve@contoso.com", "eve@contoso.com"},                     /* soft hyphen */
+    {"sip:%E2%84%AFve@contoso.com", "eve@contoso.com"},                  /* U+212F script e */
+    {"\xEF\xAC\x80@x", "ff@x"},                                         /* U+FB00 ligature */
+    {"Stra\xC3\x9F" "e@x", "strasse@x"},                                 /* ß case-folds */
+    {"e\xCC\x81@x", "\xC3\xA9@x"},                                      /* NFKC composes */
+    {"sip:eve@contoso.com.", "eve@contoso.com"},                         /* trailing dot */
+    {"eve@contoso.com.", "eve@contoso.com"},
+    {"eve@\xEF\xBD\x83ontoso.com", "eve@contoso.com"},                   /* fullwidth domain */
+    {"sip:%65ve@contoso.com", "eve@contoso.com"},                        /* percent-encoding */
+    {"sip:%45VE@CONTOSO.com", "eve@contoso.com"},
+};
+
+/* Spellings every profile refuses: SX_ADDR_PREP (400 / jid-malformed) or MALFORMED. */
+static const struct {
+  const char *addr;
+  sx_addr_rc rc;
+} unprep[] = {
+    {"sip:%E2%80%8B@contoso.com", SX_ADDR_PREP},        /* empty after mapping */
+    {"\xE2\x80\x8B@contoso.com", SX_ADDR_PREP},
+    {"sip:a%EF%BC%A0b@x", SX_ADDR_PREP},                /* fullwidth @ → '@' */
+    {"a\xEF\xBC\x8F" "b@x", SX_ADDR_PREP},               /* fullwidth / → '/' */
+    {"a\xC2\xA0" "b@x", SX_ADDR_PREP},                    /* no-break space */
+    {"a\xE2\x80\xAE" "b@x", SX_ADDR_PREP},                /* RTL override */
+    {"a\xEE\x80\x80@x", SX_ADDR_PREP},                   /* private use U+E000 */
+    {"sip:%EF%BC%BC26@x", SX_ADDR_MALFORMED},           /* fullwidth \ + 26 would make \26 */
+    {"a@x/\xE2\x80\xAE", SX_ADDR_PREP},                  /* resource: RTL override */
+    {"a@x/\xE2\x80\x8B", SX_ADDR_PREP},                  /* resource empty after mapping */
+    {"sip:a@x;gr=%E2%80%AE", SX_ADDR_PREP},
+    {"a@exa\xC3\xA4mple.com", SX_ADDR_MALFORMED},        /* IDN domains are not served */
 };
 
 static char *rep(char c, size_t n) {
@@ -418,6 +454,15 @@ int main(void) {
     free(k);
     sx_jid_free(&j);
   }
+  for (size_t i = 0; i < sizeof unprep / sizeof unprep[0]; i++) {
+    sx_jid j;
+    snprintf(ctx, sizeof ctx, "unprep[%zu] %s", i, unprep[i].addr);
+    sx_addr_rc rc = strncmp(unprep[i].addr, "sip:", 4) == 0 ? sx_sip_to_jid(unprep[i].addr, &j)
+                                                            : sx_jid_parse(unprep[i].addr, &j);
+    CHECK_INT(rc, unprep[i].rc, ctx);
+    if (rc == SX_ADDR_OK) sx_jid_free(&j);
+  }
+  CHECK_INT(sx_addr_sip_status(SX_ADDR_PREP), 400, "prep → 400");
   test_lengths();
   test_misc();
   return check_done();

@@ -39,10 +39,11 @@ static const struct {
   const char *want;
 } bad[] = {
     /* structure */
-    {BASE "[edge2]\n", "F:7: [edge2]: unknown section (known: gateway, sip, edge, http, federation)"},
+    {BASE "[edge2]\n",
+     "F:7: [edge2]: unknown section (known: gateway, sip, edge, http, federation, admin, presence)"},
     {"domains = x.example\n" BASE,
-     "F:1: domains: key outside any section; put it under [gateway], [sip], [edge], [http] or "
-     "[federation]"},
+     "F:1: domains: key outside any section; put it under [gateway], [sip], [edge], [http], "
+     "[federation], [admin] or [presence]"},
     {BASE "colour = blue\n", "F:7: edge.colour: unknown key"},
     {BASE "port = 1\nport = 2\n", "F:8: edge.port: duplicate key (first set on line 7)"},
     {BASE "just words\n", "F:7: (syntax): expected '[section]' or 'key = value'"},
@@ -112,6 +113,10 @@ static const struct {
      "F:8: sip.max_in_flight: must be an integer 1..100000, got '-1'"},
     {BASE "[sip]\nmax_in_flight = +5\n",
      "F:8: sip.max_in_flight: must be an integer 1..100000, got '+5'"},
+    {BASE "[sip]\nincomplete_timeout_s = 0\n",
+     "F:8: sip.incomplete_timeout_s: must be an integer 1..3600, got '0'"},
+    {BASE "[sip]\nchat_state_backoff_s = 604801\n",
+     "F:8: sip.chat_state_backoff_s: must be an integer 0..604800, got '604801'"},
     {BASE "[sip]\nmax_queued = 99999999999999999999999\n",
      "F:8: sip.max_queued: must be an integer 0..1000000, got '99999999999999999999999'"},
     {BASE "[sip]\nservice_user = gate way\n",
@@ -139,6 +144,29 @@ static const struct {
     {BASE "keepalive_s = 120\n",
      "F:7: edge.keepalive_s: edge.dead_after_s (90) must be greater than edge.keepalive_s (120)"},
     {BASE "keepalive_s = 0\n", "F:7: edge.keepalive_s: must be an integer 1..3600, got '0'"},
+    {BASE "tls = yes\n", "F:7: edge.tls: must be on or off, got 'yes'"},
+    {BASE "tls = on\nca_file = /nonexistent/ca.pem\n",
+     "F:8: edge.ca_file: cannot read '/nonexistent/ca.pem': No such file or directory"},
+    {BASE "tls = on\ncert_file = /nonexistent/gw.crt\n",
+     "F:8: edge.cert_file: cannot read '/nonexistent/gw.crt': No such file or directory"},
+    {BASE "tls = on\nkey_file =\n", "F:8: edge.key_file: must not be empty"},
+    {BASE "tls = on\nserver_name = bad name\n",
+     "F:8: edge.server_name: must be a DNS name or an IP address, got 'bad name'"},
+    {BASE "ca_file = /etc/hostname\n",
+     "F:7: edge.ca_file: takes effect only with edge.tls = on (the link would be plaintext)"},
+    {BASE "tls = off\nserver_name = edge.example\n",
+     "F:8: edge.server_name: takes effect only with edge.tls = on (the link would be "
+     "plaintext)"},
+    {BASE "tls = on\ncert_file = /etc/hostname\n",
+     "F:8: edge.cert_file: edge.cert_file and edge.key_file go together (a client certificate "
+     "needs both)"},
+    {BASE "tls = on\nkey_file = /etc/hostname\n",
+     "F:8: edge.key_file: edge.cert_file and edge.key_file go together (a client certificate "
+     "needs both)"},
+    {BASE "max_stanza_bytes = 4095\n",
+     "F:7: edge.max_stanza_bytes: must be an integer 4096..67108864, got '4095'"},
+    {BASE "max_stanza_bytes = 512k\n",
+     "F:7: edge.max_stanza_bytes: must be an integer 4096..67108864, got '512k'"},
     /* [http] */
     {BASE "[http]\nlisten = 127.0.0.1\n",
      "F:8: http.listen: must be HOST:PORT or [IPV6]:PORT (the port is missing (HOST:PORT)), got "
@@ -149,6 +177,16 @@ static const struct {
     {BASE "[http]\nlisten = 127.0.0.1:80x\n",
      "F:8: http.listen: must be HOST:PORT or [IPV6]:PORT (the port must be an integer 1..65535), "
      "got '127.0.0.1:80x'"},
+    /* [presence] */
+    {BASE "[presence]\nmax_expires = 0\n",
+     "F:8: presence.max_expires: must be an integer 1..86400, got '0'"},
+    {BASE "[presence]\nmin_expires = 600\nmax_expires = 300\n",
+     "F:9: presence.max_expires: presence.max_expires (300) must be at least "
+     "presence.min_expires (600)"},
+    {BASE "[presence]\nwatcher_uri = gateway@contoso.example\n",
+     "F:8: presence.watcher_uri: must be a sip:user@domain URI, got 'gateway@contoso.example'"},
+    {BASE "[presence]\ntransport = udp\n",
+     "F:8: presence.transport: must be tcp or proxy, got 'udp'"},
     /* [gateway] log_format, [federation] */
     {BASE "[gateway]\nlog_format = xml\n", "F:8: gateway.log_format: must be text or json, got 'xml'"},
     {BASE "[federation]\nconnection_limit = 0\n",
@@ -172,6 +210,17 @@ static const struct {
      "F:8: federation.log_message_bodies: must be on or off, got 'maybe'"},
     {BASE "[federation]\naudit_log = audit.log\n",
      "F:8: federation.audit_log: must be an absolute path, got 'audit.log'"},
+    /* [admin] */
+    {BASE "[admin]\nlisten = 127.0.0.1\n",
+     "F:8: admin.listen: must be HOST:PORT or [IPV6]:PORT (the port is missing (HOST:PORT)), got "
+     "'127.0.0.1'"},
+    {BASE "[admin]\nlisten = 127.0.0.1:8071\ncert_file = /etc/hostname\n",
+     "F:9: admin.cert_file: admin.cert_file and admin.key_file must be set together (HTTPS needs "
+     "both)"},
+    {BASE "[admin]\nkey_file = /nonexistent/key.pem\n",
+     "F:8: admin.key_file: cannot read '/nonexistent/key.pem': No such file or directory"},
+    {BASE "[admin]\nsession_idle_s = 10\n",
+     "F:8: admin.session_idle_s: must be an integer 60..86400, got '10'"},
     /* the first error wins */
     {BASE "port = x\nhost = bad host\n", "F:7: edge.port: must be an integer 1..65535, got 'x'"},
 };
@@ -235,6 +284,8 @@ static void test_defaults(void) {
   CHECK_INT(cfg.max_message_bytes, 65536, "max_message_bytes");
   CHECK_INT(cfg.max_in_flight, 256, "max_in_flight");
   CHECK_INT(cfg.max_queued, 4096, "max_queued");
+  CHECK_INT(cfg.incomplete_timeout_s, 32, "incomplete_timeout_s default");
+  CHECK_INT(cfg.chat_state_backoff_s, 3600, "chat_state_backoff_s default");
   CHECK_STR(cfg.service_user, "gateway", "service_user");
   CHECK_STR(cfg.edge_host, "127.0.0.1", "edge_host");
   CHECK_INT(cfg.edge_port, 23456, "edge_port");
@@ -243,7 +294,18 @@ static void test_defaults(void) {
   CHECK_INT(cfg.backoff_max_ms, 30000, "backoff_max");
   CHECK_INT(cfg.keepalive_s, 30, "keepalive");
   CHECK_INT(cfg.dead_after_s, 90, "dead_after");
+  CHECK_INT(cfg.edge_tls, 0, "tls off by default");
+  CHECK(cfg.edge_ca_file == NULL && cfg.edge_server_name == NULL && cfg.edge_cert_file == NULL &&
+            cfg.edge_key_file == NULL,
+        "no TLS files by default");
+  CHECK_INT(cfg.max_stanza_bytes, 524288, "max_stanza_bytes");
   CHECK(cfg.http_listen == NULL && cfg.http_host == NULL && cfg.http_port == 0, "http off");
+  CHECK_INT(cfg.pres_min_expires, 60, "presence min_expires");
+  CHECK_INT(cfg.pres_max_expires, 3600, "presence max_expires");
+  CHECK_INT(cfg.pres_fanout_expires, 3600, "presence fanout_expires");
+  CHECK_INT(cfg.pres_max_notify, 256, "presence max_notify_in_flight");
+  CHECK_INT(cfg.pres_tcp, 1, "presence transport tcp");
+  CHECK(cfg.pres_watcher_uri == NULL, "presence watcher_uri default");
   CHECK_INT(cfg.log_json, 0, "log_format text");
   CHECK(cfg.edge_secret_file == NULL, "no secret file");
   /* Lync's Set-CsXmppGatewayConfiguration defaults */
@@ -256,6 +318,8 @@ static void test_defaults(void) {
   CHECK(cfg.fed_dialback_passphrase == NULL, "DialbackPassphrase unset");
   CHECK_INT(cfg.fed_log_message_bodies, 0, "EnableLoggingAllMessageBodies");
   CHECK_STR(cfg.fed_audit_log, "/var/lib/sipxmpp/audit.log", "audit_log");
+  CHECK(cfg.admin_listen == NULL && cfg.admin_cert_file == NULL, "admin console off");
+  CHECK_INT(cfg.admin_idle_s, 900, "admin session idle default");
   uint8_t lo4[4] = {127, 0, 0, 1}, lo6[16] = {[15] = 1}, other[4] = {127, 0, 0, 2};
   CHECK(sx_config_trusted(&cfg, AF_INET, lo4), "default trusts 127.0.0.1");
   CHECK(sx_config_trusted(&cfg, AF_INET6, lo6), "default trusts ::1");
@@ -281,6 +345,8 @@ static void test_full(void) {
       "max_message_bytes = 16777216\n"
       "max_in_flight = 1\n"
       "max_queued = 0\n"
+      "incomplete_timeout_s = 5\n"
+      "chat_state_backoff_s = 0\n"
       "service_user = GW-Bot\n"
       "[edge]\n"
       "host = ::1\n"
@@ -290,8 +356,26 @@ static void test_full(void) {
       "backoff_max_ms = 100\n"
       "keepalive_s = 10\n"
       "dead_after_s = 11\n"
+      "tls = on\n"
+      "ca_file = /etc/hostname\n"
+      "server_name = edge.contoso.example\n"
+      "cert_file = /etc/hostname\n"
+      "key_file = /etc/hostname\n"
+      "max_stanza_bytes = 1048576\n"
       "[http]\n"
-      "listen = [::1]:9100\n");
+      "listen = [::1]:9100\n"
+      "[admin]\n"
+      "listen = 127.0.0.1:8071\n"
+      "cert_file = /etc/hostname\n"
+      "key_file = /etc/hostname\n"
+      "session_idle_s = 600\n"
+      "[presence]\n"
+      "min_expires = 5\n"
+      "max_expires = 600\n"
+      "fanout_expires = 300\n"
+      "max_notify_in_flight = 32\n"
+      "transport = proxy\n"
+      "watcher_uri = sip:presence-gw@contoso.example\n");
   sx_config cfg;
   char err[512] = "";
   CHECK_INT(sx_config_load(path, &cfg, err, sizeof err), 0, err);
@@ -323,6 +407,8 @@ static void test_full(void) {
   CHECK_INT(cfg.max_message_bytes, 16777216, "max_message_bytes");
   CHECK_INT(cfg.max_in_flight, 1, "max_in_flight");
   CHECK_INT(cfg.max_queued, 0, "max_queued");
+  CHECK_INT(cfg.incomplete_timeout_s, 5, "incomplete_timeout_s");
+  CHECK_INT(cfg.chat_state_backoff_s, 0, "chat_state_backoff_s");
   CHECK_STR(cfg.service_user, "gw-bot", "service_user lower-cased");
   CHECK_STR(cfg.edge_host, "::1", "edge_host");
   CHECK_INT(cfg.edge_port, 5347, "edge_port");
@@ -331,9 +417,27 @@ static void test_full(void) {
   CHECK_INT(cfg.backoff_max_ms, 100, "backoff_max");
   CHECK_INT(cfg.keepalive_s, 10, "keepalive");
   CHECK_INT(cfg.dead_after_s, 11, "dead_after");
+  CHECK_INT(cfg.edge_tls, 1, "tls");
+  CHECK_STR(cfg.edge_ca_file, "/etc/hostname", "ca_file");
+  CHECK_STR(cfg.edge_server_name, "edge.contoso.example", "server_name");
+  CHECK_STR(cfg.edge_cert_file, "/etc/hostname", "cert_file");
+  CHECK_STR(cfg.edge_key_file, "/etc/hostname", "key_file");
+  CHECK_INT(cfg.max_stanza_bytes, 1048576, "max_stanza_bytes");
   CHECK_STR(cfg.http_listen, "[::1]:9100", "http_listen");
   CHECK_STR(cfg.http_host, "::1", "http_host");
   CHECK_INT(cfg.http_port, 9100, "http_port");
+  CHECK_STR(cfg.admin_listen, "127.0.0.1:8071", "admin_listen");
+  CHECK_STR(cfg.admin_host, "127.0.0.1", "admin_host");
+  CHECK_INT(cfg.admin_port, 8071, "admin_port");
+  CHECK_STR(cfg.admin_cert_file, "/etc/hostname", "admin_cert_file");
+  CHECK_STR(cfg.admin_key_file, "/etc/hostname", "admin_key_file");
+  CHECK_INT(cfg.admin_idle_s, 600, "admin_idle_s");
+  CHECK_INT(cfg.pres_min_expires, 5, "presence min_expires");
+  CHECK_INT(cfg.pres_max_expires, 600, "presence max_expires");
+  CHECK_INT(cfg.pres_fanout_expires, 300, "presence fanout_expires");
+  CHECK_INT(cfg.pres_max_notify, 32, "presence max_notify_in_flight");
+  CHECK_INT(cfg.pres_tcp, 0, "presence transport proxy");
+  CHECK_STR(cfg.pres_watcher_uri, "sip:presence-gw@contoso.example", "presence watcher_uri");
 
   CHECK(sx_config_serves(&cfg, "contoso.example"), "serves");
   CHECK(sx_config_serves(&cfg, "CONTOSO.example."), "serves: case, trailing dot");

@@ -254,5 +254,21 @@ int main(void) {
     CHECK(strcmp(sx_sip_phrase(x2s[i].with_addr), "Unknown") != 0, "phrase %d",
           x2s[i].with_addr);
   }
+  {
+    /* texts to partners are neutral: no internal names, one per condition, never empty */
+    static const char *const conds[] = {"forbidden", "not-allowed", "service-unavailable",
+                                        "item-not-found", "recipient-unavailable",
+                                        "resource-constraint", "jid-malformed",
+                                        "policy-violation", "undefined-condition", NULL};
+    for (size_t i = 0; i < sizeof conds / sizeof conds[0]; i++) {
+      const char *t = sx_err_partner_text(conds[i]);
+      CHECK(t && *t, "partner text for %s", conds[i] ? conds[i] : "NULL");
+      CHECK(t && !strstr(t, "policy") && !strstr(t, "site") && !strstr(t, "Enable") &&
+                !strstr(t, "global") && !strstr(t, "tag"),
+            "neutral text for %s: %s", conds[i] ? conds[i] : "NULL", t ? t : "");
+    }
+    CHECK_STR(sx_err_partner_text("forbidden"), "not permitted by the recipient's organisation",
+              "forbidden text");
+  }
   return check_done();
 }

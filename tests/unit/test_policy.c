@@ -277,6 +277,12 @@ static void test_canonical(void) {
       "SIP:Bob@CONTOSO.com",   "sip:bob@contoso.com;gr=x", "sip:bob@contoso.com:5060;transport=tcp",
       "bob@contoso.com",       "BOB@Contoso.Com",          "xmpp:Bob@contoso.com",
       "bob@contoso.com/phone", "sip:%42%4f%42@contoso.com",
+      /* the edge's stringprep folds these to bob too: no spelling escapes the denial */
+      "sip:%EF%BD%82%EF%BD%8F%EF%BD%82@contoso.com", /* fullwidth */
+      "\xEF\xBC\xA2OB@contoso.com",                 /* FULLWIDTH B */
+      "sip:b%E2%80%8Bob@contoso.com",                /* zero-width space */
+      "b\xC2\xAD" "ob@contoso.com",                  /* soft hyphen */
+      "bob@\xEF\xBD\x83ontoso.com",                  /* fullwidth domain letter */
   };
   sx_policy_snap *s = sx_snap_new();
   sx_snap_add_policy(s, "global", SX_POL_XMPP); /* everyone enabled ... */
@@ -340,7 +346,8 @@ static void test_canonical(void) {
     int status;
   } bad[] = {
       {"", 400}, {"sips:bob@contoso.com", 403}, {"tel:+15551234", 416}, {"contoso.com", 484},
-      {"sip:@contoso.com", 484},
+      {"sip:@contoso.com", 484},         {"sip:%E2%80%8B@contoso.com", 400},
+      {"b\xC2\xA0ob@contoso.com", 400},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     const char *msg = NULL;
@@ -485,7 +492,8 @@ static void test_names(void) {
   } dm[] = {{"Fabrikam.COM.", "fabrikam.com"}, {"a.b", "a.b"},        {"xn--bcher-kva.example", "xn--bcher-kva.example"},
             {"", NULL},                         {".", NULL},           {"a..b", NULL},
             {"a b", NULL},                      {"a@b", NULL},         {"a/b", NULL},
-            {"a,b", NULL},                      {".a", NULL},          {"a:5269", NULL}};
+            {"a,b", NULL},                      {".a", NULL},          {"a:5269", NULL},
+            {"\xEF\xBD\x86" "abrikam.com", "fabrikam.com"},           {"b\xC3\xBC" "cher.example", NULL}};
   for (size_t i = 0; i < sizeof dm / sizeof dm[0]; i++) {
     char out[64], msg[256];
     int r = sx_domain_normalize(dm[i].in, out, sizeof out, msg, sizeof msg);

@@ -73,8 +73,8 @@ static void test_open_migrate(void) {
   sx_store_close(s);
 
   /* a store at version 1 is migrated to the current version, data kept */
-  CHECK_INT(sql(path, "DROP TABLE contacts; DROP TABLE instances; DROP TABLE leases;"
-                      " UPDATE schema_version SET version = 1"),
+  CHECK_INT(sql(path, "DROP TABLE contacts; DROP TABLE admins; DROP TABLE instances;"
+                      " DROP TABLE leases; UPDATE schema_version SET version = 1"),
             0, "downgrade");
   CHECK_INT(sx_store_open(path, &s, err, sizeof err), SX_ST_OK, err);
   CHECK_INT(sx_store_schema_version(s), SX_STORE_SCHEMA_VERSION, "migrated from 1");
@@ -82,6 +82,21 @@ static void test_open_migrate(void) {
             SX_ST_OK, "contacts table after migration");
   CHECK_INT(sx_store_policy_get(s, "Keep", &p, err, sizeof err), SX_ST_OK, "data kept");
   sx_policy_rec_free(&p);
+  CHECK_INT(sx_store_admin_passwd(s, "root", "correct horse", NULL, err, sizeof err), SX_ST_OK,
+            "admin after migration");
+  sx_store_close(s);
+
+  /* a store at version 3 (the console's admins, no instances yet) is migrated, admins kept */
+  CHECK_INT(sql(path, "DROP TABLE instances; DROP TABLE leases;"
+                      " UPDATE schema_version SET version = 3"),
+            0, "downgrade to 3");
+  CHECK_INT(sx_store_open(path, &s, err, sizeof err), SX_ST_OK, err);
+  CHECK_INT(sx_store_schema_version(s), SX_STORE_SCHEMA_VERSION, "migrated from 3");
+  CHECK_INT(sx_store_admin_verify(s, "root", "correct horse", err, sizeof err), SX_ST_OK,
+            "admin kept across migration 4");
+  CHECK_INT(sx_store_instance_beat(s, "a", "host", 1, NULL, 1000, err, sizeof err), SX_ST_OK,
+            "instances table after migration 4");
+  CHECK_INT(sx_store_instance_remove(s, "a", err, sizeof err), SX_ST_OK, "instance removed");
   sx_store_close(s);
 
   /* newer schema → refused with both versions named */
@@ -94,7 +109,10 @@ static void test_open_migrate(void) {
   CHECK(strstr(err, "schema version 99") && strstr(err, "newer") && strstr(err, cur) &&
             strstr(err, path),
         "newer message [%s]", err);
-  CHECK_INT(sql(path, "UPDATE schema_version SET version = 3"), 0, "restore");
+  char restore[64];
+  snprintf(restore, sizeof restore, "UPDATE schema_version SET version = %d",
+           SX_STORE_SCHEMA_VERSION);
+  CHECK_INT(sql(path, restore), 0, "restore");
   if (pg) {
     /* not a sipxmpp store: a database with other tables */
     CHECK_INT(sql(path, "CREATE SCHEMA other; CREATE TABLE other.foo(x int)"), 0, "other schema");

@@ -1,0 +1,108 @@
+/* Shared by the gateway's presence files (see gateway/presence.h). */
+#ifndef SX_GATEWAY_PRESENCE_INTERNAL_H
+#define SX_GATEWAY_PRESENCE_INTERNAL_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "gateway/gateway.h"
+#include "gateway/presence.h"
+#include "sip/presence.h"
+#include "translate/presence.h"
+#include "translate/presence_agg.h"
+#include "translate/relation_fsm.h"
+#include "translate/reltab.h"
+
+/* Per relation (sx_relent.data): the user's SIP dialogs watching the contact and the
+ * contact's presence as last seen. */
+typedef struct relx {
+  sx_sip_watch **w;
+  size_t nw, cap;
+  sx_sip_watch **fetch; /* Expires: 0 dialogs waiting for a probe's answer */
+  size_t nfetch, fetch_cap;
+  uint64_t fetch_deadline;
+  sx_pres_agg agg;
+  int joined; /* counted in the user's fan-out watchers */
+} relx;
+
+/* Per internal user: the outbound (SIP watchers) side lives in its relations; the inbound
+ * side (XMPP watchers of this user) is the fan-out and the user's presence as the presence
+ * server last told it. */
+typedef struct puser {
+  struct puser *next; /* hash chain */
+  char *key;          /* canonical bare key, also the user's bare JID */
+  char *domain;
+  sx_sip_fanout *fo;
+  unsigned watchers;  /* joined relations */
+  sx_presence cur;    /* type/show/priority/statuses from the last NOTIFY */
+  int cur_known;
+} puser;
+
+typedef struct store_job store_job;
+
+typedef struct sx_pres_gw {
+  sx_gw *gw;
+  sx_sip_pres *sp;
+  sx_reltab *rt;
+  puser **ub;
+  size_t unb, un;
+  uv_timer_t poll; /* snapshot changes, fetch deadlines */
+  int64_t snap_gen;
+  int shutting_down;
+  int resyncing;            /* a RESYNC walk is running */
+  unsigned exclude_dialogs; /* dialogs of the triggering request, not counted by pres_step */
+  sx_sip_watch *notify_only; /* set: NOTIFY actions go to this new dialog only */
+  /* relations with fetches waiting for a probe's answer */
+  sx_relent **fetching;
+  size_t nfetching, fetching_cap;
+  /* store writer */
+  void *writer;
+} sx_pres_gw;
+
+/* gateway/presence.c */
+relx *pres_relx(sx_relent *e);                /* e->data, created; NULL on ENOMEM */
+puser *pres_user(sx_pres_gw *P, const char *user_key); /* created; NULL on ENOMEM */
+puser *pres_user_find(sx_pres_gw *P, const char *user_key);
+const char *pres_domain_of(const char *bare_key);
+void pres_decide(sx_pres_gw *P, sx_relent *e, sx_pdir dir, sx_kind kind, sx_decision *d);
+/* Runs one state machine step and carries out its actions (SIP refusal excepted: the
+ * caller does it when SX_RA_REFUSE is set). Returns the actions. */
+unsigned pres_step(sx_pres_gw *P, sx_relent *e, sx_rel_event ev, const sx_decision *d,
+                   sx_verdict verdict);
+/* A presence stanza of type t from the user's bare JID to the contact. */
+void pres_send_type(sx_pres_gw *P, const char *user, const char *contact, sx_pres_type t);
+void pres_send_error(sx_pres_gw *P, const char *user, const char *contact,
+                     const char *condition);
+/* Sends p (from/to filled by the caller) on the user's edge; 0 sent, -1 not. */
+int pres_send(sx_pres_gw *P, const sx_presence *p);
+
+/* gateway/presence_sip_watch.c */
+void pres_watch_notify_all(sx_pres_gw *P, sx_relent *e, const char *state);
+void pres_watch_terminate_all(sx_pres_gw *P, sx_relent *e, const char *reason);
+void pres_watch_contact_presence(sx_pres_gw *P, sx_relent *e, const sx_presence *p,
+                                 const char *resource);
+void pres_watch_fetch_timeouts(sx_pres_gw *P, uint64_t now);
+void pres_watch_on_refresh(void *ud, sx_sip_watch *w, void *watch_ud, unsigned expires);
+void pres_watch_on_end(void *ud, sx_sip_watch *w, void *watch_ud, sx_watch_end why);
+
+/* gateway/presence_fanout.c */
+void pres_fanout_join(sx_pres_gw *P, sx_relent *e);
+void pres_fanout_leave(sx_pres_gw *P, sx_relent *e);
+void pres_fanout_send_current(sx_pres_gw *P, sx_relent *e, int strip);
+void pres_fanout_inbound(sx_pres_gw *P, sx_relent *e, const sx_presence *p);
+int pres_fanout_on_notify(void *ud, sx_sip_fanout *f, void *fanout_ud,
+                          const sx_sip_notify_in *n);
+void pres_fanout_on_answer(void *ud, sx_sip_fanout *f, void *fanout_ud, int status,
+                           unsigned retry_ms);
+void pres_fanout_restart_all(sx_pres_gw *P, const char *domain);
+
+/* gateway/presence_metrics.c: the exposition hook (sx_metrics_set_extra) */
+void pres_metrics_render(void *ud, FILE *f);
+
+/* gateway/presence_store.c */
+int pres_store_start(sx_pres_gw *P, const char *path);
+void pres_store_write(sx_pres_gw *P, sx_relent *e, uint64_t ticket);
+void pres_store_stop(sx_pres_gw *P);
+
+#endif
