@@ -46,6 +46,7 @@ static const char *const section_names[SEC_COUNT] = {"gateway",    "sip",   "edg
 typedef enum {
   K_DOMAINS,
   K_STORE,
+  K_INSTANCE_ID,
   K_LOG_LEVEL,
   K_MESSAGE_TYPE,
   K_LOG_FORMAT,
@@ -102,6 +103,7 @@ static const struct {
 } keys[K_COUNT] = {
     [K_DOMAINS] = {SEC_GATEWAY, "domains", "gateway.domains"},
     [K_STORE] = {SEC_GATEWAY, "store", "gateway.store"},
+    [K_INSTANCE_ID] = {SEC_GATEWAY, "instance_id", "gateway.instance_id"},
     [K_LOG_LEVEL] = {SEC_GATEWAY, "log_level", "gateway.log_level"},
     [K_MESSAGE_TYPE] = {SEC_GATEWAY, "message_type", "gateway.message_type"},
     [K_LOG_FORMAT] = {SEC_GATEWAY, "log_format", "gateway.log_format"},
@@ -438,6 +440,13 @@ static void apply_key(parse_state *st, key_id k, const char *value, int line) {
       return;
     }
     if (set_str(&cfg->store, value)) OOM(st, line, label);
+    return;
+  case K_INSTANCE_ID:
+    if (!*value || strlen(value) > 128) {
+      fail(st, line, label, "must be 1 to 128 characters");
+      return;
+    }
+    if (set_str(&cfg->instance_id, value)) OOM(st, line, label);
     return;
   case K_LOG_LEVEL: {
     static const char *const levels[] = {"error", "warn", "info", "debug"};
@@ -973,6 +982,7 @@ void sx_config_free(sx_config *cfg) {
   free(cfg->path);
   free_list(cfg->domains, cfg->n_domains);
   free(cfg->store);
+  free(cfg->instance_id);
   free(cfg->message_type);
   free_list(cfg->listen, cfg->n_listen);
   free(cfg->outbound_proxy);

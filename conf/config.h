@@ -19,7 +19,9 @@ typedef struct sx_config {
   /* [gateway] */
   char **domains;    /* served domains, lower-case, no trailing dot */
   size_t n_domains;
-  char *store;       /* SQLite path; default "/var/lib/sipxmpp/sipxmpp.db" */
+  char *store;       /* SQLite path or postgresql:// URI; default "/var/lib/sipxmpp/sipxmpp.db" */
+  char *instance_id; /* this instance's name in the store's instances table; NULL: the daemon
+                        uses "HOST:SIP-PORT" */
   int log_level;     /* 0 error, 1 warn, 2 info, 3 debug; key log_level = error|warn|info|debug */
   char *message_type; /* "chat" (default) or "normal": type of <message/> sent to XMPP */
   int log_json;       /* key log_format = text (0, default) | json (1) */

@@ -1,7 +1,9 @@
-/* The SQLite store (SPEC §5, §8): external access policies, users, XMPP partners and the
+/* The store (SPEC §5, §8): external access policies, users, XMPP partners and the
  * per-user contact entries, shared by sipxmppd and sipxmppctl.
  *
- * One file in WAL mode; numbered schema migrations (table schema_version) are applied by
+ * Two engines behind one API (conf/db.h): an SQLite file in WAL mode (the embedded
+ * default), or a PostgreSQL database named by a "postgresql://" URI, shared by several
+ * sipxmppd instances. Both have the same tables and the same numbered schema migrations (table schema_version) are applied by
  * sx_store_open(); a file whose schema is newer than this build knows is refused. Every
  * write runs in a transaction and bumps a generation counter, so the daemon can poll
  * sx_store_generation() cheaply and rebuild its in-memory snapshot
@@ -27,7 +29,7 @@
 #include "translate/policy.h"
 
 /* The schema version this build creates and understands. */
-#define SX_STORE_SCHEMA_VERSION 3
+#define SX_STORE_SCHEMA_VERSION 4
 
 typedef struct sx_store sx_store;
 
@@ -37,11 +39,13 @@ typedef enum {
   SX_ST_NOTFOUND, /* no such policy / user / partner / contact */
   SX_ST_EXISTS,   /* already exists */
   SX_ST_INUSE,    /* refused because something still refers to it */
-  SX_ST_ERROR,    /* SQLite or I/O failure, busy beyond the timeout, newer schema */
+  SX_ST_ERROR,    /* database or I/O failure, busy beyond the timeout, newer schema */
 } sx_st;
 
-/* Opens (creating the file if needed, not its directory) and migrates the store. WAL mode,
- * foreign keys on, a busy timeout of 5 s. Returns SX_ST_OK and *out, or SX_ST_ERROR with a
+/* Opens and migrates the store. path is an SQLite file (created if needed, not its
+ * directory; WAL mode, foreign keys on, a busy timeout of 5 s) or a PostgreSQL URI
+ * ("postgresql://user:password@host:port/dbname?...", the database must exist; messages show
+ * it without the password). Returns SX_ST_OK and *out, or SX_ST_ERROR with a
  * message naming the path (and, for a newer schema, both version numbers). */
 sx_st sx_store_open(const char *path, sx_store **out, char *err, size_t n);
 void sx_store_close(sx_store *s);
@@ -201,6 +205,74 @@ sx_st sx_store_contact_list(sx_store *s, const char *user, sx_contact_rec **out,
  * after the commit (for sx_reltab_written()). INVALID for bad keys or values. */
 sx_st sx_store_relation_put(sx_store *s, const char *user, const char *contact, sx_rel rel,
                             int64_t *generation, char *err, size_t n);
+
+/* ---- instances and leases ------------------------------------------------------------
+ * Several sipxmppd sharing one store each keep a heartbeat row; named leases give one live
+ * instance a piece of work (e.g. a user's presence subscriptions) until it stops renewing.
+ * Times are unix milliseconds passed by the caller (instances sharing a store keep their
+ * clocks in sync, e.g. NTP). These rows are not part of the snapshot and do not bump the
+ * generation. */
+
+typedef struct {
+  char *id;          /* instance id ([gateway] instance_id, or host:pid) */
+  char *host;        /* host name */
+  long pid;
+  char *http;        /* its [http] listen address, NULL when none */
+  int64_t started;   /* ms */
+  int64_t heartbeat; /* ms of the last heartbeat */
+  long leases;       /* unexpired leases it holds */
+} sx_instance_rec;
+
+void sx_instance_list_free(sx_instance_rec *v, size_t count);
+
+/* Inserts or refreshes id's row (started is kept from the first beat after a removal). */
+sx_st sx_store_instance_beat(sx_store *s, const char *id, const char *host, long pid,
+                             const char *http, int64_t now_ms, char *err, size_t n);
+/* Removes id's row and releases every lease it holds (a clean stop). NOTFOUND when absent. */
+sx_st sx_store_instance_remove(sx_store *s, const char *id, char *err, size_t n);
+/* Every instance row, by id, with the leases each holds unexpired at now_ms. */
+sx_st sx_store_instance_list(sx_store *s, int64_t now_ms, sx_instance_rec **out,
+                             size_t *count, char *err, size_t n);
+
+typedef struct {
+  char *name;
+  char *holder;
+  int64_t expires; /* ms */
+} sx_lease_rec;
+
+void sx_lease_list_free(sx_lease_rec *v, size_t count);
+
+/* Takes lease `name` for holder until now_ms + ttl_ms if it is free, expired or already
+ * holder's (then it is renewed). OK when held now; EXISTS when another holder has it
+ * unexpired (*current, may be NULL, gets a malloc'd copy of that holder's id). One
+ * statement: two instances racing for a lease never both get it. */
+sx_st sx_store_lease_acquire(sx_store *s, const char *name, const char *holder, int64_t now_ms,
+                             int64_t ttl_ms, char **current, char *err, size_t n);
+/* Extends a lease holder still holds unexpired; NOTFOUND when it lapsed or was taken. */
+sx_st sx_store_lease_renew(sx_store *s, const char *name, const char *holder, int64_t now_ms,
+                           int64_t ttl_ms, char *err, size_t n);
+/* Gives the lease up (NOTFOUND when holder does not hold it). */
+sx_st sx_store_lease_release(sx_store *s, const char *name, const char *holder, char *err,
+                             size_t n);
+/* Leases by name; holder NULL for all; expired ones are listed only when with_expired. */
+sx_st sx_store_lease_list(sx_store *s, const char *holder, int with_expired, int64_t now_ms,
+                          sx_lease_rec **out, size_t *count, char *err, size_t n);
+
+/* Notifications between instances through the database (PostgreSQL LISTEN/NOTIFY), e.g. to
+ * hand a stanza to the instance holding a lease. On SQLite (one instance) they do nothing:
+ * listen and notify succeed, the socket is -1, nothing arrives. Every write through this API
+ * also notifies channel "sipxmpp_store" (empty payload) on PostgreSQL.
+ * channel: 1 to 63 of [a-z0-9_]; payload: at most 7999 bytes. A notification sent inside a
+ * transaction (sx_store_begin) is delivered at its commit. Use a handle of its own for
+ * listening: the socket is that handle's connection. */
+sx_st sx_store_listen(sx_store *s, const char *channel, char *err, size_t n);
+sx_st sx_store_notify(sx_store *s, const char *channel, const char *payload, char *err,
+                      size_t n);
+/* The socket to watch for readability (uv_poll), -1 on SQLite. */
+int sx_store_notify_fd(sx_store *s);
+/* One notification that arrived: 1 with *channel and *payload malloc'd (caller frees), 0 when
+ * none waits, -1 on error (err set). Never blocks: call until 0 when the socket is readable. */
+int sx_store_next_notice(sx_store *s, char **channel, char **payload, char *err, size_t n);
 
 /* ---- console administrators (store_admin.c) ------------------------------------------- */
 

@@ -92,19 +92,19 @@ sx_st sx_store_admin_passwd(sx_store *s, const char *name, const char *password,
   OPENSSL_cleanse(key, sizeof key);
   snprintf(stored, sizeof stored, "scrypt$%u$%u$%u$%s$%s", SCRYPT_N, SCRYPT_R, SCRYPT_P, sh, kh);
 
-  sqlite3_stmt *q = sxs_q(s, "SELECT 1 FROM admins WHERE name = ?", err, n);
+  sx_dbq *q = sxs_q(s, "SELECT 1 FROM admins WHERE name = ?", err, n);
   if (!q) return SX_ST_ERROR;
-  sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
-  int exists = sqlite3_step(q) == SQLITE_ROW;
-  sqlite3_reset(q);
+  sxdb_bind_text(q, 1, name);
+  int exists = sxdb_step(q) == SXDB_ROW;
+  sxdb_reset(q);
   q = sxs_q(s,
             "INSERT INTO admins(name, hash, updated) VALUES(?1, ?2, ?3) "
             "ON CONFLICT(name) DO UPDATE SET hash = ?2, updated = ?3",
             err, n);
   if (!q) return SX_ST_ERROR;
-  sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(q, 2, stored, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(q, 3, (sqlite3_int64)time(NULL));
+  sxdb_bind_text(q, 1, name);
+  sxdb_bind_text(q, 2, stored);
+  sxdb_bind_int64(q, 3, (int64_t)time(NULL));
   sx_st st = sxs_step_done(s, q, err, n, "save admin");
   if (st == SX_ST_OK && created) *created = !exists;
   return st;
@@ -133,17 +133,17 @@ sx_st sx_store_admin_verify(sx_store *s, const char *name, const char *password,
   char *stored = NULL;
   size_t pl = password ? strlen(password) : 0;
   if (name && sx_admin_name_check(name, NULL, 0) == 0 && pl <= SX_ADMIN_PASSWORD_MAX) {
-    sqlite3_stmt *q = sxs_q(s, "SELECT hash FROM admins WHERE name = ?", err, n);
+    sx_dbq *q = sxs_q(s, "SELECT hash FROM admins WHERE name = ?", err, n);
     if (!q) return SX_ST_ERROR;
-    sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
+    sxdb_bind_text(q, 1, name);
+    int rc = sxdb_step(q);
+    if (rc == SXDB_ROW) {
       stored = sxs_col_dup(q, 0);
-    } else if (rc != SQLITE_DONE) {
-      sqlite3_reset(q);
+    } else if (rc != SXDB_DONE) {
+      sxdb_reset(q);
       return sxs_dberr(s, err, n, "read admin");
     }
-    sqlite3_reset(q);
+    sxdb_reset(q);
   }
   uint64_t N = SCRYPT_N, r = SCRYPT_R, p = SCRYPT_P;
   unsigned char salt[SALT_LEN] = {0}, want[HASH_LEN] = {0}, got[HASH_LEN];
@@ -159,27 +159,27 @@ sx_st sx_store_admin_verify(sx_store *s, const char *name, const char *password,
 
 sx_st sx_store_admin_updated(sx_store *s, const char *name, int64_t *updated, char *err,
                              size_t n) {
-  sqlite3_stmt *q = sxs_q(s, "SELECT updated FROM admins WHERE name = ?", err, n);
+  sx_dbq *q = sxs_q(s, "SELECT updated FROM admins WHERE name = ?", err, n);
   if (!q) return SX_ST_ERROR;
-  sqlite3_bind_text(q, 1, name ? name : "", -1, SQLITE_TRANSIENT);
-  int rc = sqlite3_step(q);
+  sxdb_bind_text(q, 1, name ? name : "");
+  int rc = sxdb_step(q);
   sx_st st = SX_ST_OK;
-  if (rc == SQLITE_ROW)
-    *updated = sqlite3_column_int64(q, 0);
-  else if (rc == SQLITE_DONE)
+  if (rc == SXDB_ROW)
+    *updated = sxdb_int64(q, 0);
+  else if (rc == SXDB_DONE)
     st = sxs_fail(SX_ST_NOTFOUND, err, n, "no admin '%s'", name ? name : "");
   else
     st = sxs_dberr(s, err, n, "read admin");
-  sqlite3_reset(q);
+  sxdb_reset(q);
   return st;
 }
 
 sx_st sx_store_admin_remove(sx_store *s, const char *name, char *err, size_t n) {
-  sqlite3_stmt *q = sxs_q(s, "DELETE FROM admins WHERE name = ?", err, n);
+  sx_dbq *q = sxs_q(s, "DELETE FROM admins WHERE name = ?", err, n);
   if (!q) return SX_ST_ERROR;
-  sqlite3_bind_text(q, 1, name ? name : "", -1, SQLITE_TRANSIENT);
+  sxdb_bind_text(q, 1, name ? name : "");
   sx_st st = sxs_step_done(s, q, err, n, "remove admin");
-  if (st == SX_ST_OK && sqlite3_changes(s->db) == 0)
+  if (st == SX_ST_OK && sxdb_changes(s->db) == 0)
     return sxs_fail(SX_ST_NOTFOUND, err, n, "no admin '%s'", name ? name : "");
   return st;
 }
@@ -187,24 +187,24 @@ sx_st sx_store_admin_remove(sx_store *s, const char *name, char *err, size_t n) 
 sx_st sx_store_admin_list(sx_store *s, char ***names, size_t *count, char *err, size_t n) {
   *names = NULL;
   *count = 0;
-  sqlite3_stmt *q = sxs_q(s, "SELECT name FROM admins ORDER BY name", err, n);
+  sx_dbq *q = sxs_q(s, "SELECT name FROM admins ORDER BY name", err, n);
   if (!q) return SX_ST_ERROR;
   char **v = NULL;
   size_t c = 0;
   int rc;
-  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+  while ((rc = sxdb_step(q)) == SXDB_ROW) {
     char **nv = realloc(v, (c + 1) * sizeof *v);
     if (!nv || !(nv[c] = sxs_col_dup(q, 0))) {
       if (nv) v = nv;
-      sqlite3_reset(q);
+      sxdb_reset(q);
       sx_admin_list_free(v, c);
       return sxs_fail(SX_ST_ERROR, err, n, "out of memory");
     }
     v = nv;
     c++;
   }
-  sqlite3_reset(q);
-  if (rc != SQLITE_DONE) {
+  sxdb_reset(q);
+  if (rc != SXDB_DONE) {
     sx_admin_list_free(v, c);
     return sxs_dberr(s, err, n, "list admins");
   }

@@ -3,7 +3,6 @@
 
 #include "conf/store_internal.h"
 
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,11 +22,11 @@ void sx_contact_list_free(sx_contact_rec *v, size_t count) {
   free(v);
 }
 
-static int contact_from_row(sqlite3_stmt *st, sx_contact_rec *c) {
+static int contact_from_row(sx_dbq *st, sx_contact_rec *c) {
   memset(c, 0, sizeof *c);
   c->user = sxs_col_dup(st, 0);
   c->contact = sxs_col_dup(st, 1);
-  c->rel.added = sqlite3_column_int(st, 2) ? 1 : 0;
+  c->rel.added = (int)sxdb_int64(st, 2) ? 1 : 0;
   sx_sub_out o = SX_OUT_NONE;
   sx_sub_in i = SX_IN_NONE;
   /* the table's CHECK constraints admit only the known names */
@@ -35,7 +34,7 @@ static int contact_from_row(sqlite3_stmt *st, sx_contact_rec *c) {
   (void)sx_sub_in_parse(COLS(st, 4), &i);
   c->rel.out = (uint8_t)o;
   c->rel.in = (uint8_t)i;
-  c->updated = sqlite3_column_int64(st, 5);
+  c->updated = sxdb_int64(st, 5);
   if (!c->user || !c->contact) {
     sx_contact_rec_free(c);
     return -1;
@@ -43,26 +42,26 @@ static int contact_from_row(sqlite3_stmt *st, sx_contact_rec *c) {
   return 0;
 }
 
-#define CONTACT_COLS "user, contact, added, sub_out, sub_in, updated"
+#define CONTACT_COLS "\"user\", contact, added, sub_out, sub_in, updated"
 
 sx_st sx_store_contact_get(sx_store *s, const char *user, const char *contact,
                            sx_contact_rec *out, char *err, size_t n) {
   memset(out, 0, sizeof *out);
-  sqlite3_stmt *st =
-      sxs_q(s, "SELECT " CONTACT_COLS " FROM contacts WHERE user = ? AND contact = ?", err, n);
+  sx_dbq *st =
+      sxs_q(s, "SELECT " CONTACT_COLS " FROM contacts WHERE \"user\" = ? AND contact = ?", err, n);
   if (!st) return SX_ST_ERROR;
   sxs_bind_text(st, 1, user);
   sxs_bind_text(st, 2, contact);
-  int rc = sqlite3_step(st);
+  int rc = sxdb_step(st);
   sx_st r;
-  if (rc == SQLITE_ROW)
+  if (rc == SXDB_ROW)
     r = contact_from_row(st, out) ? sxs_fail(SX_ST_ERROR, err, n, "out of memory") : SX_ST_OK;
-  else if (rc == SQLITE_DONE)
+  else if (rc == SXDB_DONE)
     r = sxs_fail(SX_ST_NOTFOUND, err, n, "%s has no contact entry for %s", user ? user : "",
              contact ? contact : "");
   else
     r = sxs_dberr(s, err, n, "contact show");
-  sqlite3_reset(st);
+  sxdb_reset(st);
   return r;
 }
 
@@ -78,15 +77,15 @@ sx_st sx_store_contact_add(sx_store *s, const char *user, const char *contact,
   if (r == SX_ST_ERROR) return sxs_wend(s, k, r, err, n);
   int was_pending = r == SX_ST_OK && cur.rel.in == SX_IN_PENDING;
   if (r == SX_ST_OK) sx_contact_rec_free(&cur);
-  sqlite3_stmt *st = sxs_q(s,
-                       "INSERT INTO contacts(user, contact, added, updated) VALUES(?1, ?2, 1, ?3)"
-                       " ON CONFLICT(user, contact) DO UPDATE SET added = 1,"
-                       " updated = CASE added WHEN 1 THEN updated ELSE excluded.updated END",
+  sx_dbq *st = sxs_q(s,
+                       "INSERT INTO contacts(\"user\", contact, added, updated) VALUES(?1, ?2, 1, ?3)"
+                       " ON CONFLICT(\"user\", contact) DO UPDATE SET added = 1,"
+                       " updated = CASE contacts.added WHEN 1 THEN contacts.updated ELSE excluded.updated END",
                        err, n);
   if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
   sxs_bind_text(st, 1, user);
   sxs_bind_text(st, 2, contact);
-  sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+  sxdb_bind_int64(st, 3, (int64_t)time(NULL));
   r = sxs_step_done(s, st, err, n, "contact add");
   if (r == SX_ST_OK && pending_in) *pending_in = was_pending;
   return sxs_wend(s, k, r, err, n);
@@ -97,12 +96,12 @@ sx_st sx_store_contact_remove(sx_store *s, const char *user, const char *contact
   txkind k;
   sx_st r = sxs_wbegin(s, &k, err, n);
   if (r) return r;
-  sqlite3_stmt *st = sxs_q(s, "DELETE FROM contacts WHERE user = ? AND contact = ?", err, n);
+  sx_dbq *st = sxs_q(s, "DELETE FROM contacts WHERE \"user\" = ? AND contact = ?", err, n);
   if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
   sxs_bind_text(st, 1, user);
   sxs_bind_text(st, 2, contact);
   if ((r = sxs_step_done(s, st, err, n, "contact remove"))) return sxs_wend(s, k, r, err, n);
-  if (sqlite3_changes(s->db) == 0)
+  if (sxdb_changes(s->db) == 0)
     r = sxs_fail(SX_ST_NOTFOUND, err, n, "%s has no contact entry for %s", user ? user : "",
              contact ? contact : "");
   return sxs_wend(s, k, r, err, n);
@@ -116,26 +115,26 @@ sx_st sx_store_relation_put(sx_store *s, const char *user, const char *contact, 
     return sxs_fail(SX_ST_INVALID, err, n, "unknown relation state");
   txkind k;
   if ((r = sxs_wbegin(s, &k, err, n))) return r;
-  sqlite3_stmt *st;
+  sx_dbq *st;
   if (sx_rel_is_empty(rel)) {
-    st = sxs_q(s, "DELETE FROM contacts WHERE user = ? AND contact = ?", err, n);
+    st = sxs_q(s, "DELETE FROM contacts WHERE \"user\" = ? AND contact = ?", err, n);
     if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
     sxs_bind_text(st, 1, user);
     sxs_bind_text(st, 2, contact);
   } else {
     st = sxs_q(s,
-           "INSERT INTO contacts(user, contact, added, sub_out, sub_in, updated)"
+           "INSERT INTO contacts(\"user\", contact, added, sub_out, sub_in, updated)"
            " VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
-           " ON CONFLICT(user, contact) DO UPDATE SET added = excluded.added,"
+           " ON CONFLICT(\"user\", contact) DO UPDATE SET added = excluded.added,"
            " sub_out = excluded.sub_out, sub_in = excluded.sub_in, updated = excluded.updated",
            err, n);
     if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
     sxs_bind_text(st, 1, user);
     sxs_bind_text(st, 2, contact);
-    sqlite3_bind_int(st, 3, rel.added);
+    sxdb_bind_int64(st, 3, rel.added);
     sxs_bind_text(st, 4, sx_sub_out_name((sx_sub_out)rel.out));
     sxs_bind_text(st, 5, sx_sub_in_name((sx_sub_in)rel.in));
-    sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+    sxdb_bind_int64(st, 6, (int64_t)time(NULL));
   }
   if ((r = sxs_step_done(s, st, err, n, "relation write"))) return sxs_wend(s, k, r, err, n);
   /* the write lock is held: the generation after the commit is the current one plus one */
@@ -150,16 +149,16 @@ sx_st sx_store_contact_list(sx_store *s, const char *user, sx_contact_rec **out,
                             size_t *count, char *err, size_t n) {
   *out = NULL;
   *count = 0;
-  sqlite3_stmt *st = sxs_q(s,
-                       "SELECT " CONTACT_COLS " FROM contacts WHERE ?1 IS NULL OR user = ?1"
-                       " ORDER BY user, contact",
+  sx_dbq *st = sxs_q(s,
+                       "SELECT " CONTACT_COLS " FROM contacts WHERE ?1 IS NULL OR \"user\" = ?1"
+                       " ORDER BY \"user\", contact",
                        err, n);
   if (!st) return SX_ST_ERROR;
   sxs_bind_text(st, 1, user);
   sx_contact_rec *v = NULL;
   size_t cnt = 0, cap = 0;
   int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((rc = sxdb_step(st)) == SXDB_ROW) {
     if (cnt == cap) {
       size_t nc = cap ? cap * 2 : 16;
       sx_contact_rec *nv = realloc(v, nc * sizeof *v);
@@ -170,8 +169,8 @@ sx_st sx_store_contact_list(sx_store *s, const char *user, sx_contact_rec **out,
     if (contact_from_row(st, &v[cnt])) goto nomem;
     cnt++;
   }
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE) {
+  sxdb_reset(st);
+  if (rc != SXDB_DONE) {
     sx_contact_list_free(v, cnt);
     return sxs_dberr(s, err, n, "contact list");
   }
@@ -179,7 +178,7 @@ sx_st sx_store_contact_list(sx_store *s, const char *user, sx_contact_rec **out,
   *count = cnt;
   return SX_ST_OK;
 nomem:
-  sqlite3_reset(st);
+  sxdb_reset(st);
   sx_contact_list_free(v, cnt);
   return sxs_fail(SX_ST_ERROR, err, n, "out of memory");
 }

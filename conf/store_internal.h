@@ -5,7 +5,8 @@
 #define SX_CONF_STORE_INTERNAL_H
 #include "conf/store.h"
 
-#include <sqlite3.h>
+#include "conf/db.h"
+
 #include <stddef.h>
 
 /* ---- handle -------------------------------------------------------------------------- */
@@ -13,12 +14,12 @@
 #define STMT_CACHE 64
 
 struct sx_store {
-  sqlite3 *db;
-  char *path;
+  sx_db *db;
+  char *path; /* the configured target; PostgreSQL URIs are shown without a password */
   int version;
   struct {
     const char *sql;
-    sqlite3_stmt *st;
+    sx_dbq *st;
   } cache[STMT_CACHE];
   int ncache;
 };
@@ -32,7 +33,7 @@ void sxs_seterr(char *err, size_t n, const char *fmt, ...)
 /* sxs_seterr(), then returns st. */
 sx_st sxs_fail(sx_st st, char *err, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* SX_ST_ERROR with the SQLite message and the store path. */
+/* SX_ST_ERROR with the database message and the store path. */
 sx_st sxs_dberr(sx_store *s, char *err, size_t n, const char *what);
 
 /* INVALID unless key looks like a canonical user@domain key; what names it in the message. */
@@ -43,23 +44,23 @@ sx_st sxs_check_key(const char *key, const char *what, char *err, size_t n);
 /* A cached prepared statement, reset and unbound; NULL on error (err set). Statements are
  * cached by the address of sql, so sql must be a string literal (or otherwise live as long
  * as the handle). The statement belongs to the handle: never finalise it. */
-sqlite3_stmt *sxs_q(sx_store *s, const char *sql, char *err, size_t n);
+sx_dbq *sxs_q(sx_store *s, const char *sql, char *err, size_t n);
 /* Binds v as text, or NULL when v is NULL. */
-void sxs_bind_text(sqlite3_stmt *st, int i, const char *v);
+void sxs_bind_text(sx_dbq *st, int i, const char *v);
 /* A malloc'd copy of column i (caller frees); NULL when the column is NULL or on ENOMEM. */
-char *sxs_col_dup(sqlite3_stmt *st, int i);
+char *sxs_col_dup(sx_dbq *st, int i);
 /* strdup() that passes NULL through (caller frees). */
 char *sxs_xstrdup(const char *v);
 /* Runs a statement that returns no rows (after binding). */
-sx_st sxs_step_done(sx_store *s, sqlite3_stmt *st, char *err, size_t n, const char *what);
+sx_st sxs_step_done(sx_store *s, sx_dbq *st, char *err, size_t n, const char *what);
 
-#define COLS(st, i) ((const char *)sqlite3_column_text((st), (i)))
+#define COLS(st, i) sxdb_text((st), (i))
 
 /* ---- row decoding -------------------------------------------------------------------- */
 
 /* SX_POL_* from the four 0/1 columns xmpp, federation, public_cloud, outside starting at
  * column first. */
-unsigned sxs_row_flags(sqlite3_stmt *st, int first);
+unsigned sxs_row_flags(sx_dbq *st, int first);
 /* Stored partner type / negotiation names; NULL or unknown gives the default. */
 sx_ptype sxs_ptype_of(const char *t);
 sx_nego sxs_nego_of(const char *t);
@@ -68,7 +69,7 @@ sx_nego sxs_nego_of(const char *t);
 
 typedef enum { TX_TOP, TX_SAVEPOINT } txkind;
 
-/* Starts a write: BEGIN IMMEDIATE, or a savepoint inside an open transaction (*k says
+/* Starts a write: sxdb_begin_write(), or a savepoint inside an open transaction (*k says
  * which). Every successful sxs_wbegin() is ended by exactly one sxs_wend(). */
 sx_st sxs_wbegin(sx_store *s, txkind *k, char *err, size_t n);
 /* Ends a write: on st == OK bumps the generation and commits; otherwise rolls back.

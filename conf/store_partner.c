@@ -5,7 +5,6 @@
 
 #include "translate/address.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,24 +118,24 @@ static sx_st partner_check(const sx_partner_rec *p, norm_t *nm, char *warn, size
  * whether it is the primary. NOTFOUND if none. */
 static sx_st domain_owner(sx_store *s, const char *domain, char *owner, size_t on,
                           int *is_primary, char *err, size_t n) {
-  sqlite3_stmt *st = sxs_q(s,
+  sx_dbq *st = sxs_q(s,
                            "SELECT domain, 1 FROM partners WHERE domain = ?1 UNION ALL"
                            " SELECT partner, 0 FROM partner_domains WHERE domain = ?1",
                            err, n);
   if (!st) return SX_ST_ERROR;
   sxs_bind_text(st, 1, domain);
-  int rc = sqlite3_step(st);
+  int rc = sxdb_step(st);
   sx_st r;
-  if (rc == SQLITE_ROW) {
+  if (rc == SXDB_ROW) {
     snprintf(owner, on, "%s", COLS(st, 0));
-    if (is_primary) *is_primary = sqlite3_column_int(st, 1);
+    if (is_primary) *is_primary = (int)sxdb_int64(st, 1);
     r = SX_ST_OK;
-  } else if (rc == SQLITE_DONE) {
+  } else if (rc == SXDB_DONE) {
     r = SX_ST_NOTFOUND;
   } else {
     r = sxs_dberr(s, err, n, "partner lookup");
   }
-  sqlite3_reset(st);
+  sxdb_reset(st);
   return r;
 }
 
@@ -180,7 +179,7 @@ static sx_st partner_write(sx_store *s, int create, const sx_partner_rec *p, cha
       goto done;
     }
   }
-  sqlite3_stmt *st =
+  sx_dbq *st =
       sxs_q(s,
             "INSERT INTO partners(domain, description, type, tls, sasl, dialback,"
             " keepalive, connection_limit, proxy_fqdn) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
@@ -199,9 +198,9 @@ static sx_st partner_write(sx_store *s, int create, const sx_partner_rec *p, cha
   sxs_bind_text(st, 3, sx_ptype_name(p->type));
   sxs_bind_text(st, 4, sx_nego_name(p->tls));
   sxs_bind_text(st, 5, sx_nego_name(p->sasl));
-  sqlite3_bind_int(st, 6, !!p->dialback);
-  sqlite3_bind_int(st, 7, !!p->keepalive);
-  sqlite3_bind_int64(st, 8, p->connection_limit);
+  sxdb_bind_int64(st, 6, !!p->dialback);
+  sxdb_bind_int64(st, 7, !!p->keepalive);
+  sxdb_bind_int64(st, 8, p->connection_limit);
   sxs_bind_text(st, 9, nm.proxy[0] ? nm.proxy : NULL);
   if ((r = sxs_step_done(s, st, err, n, "partner write"))) goto done;
   if (!(st = sxs_q(s, "DELETE FROM partner_domains WHERE partner = ?", err, n))) {
@@ -235,7 +234,7 @@ sx_st sx_store_partner_update(sx_store *s, const sx_partner_rec *p, char *warn, 
   return partner_write(s, 0, p, warn, wn, err, n);
 }
 
-static sx_st partner_fill(sx_store *s, sqlite3_stmt *row, sx_partner_rec *p, char *err,
+static sx_st partner_fill(sx_store *s, sx_dbq *row, sx_partner_rec *p, char *err,
                           size_t n) {
   memset(p, 0, sizeof *p);
   p->domain = sxs_col_dup(row, 0);
@@ -244,15 +243,15 @@ static sx_st partner_fill(sx_store *s, sqlite3_stmt *row, sx_partner_rec *p, cha
   p->type = sxs_ptype_of(COLS(row, 2));
   p->tls = sxs_nego_of(COLS(row, 3));
   p->sasl = sxs_nego_of(COLS(row, 4));
-  p->dialback = sqlite3_column_int(row, 5);
-  p->keepalive = sqlite3_column_int(row, 6);
-  p->connection_limit = (long)sqlite3_column_int64(row, 7);
+  p->dialback = (int)sxdb_int64(row, 5);
+  p->keepalive = (int)sxdb_int64(row, 6);
+  p->connection_limit = (long)sxdb_int64(row, 7);
   p->proxy_fqdn = sxs_col_dup(row, 8);
   if (!p->domain || !p->description) {
     sx_partner_rec_free(p);
     return sxs_fail(SX_ST_ERROR, err, n, "out of memory");
   }
-  sqlite3_stmt *st =
+  sx_dbq *st =
       sxs_q(s, "SELECT domain FROM partner_domains WHERE partner = ? ORDER BY domain", err, n);
   if (!st) {
     sx_partner_rec_free(p);
@@ -261,7 +260,7 @@ static sx_st partner_fill(sx_store *s, sqlite3_stmt *row, sx_partner_rec *p, cha
   sxs_bind_text(st, 1, p->domain);
   size_t cap = 0;
   int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((rc = sxdb_step(st)) == SXDB_ROW) {
     if (p->n_additional == cap) {
       size_t nc = cap ? cap * 2 : 4;
       char **nv = realloc(p->additional, nc * sizeof(char *));
@@ -272,14 +271,14 @@ static sx_st partner_fill(sx_store *s, sqlite3_stmt *row, sx_partner_rec *p, cha
     if (!(p->additional[p->n_additional] = sxs_col_dup(st, 0))) goto nomem;
     p->n_additional++;
   }
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE) {
+  sxdb_reset(st);
+  if (rc != SXDB_DONE) {
     sx_partner_rec_free(p);
     return sxs_dberr(s, err, n, "partner domains");
   }
   return SX_ST_OK;
 nomem:
-  sqlite3_reset(st);
+  sxdb_reset(st);
   sx_partner_rec_free(p);
   return sxs_fail(SX_ST_ERROR, err, n, "out of memory");
 }
@@ -297,18 +296,18 @@ sx_st sx_store_partner_get(sx_store *s, const char *domain, sx_partner_rec *out,
   if (r == SX_ST_NOTFOUND)
     return sxs_fail(r, err, n, "%s is not an XMPP partner (see: partner list)", nd);
   if (r) return r;
-  sqlite3_stmt *st = sxs_q(s, "SELECT " PARTNER_COLS " FROM partners WHERE domain = ?", err, n);
+  sx_dbq *st = sxs_q(s, "SELECT " PARTNER_COLS " FROM partners WHERE domain = ?", err, n);
   if (!st) return SX_ST_ERROR;
   sxs_bind_text(st, 1, owner);
-  int rc = sqlite3_step(st);
-  if (rc != SQLITE_ROW) {
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? sxs_fail(SX_ST_NOTFOUND, err, n, "%s is not an XMPP partner", nd)
+  int rc = sxdb_step(st);
+  if (rc != SXDB_ROW) {
+    sxdb_reset(st);
+    return rc == SXDB_DONE ? sxs_fail(SX_ST_NOTFOUND, err, n, "%s is not an XMPP partner", nd)
                              : sxs_dberr(s, err, n, "partner show");
   }
   /* partner_fill uses another statement; this row stays valid until reset */
   r = partner_fill(s, st, out, err, n);
-  sqlite3_reset(st);
+  sxdb_reset(st);
   return r;
 }
 
@@ -316,13 +315,13 @@ sx_st sx_store_partner_list(sx_store *s, sx_partner_rec **out, size_t *count, ch
                             size_t n) {
   *out = NULL;
   *count = 0;
-  sqlite3_stmt *st = sxs_q(s, "SELECT " PARTNER_COLS " FROM partners ORDER BY domain", err, n);
+  sx_dbq *st = sxs_q(s, "SELECT " PARTNER_COLS " FROM partners ORDER BY domain", err, n);
   if (!st) return SX_ST_ERROR;
   sx_partner_rec *v = NULL;
   size_t cnt = 0, cap = 0;
   int rc;
   sx_st r = SX_ST_OK;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((rc = sxdb_step(st)) == SXDB_ROW) {
     if (cnt == cap) {
       size_t nc = cap ? cap * 2 : 16;
       sx_partner_rec *nv = realloc(v, nc * sizeof *v);
@@ -336,8 +335,8 @@ sx_st sx_store_partner_list(sx_store *s, sx_partner_rec **out, size_t *count, ch
     if ((r = partner_fill(s, st, &v[cnt], err, n))) break;
     cnt++;
   }
-  sqlite3_reset(st);
-  if (r == SX_ST_OK && rc != SQLITE_DONE) r = sxs_dberr(s, err, n, "partner list");
+  sxdb_reset(st);
+  if (r == SX_ST_OK && rc != SXDB_DONE) r = sxs_dberr(s, err, n, "partner list");
   if (r) {
     sx_partner_list_free(v, cnt);
     return r;
@@ -364,7 +363,7 @@ sx_st sx_store_partner_remove(sx_store *s, const char *domain, char *err, size_t
                  "--remove-domain %s (or remove the partner %s)",
                  nd, owner, owner, nd, owner);
   if (r) return sxs_wend(s, k, r, err, n);
-  sqlite3_stmt *st = sxs_q(s, "DELETE FROM partners WHERE domain = ?", err, n);
+  sx_dbq *st = sxs_q(s, "DELETE FROM partners WHERE domain = ?", err, n);
   if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
   sxs_bind_text(st, 1, nd);
   return sxs_wend(s, k, sxs_step_done(s, st, err, n, "partner remove"), err, n);

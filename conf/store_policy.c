@@ -3,7 +3,6 @@
 
 #include "conf/store_internal.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +28,7 @@ void sx_policy_list_free(sx_policy_rec *v, size_t count) {
   " WHEN 'site' THEN (SELECT COUNT(*) FROM users u WHERE u.site = substr(p.name, 6))" \
   " ELSE 0 END"
 
-static int policy_from_row(sqlite3_stmt *st, sx_policy_rec *p) {
+static int policy_from_row(sx_dbq *st, sx_policy_rec *p) {
   memset(p, 0, sizeof *p);
   const char *sc = COLS(st, 1);
   p->scope = !sc || strcmp(sc, "global") == 0 ? SX_SCOPE_GLOBAL
@@ -39,7 +38,7 @@ static int policy_from_row(sqlite3_stmt *st, sx_policy_rec *p) {
   p->name = sxs_col_dup(st, 0);
   p->description = sxs_col_dup(st, 6);
   if (!p->description) p->description = strdup("");
-  p->users = (long)sqlite3_column_int64(st, 7);
+  p->users = (long)sxdb_int64(st, 7);
   if (!p->name || !p->description) {
     sx_policy_rec_free(p);
     return -1;
@@ -67,19 +66,19 @@ sx_st sx_store_policy_new(sx_store *s, const char *name, unsigned flags,
                     "the global policy always exists; change it with: policy set global ...");
   txkind k;
   if ((r = sxs_wbegin(s, &k, err, n))) return r;
-  sqlite3_stmt *st = sxs_q(s, "SELECT name FROM policies WHERE name = ?", err, n);
+  sx_dbq *st = sxs_q(s, "SELECT name FROM policies WHERE name = ?", err, n);
   if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
   sxs_bind_text(st, 1, canon);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
+  int rc = sxdb_step(st);
+  if (rc == SXDB_ROW) {
     sxs_fail(SX_ST_EXISTS, err, n,
              "policy '%s' already exists (as '%s'); change it with: policy set", canon,
              COLS(st, 0));
-    sqlite3_reset(st);
+    sxdb_reset(st);
     return sxs_wend(s, k, SX_ST_EXISTS, err, n);
   }
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE) return sxs_wend(s, k, sxs_dberr(s, err, n, "policy new"), err, n);
+  sxdb_reset(st);
+  if (rc != SXDB_DONE) return sxs_wend(s, k, sxs_dberr(s, err, n, "policy new"), err, n);
   st = sxs_q(
       s,
       "INSERT INTO policies(name, scope, xmpp, federation, public_cloud, outside, description)"
@@ -88,10 +87,10 @@ sx_st sx_store_policy_new(sx_store *s, const char *name, unsigned flags,
   if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
   sxs_bind_text(st, 1, canon);
   sxs_bind_text(st, 2, sx_scope_name(scope));
-  sqlite3_bind_int(st, 3, !!(flags & SX_POL_XMPP));
-  sqlite3_bind_int(st, 4, !!(flags & SX_POL_FEDERATION));
-  sqlite3_bind_int(st, 5, !!(flags & SX_POL_PUBLIC_CLOUD));
-  sqlite3_bind_int(st, 6, !!(flags & SX_POL_OUTSIDE));
+  sxdb_bind_int64(st, 3, !!(flags & SX_POL_XMPP));
+  sxdb_bind_int64(st, 4, !!(flags & SX_POL_FEDERATION));
+  sxdb_bind_int64(st, 5, !!(flags & SX_POL_PUBLIC_CLOUD));
+  sxdb_bind_int64(st, 6, !!(flags & SX_POL_OUTSIDE));
   sxs_bind_text(st, 7, description ? description : "");
   return sxs_wend(s, k, sxs_step_done(s, st, err, n, "policy new"), err, n);
 }
@@ -102,18 +101,18 @@ sx_st sx_store_policy_get(sx_store *s, const char *name, sx_policy_rec *out, cha
   char canon[256];
   sx_st r = policy_name(name, NULL, canon, sizeof canon, err, n);
   if (r) return r;
-  sqlite3_stmt *st = sxs_q(s, "SELECT " POLICY_COLS " FROM policies p WHERE name = ?", err, n);
+  sx_dbq *st = sxs_q(s, "SELECT " POLICY_COLS " FROM policies p WHERE name = ?", err, n);
   if (!st) return SX_ST_ERROR;
   sxs_bind_text(st, 1, canon);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
+  int rc = sxdb_step(st);
+  if (rc == SXDB_ROW) {
     r = policy_from_row(st, out) ? sxs_fail(SX_ST_ERROR, err, n, "out of memory") : SX_ST_OK;
-  } else if (rc == SQLITE_DONE) {
+  } else if (rc == SXDB_DONE) {
     r = sxs_fail(SX_ST_NOTFOUND, err, n, "no policy named '%s' (see: policy list)", canon);
   } else {
     r = sxs_dberr(s, err, n, "policy show");
   }
-  sqlite3_reset(st);
+  sxdb_reset(st);
   return r;
 }
 
@@ -131,7 +130,7 @@ sx_st sx_store_policy_set(sx_store *s, const char *name, unsigned mask, unsigned
     sxs_fail(r, err, n, "no policy named '%s'; create it with: policy new %s ...", canon, canon);
   if (r) return sxs_wend(s, k, r, err, n);
   unsigned nf = (cur.flags & ~mask) | (flags & mask);
-  sqlite3_stmt *st = sxs_q(s,
+  sx_dbq *st = sxs_q(s,
                            "UPDATE policies SET xmpp = ?, federation = ?, public_cloud = ?,"
                            " outside = ?, description = ? WHERE name = ?",
                            err, n);
@@ -139,10 +138,10 @@ sx_st sx_store_policy_set(sx_store *s, const char *name, unsigned mask, unsigned
     sx_policy_rec_free(&cur);
     return sxs_wend(s, k, SX_ST_ERROR, err, n);
   }
-  sqlite3_bind_int(st, 1, !!(nf & SX_POL_XMPP));
-  sqlite3_bind_int(st, 2, !!(nf & SX_POL_FEDERATION));
-  sqlite3_bind_int(st, 3, !!(nf & SX_POL_PUBLIC_CLOUD));
-  sqlite3_bind_int(st, 4, !!(nf & SX_POL_OUTSIDE));
+  sxdb_bind_int64(st, 1, !!(nf & SX_POL_XMPP));
+  sxdb_bind_int64(st, 2, !!(nf & SX_POL_FEDERATION));
+  sxdb_bind_int64(st, 3, !!(nf & SX_POL_PUBLIC_CLOUD));
+  sxdb_bind_int64(st, 4, !!(nf & SX_POL_OUTSIDE));
   sxs_bind_text(st, 5, description ? description : cur.description);
   sxs_bind_text(st, 6, canon);
   sx_policy_rec_free(&cur);
@@ -153,7 +152,7 @@ sx_st sx_store_policy_list(sx_store *s, sx_policy_rec **out, size_t *count, char
                            size_t n) {
   *out = NULL;
   *count = 0;
-  sqlite3_stmt *st = sxs_q(s,
+  sx_dbq *st = sxs_q(s,
                            "SELECT " POLICY_COLS
                            " FROM policies p ORDER BY"
                            " CASE scope WHEN 'global' THEN 0 WHEN 'site' THEN 1 ELSE 2 END, name",
@@ -162,7 +161,7 @@ sx_st sx_store_policy_list(sx_store *s, sx_policy_rec **out, size_t *count, char
   sx_policy_rec *v = NULL;
   size_t cnt = 0, cap = 0;
   int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((rc = sxdb_step(st)) == SXDB_ROW) {
     if (cnt == cap) {
       size_t nc = cap ? cap * 2 : 16;
       sx_policy_rec *nv = realloc(v, nc * sizeof *v);
@@ -173,8 +172,8 @@ sx_st sx_store_policy_list(sx_store *s, sx_policy_rec **out, size_t *count, char
     if (policy_from_row(st, &v[cnt])) goto nomem;
     cnt++;
   }
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE) {
+  sxdb_reset(st);
+  if (rc != SXDB_DONE) {
     sx_policy_list_free(v, cnt);
     return sxs_dberr(s, err, n, "policy list");
   }
@@ -182,7 +181,7 @@ sx_st sx_store_policy_list(sx_store *s, sx_policy_rec **out, size_t *count, char
   *count = cnt;
   return SX_ST_OK;
 nomem:
-  sqlite3_reset(st);
+  sxdb_reset(st);
   sx_policy_list_free(v, cnt);
   return sxs_fail(SX_ST_ERROR, err, n, "out of memory");
 }
@@ -212,12 +211,12 @@ sx_st sx_store_policy_remove(sx_store *s, const char *name, int force, char *err
           canon, users);
       return sxs_wend(s, k, SX_ST_INUSE, err, n);
     }
-    sqlite3_stmt *st = sxs_q(s, "UPDATE users SET policy = NULL WHERE policy = ?", err, n);
+    sx_dbq *st = sxs_q(s, "UPDATE users SET policy = NULL WHERE policy = ?", err, n);
     if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
     sxs_bind_text(st, 1, canon);
     if ((r = sxs_step_done(s, st, err, n, "policy remove"))) return sxs_wend(s, k, r, err, n);
   }
-  sqlite3_stmt *st = sxs_q(s, "DELETE FROM policies WHERE name = ?", err, n);
+  sx_dbq *st = sxs_q(s, "DELETE FROM policies WHERE name = ?", err, n);
   if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
   sxs_bind_text(st, 1, canon);
   return sxs_wend(s, k, sxs_step_done(s, st, err, n, "policy remove"), err, n);
@@ -239,20 +238,20 @@ sx_st sxs_tag_lookup(sx_store *s, const char *tag, char *stored, size_t sn, char
         "'%s' is a site policy: it applies to users of that site (set it with: user set "
         "URI --site %s), it cannot be granted",
         canon, canon + 5);
-  sqlite3_stmt *st = sxs_q(s, "SELECT name FROM policies WHERE name = ? AND scope = 'tag'", err, n);
+  sx_dbq *st = sxs_q(s, "SELECT name FROM policies WHERE name = ? AND scope = 'tag'", err, n);
   if (!st) return SX_ST_ERROR;
   sxs_bind_text(st, 1, canon);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
+  int rc = sxdb_step(st);
+  if (rc == SXDB_ROW) {
     snprintf(stored, sn, "%s", COLS(st, 0));
     r = SX_ST_OK;
-  } else if (rc == SQLITE_DONE) {
+  } else if (rc == SXDB_DONE) {
     r = sxs_fail(SX_ST_INVALID, err, n,
                  "no policy named '%s'; create it first: policy new %s --xmpp", canon, canon);
   } else {
     r = sxs_dberr(s, err, n, "policy lookup");
   }
-  sqlite3_reset(st);
+  sxdb_reset(st);
   return r;
 }
 
@@ -266,11 +265,11 @@ sx_st sx_store_policy_grant(sx_store *s, const char *tag, const char *user_key, 
   if ((r = sxs_wbegin(s, &k, err, n))) return r;
   if (tag && (r = sxs_tag_lookup(s, tag, stored, sizeof stored, err, n)))
     return sxs_wend(s, k, r, err, n);
-  sqlite3_stmt *st;
+  sx_dbq *st;
   if (user_key && tag) {
     st = sxs_q(s,
                "INSERT INTO users(uri, policy) VALUES(?1, ?2) ON CONFLICT(uri) DO UPDATE SET"
-               " policy = excluded.policy WHERE policy IS NOT excluded.policy",
+               " policy = excluded.policy WHERE users.policy IS DISTINCT FROM excluded.policy",
                err, n);
     if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
     sxs_bind_text(st, 1, user_key);
@@ -284,7 +283,7 @@ sx_st sx_store_policy_grant(sx_store *s, const char *tag, const char *user_key, 
     if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
     sxs_bind_text(st, 1, user_key);
   } else if (tag) {
-    st = sxs_q(s, "UPDATE users SET policy = ?1 WHERE policy IS NOT ?1", err, n);
+    st = sxs_q(s, "UPDATE users SET policy = ?1 WHERE policy IS DISTINCT FROM ?1", err, n);
     if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
     sxs_bind_text(st, 1, stored);
   } else {
@@ -292,6 +291,6 @@ sx_st sx_store_policy_grant(sx_store *s, const char *tag, const char *user_key, 
     if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
   }
   if ((r = sxs_step_done(s, st, err, n, "policy grant"))) return sxs_wend(s, k, r, err, n);
-  if (changed) *changed = sqlite3_changes(s->db);
+  if (changed) *changed = sxdb_changes(s->db);
   return sxs_wend(s, k, SX_ST_OK, err, n);
 }

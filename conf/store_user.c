@@ -3,7 +3,6 @@
 
 #include "conf/store_internal.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +24,12 @@ void sx_user_list_free(sx_user_rec *v, size_t count) {
   free(v);
 }
 
-static int user_from_row(sqlite3_stmt *st, sx_user_rec *u) {
+static int user_from_row(sx_dbq *st, sx_user_rec *u) {
   u->key = sxs_col_dup(st, 0);
   u->site = sxs_col_dup(st, 1);
   u->policy = sxs_col_dup(st, 2);
-  if (!u->key || (sqlite3_column_type(st, 1) != SQLITE_NULL && !u->site) ||
-      (sqlite3_column_type(st, 2) != SQLITE_NULL && !u->policy)) {
+  if (!u->key || (!sxdb_isnull(st, 1) && !u->site) ||
+      (!sxdb_isnull(st, 2) && !u->policy)) {
     sx_user_rec_free(u);
     return -1;
   }
@@ -52,18 +51,18 @@ static sx_st check_site(const char *site, char *err, size_t n) {
 
 sx_st sx_store_user_get(sx_store *s, const char *key, sx_user_rec *out, char *err, size_t n) {
   memset(out, 0, sizeof *out);
-  sqlite3_stmt *st = sxs_q(s, "SELECT uri, site, policy FROM users WHERE uri = ?", err, n);
+  sx_dbq *st = sxs_q(s, "SELECT uri, site, policy FROM users WHERE uri = ?", err, n);
   if (!st) return SX_ST_ERROR;
   sxs_bind_text(st, 1, key);
-  int rc = sqlite3_step(st);
+  int rc = sxdb_step(st);
   sx_st r;
-  if (rc == SQLITE_ROW)
+  if (rc == SXDB_ROW)
     r = user_from_row(st, out) ? sxs_fail(SX_ST_ERROR, err, n, "out of memory") : SX_ST_OK;
-  else if (rc == SQLITE_DONE)
+  else if (rc == SXDB_DONE)
     r = sxs_fail(SX_ST_NOTFOUND, err, n, "no user %s in the store", key ? key : "");
   else
     r = sxs_dberr(s, err, n, "user show");
-  sqlite3_reset(st);
+  sxdb_reset(st);
   return r;
 }
 
@@ -100,7 +99,7 @@ static sx_st user_write(sx_store *s, int mode, const char *key, const char *site
   }
   if (nsite && !*nsite) nsite = NULL;
   if (npol && !*npol) npol = NULL;
-  sqlite3_stmt *st =
+  sx_dbq *st =
       sxs_q(s,
             "INSERT INTO users(uri, site, policy) VALUES(?1, ?2, ?3) ON CONFLICT(uri)"
             " DO UPDATE SET site = excluded.site, policy = excluded.policy",
@@ -137,11 +136,11 @@ sx_st sx_store_user_remove(sx_store *s, const char *key, char *err, size_t n) {
   txkind k;
   sx_st r = sxs_wbegin(s, &k, err, n);
   if (r) return r;
-  sqlite3_stmt *st = sxs_q(s, "DELETE FROM users WHERE uri = ?", err, n);
+  sx_dbq *st = sxs_q(s, "DELETE FROM users WHERE uri = ?", err, n);
   if (!st) return sxs_wend(s, k, SX_ST_ERROR, err, n);
   sxs_bind_text(st, 1, key);
   if ((r = sxs_step_done(s, st, err, n, "user remove"))) return sxs_wend(s, k, r, err, n);
-  if (sqlite3_changes(s->db) == 0)
+  if (sxdb_changes(s->db) == 0)
     return sxs_wend(s, k, sxs_fail(SX_ST_NOTFOUND, err, n, "no user %s in the store", key), err, n);
   return sxs_wend(s, k, SX_ST_OK, err, n);
 }
@@ -150,7 +149,7 @@ sx_st sx_store_user_list(sx_store *s, const char *site, const char *policy, sx_u
                          size_t *count, char *err, size_t n) {
   *out = NULL;
   *count = 0;
-  sqlite3_stmt *st = sxs_q(s,
+  sx_dbq *st = sxs_q(s,
                            "SELECT uri, site, policy FROM users WHERE (?1 IS NULL OR site = ?1)"
                            " AND (?2 IS NULL OR policy = ?2) ORDER BY uri",
                            err, n);
@@ -160,7 +159,7 @@ sx_st sx_store_user_list(sx_store *s, const char *site, const char *policy, sx_u
   sx_user_rec *v = NULL;
   size_t cnt = 0, cap = 0;
   int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((rc = sxdb_step(st)) == SXDB_ROW) {
     if (cnt == cap) {
       size_t nc = cap ? cap * 2 : 64;
       sx_user_rec *nv = realloc(v, nc * sizeof *v);
@@ -172,8 +171,8 @@ sx_st sx_store_user_list(sx_store *s, const char *site, const char *policy, sx_u
     if (user_from_row(st, &v[cnt])) goto nomem;
     cnt++;
   }
-  sqlite3_reset(st);
-  if (rc != SQLITE_DONE) {
+  sxdb_reset(st);
+  if (rc != SXDB_DONE) {
     sx_user_list_free(v, cnt);
     return sxs_dberr(s, err, n, "user list");
   }
@@ -181,7 +180,7 @@ sx_st sx_store_user_list(sx_store *s, const char *site, const char *policy, sx_u
   *count = cnt;
   return SX_ST_OK;
 nomem:
-  sqlite3_reset(st);
+  sxdb_reset(st);
   sx_user_list_free(v, cnt);
   return sxs_fail(SX_ST_ERROR, err, n, "out of memory");
 }

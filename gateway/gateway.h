@@ -8,7 +8,7 @@
 #include "conf/config.h"
 #include "gateway/loop.h"
 #include "sip/sip.h"
-#include "translate/idmap.h"
+#include "gateway/stanza_id.h"
 #include "translate/im.h"
 #include "translate/policy.h"
 #include "translate/quiet.h"
@@ -16,6 +16,7 @@
 
 typedef struct sx_access sx_access;
 typedef struct sx_http sx_http;
+typedef struct sx_instance sx_instance;
 typedef struct sx_admin sx_admin;
 typedef struct sx_pres_gw sx_pres_gw;
 typedef struct xq_item xq_item;
@@ -26,8 +27,9 @@ typedef struct sx_gw {
   sx_sip *sip;
   sx_edge **edges; /* one per served domain, same order as cfg.domains */
   size_t n_edges;
-  sx_idmap *ids;   /* stanza ids of messages sent to XMPP → their SIP senders */
+  sx_stanza_ids *ids; /* stanza ids of messages sent to XMPP → their SIP senders */
   sx_access *access;
+  sx_instance *instance; /* heartbeat row in the store (gateway/instance.h) */
   sx_quiet *chat_quiet; /* SIP users who refused typing notifications, until when */
   sx_http *http;
   sx_admin *admin; /* the web console ([admin] listen), or NULL */

@@ -13,6 +13,7 @@
 #include "gateway/admin.h"
 #include "gateway/gateway.h"
 #include "gateway/http.h"
+#include "gateway/instance.h"
 #include "gateway/metrics.h"
 #include "gateway/presence.h"
 #include "gateway/msglog.h"
@@ -126,7 +127,7 @@ static int start(sx_gw *gw) {
                      .on_drop = on_edge_drop};
 
   gw->warn_agent = strdup(gw->cfg.domains[0]);
-  gw->ids = sx_idmap_new(IDMAP_CAPACITY, IDMAP_TTL_MS);
+  gw->ids = sx_stanza_ids_new(gw->cfg.edge_secret, IDMAP_CAPACITY, IDMAP_TTL_MS);
   gw->chat_quiet = sx_quiet_new(CHAT_QUIET_CAPACITY);
   if (!gw->warn_agent || !gw->ids || !gw->chat_quiet) {
     sx_err("gateway", "out of memory");
@@ -135,6 +136,11 @@ static int start(sx_gw *gw) {
   gw->access = sx_access_new(&gw->loop.uv, gw->cfg.store, err, sizeof err);
   if (!gw->access) {
     sx_err("gateway", "store: %s", err);
+    return -1;
+  }
+  gw->instance = sx_instance_start(&gw->loop.uv, &gw->cfg, err, sizeof err);
+  if (!gw->instance) {
+    sx_err("gateway", "store: instance heartbeat: %s", err);
     return -1;
   }
   gw->sip = sx_sip_new(gw->loop.root, &sp, &scb, gw, err, sizeof err);
@@ -238,6 +244,8 @@ static void stop(sx_gw *gw) {
   gw->sip = NULL;
   if (gw->http) sx_http_stop(gw->http);
   gw->http = NULL;
+  if (gw->instance) sx_instance_stop(gw->instance);
+  gw->instance = NULL;
   sx_admin_stop(gw->admin);
   gw->admin = NULL;
   if (gw->access) sx_access_close(gw->access);
@@ -248,7 +256,7 @@ static void stop(sx_gw *gw) {
     uv_close((uv_handle_t *)&gw->sig_hup, NULL);
   }
   for (i = 0; i < 50 && uv_loop_alive(&gw->loop.uv); i++) sx_loop_turn(&gw->loop, 20);
-  sx_idmap_free(gw->ids);
+  sx_stanza_ids_free(gw->ids);
   sx_quiet_free(gw->chat_quiet);
   free(gw->warn_agent);
 }

@@ -66,7 +66,7 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
   sx_im_imdn imdn;
   sx_edge *edge;
   sx_sip_txn *deferred;
-  char id[48], *xml, *user_key = NULL, *ext_key = NULL;
+  char id[SX_STANZA_ID_MAX], *xml, *user_key = NULL, *ext_key = NULL;
   size_t len;
 
   if (strcmp(rq->method, "SUBSCRIBE") == 0) {
@@ -147,7 +147,7 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
                         .imdn_id = imdn.id,
                         .imdn_datetime = imdn.datetime,
                         .imdn_flags = imdn.flags};
-    if (sx_idmap_put_entry(gw->ids, sx_gw_now(gw), &e, id, sizeof id) != 0) {
+    if (sx_stanza_ids_put(gw->ids, sx_gw_now(gw), &e, id, sizeof id) != 0) {
       refuse(gw, txn, rq, 500, "out of memory", "internal", 0, 0);
       goto out;
     }

@@ -83,7 +83,7 @@ static void send_imdn(sx_gw *gw, const sx_idmap_entry *e, const char *status) {
 static void handle_error(sx_gw *gw, sx_edge *edge, const sx_xmsg *m) {
   sx_idmap_entry e;
   char *text, from[1100];
-  if (!m->id || sx_idmap_take(gw->ids, sx_gw_now(gw), m->id, &e) != 0) {
+  if (!m->id || sx_stanza_ids_take(gw->ids, sx_gw_now(gw), m->id, &e) != 0) {
     sx_debug("im", "error stanza from %s (id %s) matches no message we sent", m->from,
              m->id ? m->id : "-");
     sx_metric_inc("xmpp_errors_unmatched_total");
@@ -108,7 +108,7 @@ static void handle_error(sx_gw *gw, sx_edge *edge, const sx_xmsg *m) {
  * asked for positive delivery notifications. */
 static void handle_receipt(sx_gw *gw, const sx_xmsg *m) {
   sx_idmap_entry e;
-  if (sx_idmap_take(gw->ids, sx_gw_now(gw), m->receipt_for, &e) != 0) {
+  if (sx_stanza_ids_take(gw->ids, sx_gw_now(gw), m->receipt_for, &e) != 0) {
     sx_debug("im", "receipt from %s for %s matches no message we sent", m->from,
              m->receipt_for);
     return;

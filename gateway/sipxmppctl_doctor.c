@@ -14,7 +14,6 @@
  * be asked). */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 
 #include <openssl/x509.h>
 
+#include "conf/db.h"
 #include "gateway/sipxmppctl.h"
 #include "gateway/sipxmppctl_probe.h"
 #include "xmpp/edge_tls.h"
@@ -73,30 +73,75 @@ static void add(report *r, result res, const char *check, const char *fmt, ...) 
 
 /* The schema version of an existing store file, read without changing it; -1 with why. */
 static int schema_of(const char *path, char *why, size_t n) {
-  sqlite3 *db = NULL;
+  sx_db *db = NULL;
   int v = -1;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-    snprintf(why, n, "%s", db ? sqlite3_errmsg(db) : "cannot open");
-    sqlite3_close(db);
-    return -1;
-  }
-  sqlite3_busy_timeout(db, 2000);
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_version", -1, &st, NULL) !=
-          SQLITE_OK ||
-      sqlite3_step(st) != SQLITE_ROW) {
-    snprintf(why, n, "not a sipxmpp store (%s)", sqlite3_errmsg(db));
-  } else {
-    v = sqlite3_column_int(st, 0);
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  if (sxdb_open_readonly(path, &db, why, n)) return -1;
+  sx_dbq *st = sxdb_prepare(db, "SELECT MAX(version) FROM schema_version");
+  if (!st || sxdb_step(st) != SXDB_ROW)
+    snprintf(why, n, "not a sipxmpp store (%s)", sxdb_errmsg(db));
+  else
+    v = (int)sxdb_int64(st, 0);
+  sxdb_finalize(st);
+  sxdb_close(db);
   return v;
+}
+
+/* The schema version of a PostgreSQL store, read without changing it; -1 with why. */
+static int pg_schema_of(const char *uri, char *why, size_t n) {
+  sx_db *db = NULL;
+  if (sxdb_open(uri, &db, why, n)) return -1;
+  int v = -1;
+  sx_dbq *st = sxdb_prepare(db, "SELECT COUNT(*) FROM pg_tables WHERE schemaname ="
+                                " current_schema() AND tablename = 'schema_version'");
+  if (!st || sxdb_step(st) != SXDB_ROW) {
+    snprintf(why, n, "%s", sxdb_errmsg(db));
+  } else if (sxdb_int64(st, 0) == 0) {
+    v = 0; /* an empty database: the store is created at the first start */
+  } else {
+    sxdb_finalize(st);
+    st = sxdb_prepare(db, "SELECT MAX(version) FROM schema_version");
+    if (!st || sxdb_step(st) != SXDB_ROW)
+      snprintf(why, n, "not a sipxmpp store (%s)", sxdb_errmsg(db));
+    else
+      v = (int)sxdb_int64(st, 0);
+  }
+  sxdb_finalize(st);
+  sxdb_close(db);
+  return v;
+}
+
+/* A PostgreSQL store: reachable, schema current. */
+static int check_pg_store(report *r, const char *uri) {
+  char why[512];
+  char *shown = sxdb_display(uri);
+  const char *name = shown ? shown : "the PostgreSQL store";
+  int v = pg_schema_of(uri, why, sizeof why), ok = 0;
+  if (v < 0)
+    add(r, CK_FAIL, "store", "%s: %s", name, why);
+  else if (v > SX_STORE_SCHEMA_VERSION)
+    add(r, CK_FAIL, "store",
+        "%s has schema %d, newer than this sipxmpp understands (%d): install the newer sipxmpp",
+        name, v, SX_STORE_SCHEMA_VERSION);
+  else if (v == 0)
+    add(r, CK_WARN, "store",
+        "%s has no sipxmpp tables yet: sipxmppd creates them at start, or create them now "
+        "with `sipxmppctl policy set global --xmpp`",
+        name);
+  else if (v < SX_STORE_SCHEMA_VERSION)
+    add(r, CK_WARN, "store", "%s has schema %d; sipxmppd migrates it to %d at its next start",
+        name, v, SX_STORE_SCHEMA_VERSION);
+  else {
+    add(r, CK_OK, "store", "%s opens, schema %d is current", name, v);
+    ok = 1;
+  }
+  free(shown);
+  return ok;
 }
 
 /* Returns 1 when the store can be opened for the policy checks. */
 static int check_store(report *r, ctl_ctx *c) {
   const char *path = c->cfg.store;
+  if (sxdb_is_pg(path)) return check_pg_store(r, path);
   char why[512];
   struct stat sb;
   if (stat(path, &sb) != 0) {

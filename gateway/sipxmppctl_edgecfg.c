@@ -212,7 +212,9 @@ static void render_prosody(FILE *f, const edge_in *in) {
              "-- conf.d/*.cfg.lua); the options below are global and replace the same options of\n"
              "-- prosody.cfg.lua. Then: prosodyctl check config && prosodyctl reload\n\n");
 
-  fprintf(f, "-- The gateway's XEP-0114 components ([edge] host and port).\n");
+  fprintf(f, "-- The gateway's XEP-0114 components ([edge] host and port). Prosody accepts one\n"
+             "-- connection per component (a second gets `conflict`): one sipxmppd; to run\n"
+             "-- several for one domain, use ejabberd (sipxmppctl edge-config ejabberd).\n");
   const char *ip = listen_ip(cfg);
   if (cfg->edge_tls) {
     prosody_tls(f, in, ip);
@@ -312,7 +314,14 @@ static void render_ejabberd(FILE *f, const edge_in *in) {
              "# (its listen, acl, access_rules and modules are merged into ejabberd.yml's; the\n"
              "# other options replace the same options there). Then: ejabberdctl reload_config\n\n");
 
-  fprintf(f, "# The gateway's XEP-0114 components ([edge] host and port).\nlisten:\n  -\n"
+  fprintf(f, "# The gateway's XEP-0114 components ([edge] host and port).\n"
+             "# Scaling out: several sipxmppd with this same config (and a PostgreSQL store)\n"
+             "# connect here as the same component; ejabberd spreads stanzas over their\n"
+             "# connections and stops using one the moment it closes. Keep ejabberd's default\n"
+             "# routing: do not set domain_balancing for these domains. In an ejabberd cluster\n"
+             "# (ejabberdctl join_cluster) put this file on every node; each node prefers the\n"
+             "# instances connected to it and uses the others' when it has none.\n"
+             "listen:\n  -\n"
              "    port: %u\n",
           cfg->edge_port);
   const char *ip = listen_ip(cfg);

@@ -1,14 +1,19 @@
 /* sipxmppctl status: asks the running daemon for GET /status on [http] listen (libcurl) and
- * prints it. Exit 0 when SIP listens and every edge link is up, 1 when something is down,
+ * prints it, then the instances sharing the store (their heartbeat rows: id, host, last
+ * heartbeat, leases held; "stale" after STALE_MS without one). Exit 0 when SIP listens and every edge link is up, 1 when something is down,
  * 3 when the daemon cannot be reached (the address tried is named). */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "gateway/sipxmppctl.h"
 
 #define MAX_BODY (1024 * 1024)
+/* An instance whose last heartbeat is older than this is shown as stale (it beats every
+ * 2 s; a lapse this long means it stopped or lost the store). */
+#define STALE_MS 10000
 
 typedef struct {
   char *buf;
@@ -158,6 +163,58 @@ static int print_status(const cJSON *doc) {
   return ok ? CTL_OK : CTL_REFUSED;
 }
 
+/* The instances table as a JSON array (NULL with *why set when the store cannot be read). */
+static cJSON *instances_json(ctl_ctx *c, char *why, size_t wn) {
+  if (!c->st && ctl_open(c) != CTL_OK) {
+    snprintf(why, wn, "the store cannot be opened (see above)");
+    return NULL;
+  }
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  int64_t now = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+  sx_instance_rec *v = NULL;
+  size_t n = 0;
+  char err[512];
+  if (sx_store_instance_list(c->st, now, &v, &n, err, sizeof err) != SX_ST_OK) {
+    snprintf(why, wn, "%s", err);
+    return NULL;
+  }
+  cJSON *arr = cJSON_CreateArray();
+  for (size_t i = 0; arr && i < n; i++) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) break;
+    double age = (double)(now - v[i].heartbeat) / 1000.0;
+    cJSON_AddStringToObject(o, "id", v[i].id);
+    cJSON_AddStringToObject(o, "host", v[i].host);
+    cJSON_AddNumberToObject(o, "pid", (double)v[i].pid);
+    if (v[i].http)
+      cJSON_AddStringToObject(o, "http", v[i].http);
+    else
+      cJSON_AddNullToObject(o, "http");
+    cJSON_AddNumberToObject(o, "heartbeat_age_s", age < 0 ? 0 : age);
+    cJSON_AddNumberToObject(o, "leases", (double)v[i].leases);
+    cJSON_AddBoolToObject(o, "alive", now - v[i].heartbeat <= STALE_MS);
+    cJSON_AddItemToArray(arr, o);
+  }
+  sx_instance_list_free(v, n);
+  return arr;
+}
+
+static void print_instances(const cJSON *arr, const char *why) {
+  if (!arr) {
+    printf("instances unknown: %s\n", why);
+    return;
+  }
+  printf("instances %d in the store\n", cJSON_GetArraySize(arr));
+  const cJSON *o;
+  cJSON_ArrayForEach(o, arr) {
+    printf("          %s on %s (pid %.0f), heartbeat %.1f s ago, %.0f lease(s), %s\n",
+           str(o, "id"), str(o, "host"), num(o, "pid"), num(o, "heartbeat_age_s"),
+           num(o, "leases"),
+           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "alive")) ? "alive" : "STALE");
+  }
+}
+
 static const char STATUS_USAGE[] = "usage: sipxmppctl [--config FILE] status [--json]\n";
 
 int ctl_status(ctl_ctx *c, int argc, char **argv) {
@@ -205,13 +262,21 @@ int ctl_status(ctl_ctx *c, int argc, char **argv) {
     return CTL_STORE;
   }
   int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"));
+  char why[600] = "";
+  cJSON *inst = instances_json(c, why, sizeof why);
   if (c->json) {
+    if (inst)
+      cJSON_AddItemToObject(doc, "instances", inst);
+    else
+      cJSON_AddStringToObject(doc, "instances_error", why);
     cJSON_AddBoolToObject(doc, "reachable", 1);
     cJSON_AddStringToObject(doc, "address", url);
     rc = ctl_json_out(doc);
     return rc ? rc : (ok ? CTL_OK : CTL_REFUSED);
   }
   rc = print_status(doc);
+  print_instances(inst, why);
+  cJSON_Delete(inst);
   cJSON_Delete(doc);
   return rc;
 }

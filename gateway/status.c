@@ -8,7 +8,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include "conf/db.h"
 #include "gateway/access.h"
+#include "gateway/gateway.h"
+#include "gateway/instance.h"
 #include "gateway/metrics.h"
 #include "gateway/presence.h"
 #include "sx_version.h"
@@ -142,7 +145,10 @@ cJSON *sx_status_doc(sx_gw *gw) {
 
   cJSON *store = cJSON_AddObjectToObject(root, "store");
   if (store) {
-    cJSON_AddStringToObject(store, "path", gw->cfg.store);
+    if (gw->instance) cJSON_AddStringToObject(store, "instance", sx_instance_id(gw->instance));
+    char *shown = sxdb_display(gw->cfg.store);
+    cJSON_AddStringToObject(store, "path", shown ? shown : "?");
+    free(shown);
     const sx_policy_snap *snap = gw->access ? sx_access_snap(gw->access) : NULL;
     cJSON_AddNumberToObject(store, "generation", snap ? (double)sx_snap_generation(snap) : -1);
   }

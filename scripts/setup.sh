@@ -16,14 +16,14 @@ PACKAGES=(
   build-essential cmake pkg-config
   libsofia-sip-ua-dev libuv1-dev libssl-dev libsqlite3-dev sqlite3
   libinih-dev libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libexpat1-dev libidn-dev
-  clang lua5.4
+  libpq-dev postgresql clang lua5.4
   prosody kamailio sip-tester ejabberd dnsmasq-base baresip-core
   kamailio-presence-modules kamailio-sqlite-modules
   python3 python3-slixmpp python3-pytest
   chromium chromium-driver python3-selenium
   curl procps iproute2 ca-certificates systemd dpkg-dev openssl
 )
-SERVICES=(prosody kamailio ejabberd)
+SERVICES=(prosody kamailio ejabberd postgresql)
 
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then

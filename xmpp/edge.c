@@ -697,6 +697,8 @@ static sx_edge *edge_alloc(uv_loop_t *loop, const sx_edge_params *p, const sx_ed
   e->ud = ud;
   e->rng = uv_hrtime() ^ ((uint64_t)(uintptr_t)e << 16) ^ (uint64_t)getpid();
   if (!e->rng) e->rng = 0x9E3779B97F4A7C15ULL;
+  /* 32 random bits, never 0: barrier ids of instances sharing the domain differ. */
+  e->barrier_tag = (unsigned long)(((e->rng * 0x9E3779B97F4A7C15ULL) >> 32) | 1u);
   if (!e->domain || !e->host || !e->secret || !e->server_name) {
     edge_destroy(e);
     return NULL;

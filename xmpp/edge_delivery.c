@@ -84,7 +84,7 @@ static void add_barrier(sx_edge *e) {
   if (e->b_tail) e->b_tail->next = b;
   else e->b_head = b;
   e->b_tail = b;
-  sx_buf_printf(&x, "<iq type='get' id='" BARRIER_PREFIX "%lu'", b->seq);
+  sx_buf_printf(&x, "<iq type='get' id='" BARRIER_PREFIX "%lx-%lu-0'", e->barrier_tag, b->seq);
   edge_put_attr(&x, "from", e->domain);
   edge_put_attr(&x, "to", e->domain);
   sx_buf_puts(&x, "><ping xmlns='" NS_PING "'/></iq>");
@@ -111,10 +111,49 @@ static void on_flush(uv_idle_t *h) {
   }
 }
 
+/* Hops a barrier of another instance is passed on before it is dropped. With N instances
+ * it reaches its own after N hops on average; (1 - 1/N)^64 is negligible for small N. */
+#define BARRIER_MAX_HOPS 64
+
+/* One unsigned number of 1..max_digits digits in `base` (10 or 16) ending at `stop`; no
+ * sign, space or overflow (strtoul would accept all three). NULL when malformed, else the
+ * character after the stop. */
+static const char *parse_num(const char *p, int base, int max_digits, char stop,
+                             unsigned long *out) {
+  unsigned long v = 0;
+  int n = 0;
+  for (; *p && *p != stop; p++, n++) {
+    int d;
+    if (*p >= '0' && *p <= '9') d = *p - '0';
+    else if (base == 16 && *p >= 'a' && *p <= 'f') d = *p - 'a' + 10;
+    else return NULL;
+    if (n >= max_digits) return NULL;
+    v = v * (unsigned long)base + (unsigned long)d;
+  }
+  if (!n || *p != stop) return NULL;
+  *out = v;
+  return stop ? p + 1 : p;
+}
+
 void edge_barrier_returned(sx_edge *e, const char *id) {
-  char *end;
-  unsigned long seq = strtoul(id + sizeof BARRIER_PREFIX - 1, &end, 10);
-  if (*end) return;
+  unsigned long tag, seq, hops;
+  const char *p = id + sizeof BARRIER_PREFIX - 1;
+
+  if (!(p = parse_num(p, 16, 8, '-', &tag)) || !(p = parse_num(p, 10, 19, '-', &seq)) ||
+      !parse_num(p, 10, 3, '\0', &hops))
+    return;
+  if (tag != e->barrier_tag) {
+    /* Another instance's barrier: the server picked our stream for the shared domain. Sent
+     * on toward the domain again, so that it reaches the instance waiting for it. */
+    sx_buf x = {0};
+    if (hops >= BARRIER_MAX_HOPS) return;
+    sx_buf_printf(&x, "<iq type='get' id='" BARRIER_PREFIX "%lx-%lu-%lu'", tag, seq, hops + 1);
+    edge_put_attr(&x, "from", e->domain);
+    edge_put_attr(&x, "to", e->domain);
+    sx_buf_puts(&x, "><ping xmlns='" NS_PING "'/></iq>");
+    edge_send_buf(e, &x);
+    return;
+  }
   while (e->b_head && e->b_head->seq <= seq) {
     batch *b = e->b_head;
     e->b_head = b->next;

@@ -88,6 +88,9 @@ struct sx_edge {
   size_t open_n, open_cap;
   batch *b_head, *b_tail;
   unsigned long barrier_seq;
+  unsigned long barrier_tag; /* random, in every barrier id: several instances of one
+                                component share the domain, and the server routes an iq to
+                                it over any of their streams */
   size_t unconfirmed;
   link_state state;
   int stopping, free_pending;
@@ -122,8 +125,10 @@ void edge_conn_write(sx_edge *e, const char *data, size_t len);
 /* Every tracked stanza not yet confirmed fails (on_confirm ok=0): the link went down. */
 void edge_fail_tracked(sx_edge *e);
 
-/* The barrier iq `id` (BARRIER_PREFIX and a sequence number) came back: confirms every
- * tracked batch up to it as routed. Ignores an id with trailing garbage. */
+/* The barrier iq `id` ("sx-b-TAG-SEQ-HOPS": TAG this link's barrier_tag in hex, SEQ the
+ * batch, HOPS how often another instance passed it on) came back. Ours: confirms every
+ * tracked batch up to SEQ as routed. Another instance's: sent on to the domain with HOPS+1,
+ * dropped after 64 hops. Ignores a malformed id. */
 void edge_barrier_returned(sx_edge *e, const char *id);
 
 /* One inbound first-level element of an up stream (edge_inbound.c): <message/>, <presence/>

@@ -3,6 +3,8 @@
 back, CSV import with bad lines, the config file, and the store's generation counter.
 
 usage: test_sipxmppctl.py PATH/TO/sipxmppctl
+With SX_TEST_PG set (tests/lib/pgcluster.py) the store is that PostgreSQL database (emptied
+first); the tests of broken store files still use SQLite files.
 Prints one line per failure and a final "N passed, N failed"; exits 1 on any failure."""
 
 import json
@@ -15,7 +17,8 @@ import tempfile
 
 CTL = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "sipxmppctl"
 TMP = tempfile.mkdtemp(prefix="sx-cli-")
-STORE = os.path.join(TMP, "store.db")
+PG = os.environ.get("SX_TEST_PG") or None
+STORE = PG or os.path.join(TMP, "store.db")
 passed = failed = 0
 
 
@@ -56,7 +59,21 @@ def jrun(args, rc, what, stdin=None):
         return None
 
 
+def psql(sql):
+    p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", PG,
+                        "-c", sql], capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        raise RuntimeError("psql: " + p.stderr)
+    return p.stdout.strip()
+
+
+def pg_reset():
+    psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public; DROP COLLATION IF EXISTS sx_nocase")
+
+
 def generation():
+    if PG:
+        return int(psql("SELECT value FROM meta WHERE key = 'generation'"))
     db = sqlite3.connect(STORE)
     try:
         return db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
@@ -469,6 +486,9 @@ def contacts_and_check():
 
 def with_config():
     store = os.path.join(TMP, "from-config.db")
+    if PG:
+        pg_reset()
+        store = PG
     conf = os.path.join(TMP, "sipxmppd.conf")
     with open(conf, "w") as f:
         f.write("[gateway]\ndomains = contoso.com\nstore = %s\n"
@@ -476,7 +496,14 @@ def with_config():
                 "[edge]\nsecret = s3cret\n" % store)
     expect(["--config", conf, "partner", "new", "fabrikam.com"], 0, "config: partner new",
            store=None)
-    check(os.path.exists(store), "config: store created at [gateway] store")
+    if PG:
+        check(psql("SELECT domain FROM partners") == "fabrikam.com",
+              "config: store at [gateway] store")
+        _, o, _ = run("--config", conf, "doctor", store=None)
+        check("ok    store      postgresql://" in o and "schema" in o,
+              "doctor: the PostgreSQL store opens", o)
+    else:
+        check(os.path.exists(store), "config: store created at [gateway] store")
     expect(["--config=" + conf, "partner", "new", "CONTOSO.com"], 1,
            "config: a served domain cannot be a partner", store=None, err="serves")
     expect(["--config", conf, "user", "add", "sip:x@elsewhere.com"], 0,
@@ -505,9 +532,14 @@ def admins():
     expect(["admin", "passwd", "ops@contoso"], 0, "second admin", stdin="another pass\n")
     d = jrun(["admin", "list"], 0, "admin list")
     check(d == ["ops@contoso", "root"], "admin list content", repr(d))
-    db = sqlite3.connect(STORE)
-    rows = db.execute("SELECT name, hash FROM admins ORDER BY name").fetchall()
-    db.close()
+    if PG:
+        rows = [tuple(line.split("|", 1))
+                for line in psql("SELECT name, hash FROM admins ORDER BY name").splitlines()]
+    else:
+        db = sqlite3.connect(STORE)
+        rows = db.execute("SELECT name, hash FROM admins ORDER BY name").fetchall()
+        db.close()
+    check(len(rows) == 2, "two admin rows", repr(rows))
     check(all(h.startswith("scrypt$") and "pass" not in h and "staple" not in h
               for _, h in rows), "only salted hashes stored", repr(rows))
     check(generation() == gen, "admins do not bump the change counter")
@@ -517,6 +549,8 @@ def admins():
 
 
 def main():
+    if PG:
+        pg_reset()
     try:
         usage_and_store_errors()
         policies()

@@ -234,3 +234,29 @@ def test_work_in_flight_is_answered_after_a_stream_error(hostile, baseline):
     edge.wait_session(res.closed_at, 15)
     gw.wait_health(True, 10)
     control_message(h, "in-flight")
+
+
+def test_foreign_barrier_forwarded_at_most_64_hops(hostile, baseline):
+    """A delivery barrier of another instance of the component (another TAG in
+    sx-b-TAG-SEQ-HOPS) is sent on to the domain with HOPS+1 instead of confirming anything;
+    the fake edge routes every copy back, so the gateway passes it on until 64 hops and then
+    drops it. A malformed barrier id is neither forwarded nor taken for ours."""
+    h = hostile
+    edge, gw = h["edge"], h["gw"]
+    gw.wait_health(True, 10)
+    with edge.lock:
+        s = edge.current
+    assert s is not None
+    ping = ("<iq type='get' id='%s' from='" + INTERNAL + "' to='" + INTERNAL + "'>"
+            "<ping xmlns='urn:xmpp:ping'/></iq>")
+    s.sendall((ping % "sx-b-0-7-0" + ping % "sx-b-+0-8-0" + ping % "sx-b-0-9-1x").encode())
+    deadline = time.monotonic() + 15
+    want = ["sx-b-0-7-%d" % i for i in range(1, 65)]
+    while time.monotonic() < deadline:
+        if "sx-b-0-7-64" in edge.iq_ids():
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)  # a 65th hop would arrive by now
+    got = [i for i in edge.iq_ids() if i.startswith("sx-b-0-") or i.startswith("sx-b-+")]
+    assert got == want, "forwarded barrier ids: %r" % got
+    control_message(h, "foreign-barrier")

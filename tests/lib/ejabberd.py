@@ -28,11 +28,12 @@ def available():
 class Ejabberd(_Child):
     """ejabberd with `main_yml` (YAML text of the main config; "@DIR@" is replaced by the
     config directory) and optional extra files {name: text} in the config directory (e.g.
-    the file edge-config renders, included from main_yml)."""
+    the file edge-config renders, included from main_yml). Nodes that will form a cluster
+    (`ejabberdctl join_cluster`) are started with the same `cookie`."""
 
     name = "ejabberd"
 
-    def start(self, tmpdir, main_yml, files=None, wait_ports=(), timeout=30):
+    def start(self, tmpdir, main_yml, files=None, wait_ports=(), timeout=30, cookie=None):
         self.dir = os.path.join(tmpdir, "ejabberd")
         self.cfg_dir = os.path.join(self.dir, "cfg")
         self.spool = os.path.join(self.dir, "spool")
@@ -41,7 +42,7 @@ class Ejabberd(_Child):
             os.makedirs(d, exist_ok=True)
         self.pidfile = os.path.join(self.dir, "ejabberd.pid")
         self.node = "sxtest%s@localhost" % secrets.token_hex(4)
-        cookie = secrets.token_hex(16)
+        cookie = cookie or secrets.token_hex(16)
         with open(os.path.join(self.cfg_dir, "ejabberd.yml"), "w") as f:
             f.write(main_yml.replace("@DIR@", self.cfg_dir))
         for name, text in (files or {}).items():

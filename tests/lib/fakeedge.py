@@ -58,6 +58,7 @@ class FakeEdge:
         self.lock = threading.Lock()
         self.scripts = queue.Queue()
         self.messages = []        # (time, raw <message/> text) received in good sessions
+        self.iqs = []             # (time, raw <iq/> text) received in good sessions
         self.sessions = []        # monotonic times at which a good session was accepted
         self.handshakes_refused = 0
         self.current = None       # the socket of the current good session
@@ -108,6 +109,11 @@ class FakeEdge:
             if b:
                 out.append(b.group(1))
         return out
+
+    def iq_ids(self):
+        with self.lock:
+            iqs = list(self.iqs)
+        return [m.group(1) for m in (re.search(r"\bid='([^']*)'", t) for _, t in iqs) if m]
 
     def stop(self):
         self._stop = True
@@ -227,6 +233,8 @@ class FakeEdge:
                 text = m.group(0).decode("utf-8", "replace")
                 buf = buf[m.end():]
                 if m.group(1) == b"iq":
+                    with self.lock:
+                        self.iqs.append((time.monotonic(), text))
                     # Route our own barrier / keepalive iq back, as the server does.
                     if re.search(r"to='%s'" % re.escape(self.domain), text) and \
                             re.search(r"id='sx-", text):

@@ -667,6 +667,8 @@ class Kamailio(_Child):
     at 3600); other requests for `domain` → lookup("location") and relay, 480 when the user
     has no binding; requests for any other domain (MESSAGE, SUBSCRIBE, ...) → relayed to the
     gateway at `gateway_addr` over the transport they arrived on, SUBSCRIBE record-routed.
+    `template` replaces KAMAILIO_CFG (same @PORT@ @MPATH@ @DOMAIN@ @GATEWAY@ @CHILDREN@
+    @DBURL@ placeholders).
 
     The presence tables live in a fresh SQLite file per start(), created from Kamailio's
     standard-create.sql and presence-create.sql (publications of an earlier test would
@@ -675,7 +677,7 @@ class Kamailio(_Child):
     name = "kamailio"
 
     def start(self, tmpdir, sip_port=None, gateway_addr="127.0.0.1:5070",
-              domain="contoso.example", children=2, timeout=15):
+              domain="contoso.example", children=2, timeout=15, template=None):
         """children: worker processes per transport. db_sqlite sets no busy timeout, so
         with several workers a presence write racing another fails ("database is
         locked": a subscription ended with Expires: 0 may stay in active_watchers); the
@@ -692,7 +694,7 @@ class Kamailio(_Child):
         create_presence_db(self.db_path)
         mpath = next((p for p in KAMAILIO_MODULES_DIRS if os.path.isdir(p)),
                      KAMAILIO_MODULES_DIRS[0])
-        cfg = (KAMAILIO_CFG.replace("@PORT@", str(self.port))
+        cfg = ((template or KAMAILIO_CFG).replace("@PORT@", str(self.port))
                .replace("@MPATH@", mpath)
                .replace("@DOMAIN@", self.domain)
                .replace("@CHILDREN@", str(int(children)))

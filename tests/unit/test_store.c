@@ -1,36 +1,39 @@
 /* The SQLite store (conf/store.h): migrations, reopen, newer-schema refusal, the generation
  * counter, every CRUD path and the snapshot it builds. */
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "conf/db.h"
 #include "conf/store.h"
 
 static char dir[256];
-static char path[300];
+static char path[512]; /* the SQLite file, or the PostgreSQL URI (SX_TEST_PG) */
+static int pg;
 
-static int sql(const char *file, const char *stmt) {
-  sqlite3 *db;
-  if (sqlite3_open(file, &db) != SQLITE_OK) return -1;
-  int rc = sqlite3_exec(db, stmt, NULL, NULL, NULL);
-  sqlite3_close(db);
-  return rc == SQLITE_OK ? 0 : -1;
+/* Raw SQL on the store's database, through the statement layer (either engine). */
+static int sql(const char *target, const char *stmt) {
+  sx_db *db;
+  char err[256];
+  if (sxdb_open(target, &db, err, sizeof err)) return -1;
+  int rc = sxdb_exec(db, stmt);
+  sxdb_close(db);
+  return rc;
 }
 
-static char *sql_text(const char *file, const char *q) {
-  sqlite3 *db;
-  sqlite3_stmt *st;
+static char *sql_text(const char *target, const char *q) {
+  sx_db *db;
+  char err[256];
   char *out = NULL;
-  if (sqlite3_open(file, &db) != SQLITE_OK) return NULL;
-  if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-      out = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
+  if (sxdb_open(target, &db, err, sizeof err)) return NULL;
+  sx_dbq *st = sxdb_prepare(db, q);
+  if (st) {
+    if (sxdb_step(st) == SXDB_ROW && sxdb_text(st, 0)) out = strdup(sxdb_text(st, 0));
+    sxdb_finalize(st);
   }
-  sqlite3_close(db);
+  sxdb_close(db);
   return out;
 }
 
@@ -49,9 +52,11 @@ static void test_open_migrate(void) {
   CHECK_INT(sx_store_policy_new(s, "Keep", SX_POL_XMPP, "kept", err, sizeof err), SX_ST_OK, err);
   sx_store_close(s);
 
-  char *mode = sql_text(path, "PRAGMA journal_mode");
-  CHECK_STR(mode, "wal", "WAL mode");
-  free(mode);
+  if (!pg) {
+    char *mode = sql_text(path, "PRAGMA journal_mode");
+    CHECK_STR(mode, "wal", "WAL mode");
+    free(mode);
+  }
   char *ver = sql_text(path, "SELECT version FROM schema_version");
   char want[16];
   snprintf(want, sizeof want, "%d", SX_STORE_SCHEMA_VERSION);
@@ -68,29 +73,62 @@ static void test_open_migrate(void) {
   sx_store_close(s);
 
   /* a store at version 1 is migrated to the current version, data kept */
-  CHECK_INT(sql(path, "DROP TABLE contacts; DROP TABLE admins; UPDATE schema_version SET version = 1"), 0, "downgrade");
+  CHECK_INT(sql(path, "DROP TABLE contacts; DROP TABLE admins; DROP TABLE instances;"
+                      " DROP TABLE leases; UPDATE schema_version SET version = 1"),
+            0, "downgrade");
   CHECK_INT(sx_store_open(path, &s, err, sizeof err), SX_ST_OK, err);
   CHECK_INT(sx_store_schema_version(s), SX_STORE_SCHEMA_VERSION, "migrated from 1");
   CHECK_INT(sx_store_contact_add(s, "bob@contoso.com", "carol@fabrikam.com", NULL, err, sizeof err),
             SX_ST_OK, "contacts table after migration");
   CHECK_INT(sx_store_policy_get(s, "Keep", &p, err, sizeof err), SX_ST_OK, "data kept");
   sx_policy_rec_free(&p);
+  CHECK_INT(sx_store_admin_passwd(s, "root", "correct horse", NULL, err, sizeof err), SX_ST_OK,
+            "admin after migration");
+  sx_store_close(s);
+
+  /* a store at version 3 (the console's admins, no instances yet) is migrated, admins kept */
+  CHECK_INT(sql(path, "DROP TABLE instances; DROP TABLE leases;"
+                      " UPDATE schema_version SET version = 3"),
+            0, "downgrade to 3");
+  CHECK_INT(sx_store_open(path, &s, err, sizeof err), SX_ST_OK, err);
+  CHECK_INT(sx_store_schema_version(s), SX_STORE_SCHEMA_VERSION, "migrated from 3");
+  CHECK_INT(sx_store_admin_verify(s, "root", "correct horse", err, sizeof err), SX_ST_OK,
+            "admin kept across migration 4");
+  CHECK_INT(sx_store_instance_beat(s, "a", "host", 1, NULL, 1000, err, sizeof err), SX_ST_OK,
+            "instances table after migration 4");
+  CHECK_INT(sx_store_instance_remove(s, "a", err, sizeof err), SX_ST_OK, "instance removed");
   sx_store_close(s);
 
   /* newer schema → refused with both versions named */
-  char newer_than[16];
-  snprintf(newer_than, sizeof newer_than, "(%d)", SX_STORE_SCHEMA_VERSION);
   CHECK_INT(sql(path, "UPDATE schema_version SET version = 99"), 0, "upgrade");
   s = NULL;
   CHECK_INT(sx_store_open(path, &s, err, sizeof err), SX_ST_ERROR, "newer schema refused");
   CHECK(s == NULL, "no handle");
-  CHECK(strstr(err, "schema version 99") && strstr(err, "newer") && strstr(err, newer_than) &&
+  char cur[16];
+  snprintf(cur, sizeof cur, "(%d)", SX_STORE_SCHEMA_VERSION);
+  CHECK(strstr(err, "schema version 99") && strstr(err, "newer") && strstr(err, cur) &&
             strstr(err, path),
         "newer message [%s]", err);
   char restore[64];
   snprintf(restore, sizeof restore, "UPDATE schema_version SET version = %d",
            SX_STORE_SCHEMA_VERSION);
   CHECK_INT(sql(path, restore), 0, "restore");
+  if (pg) {
+    /* not a sipxmpp store: a database with other tables */
+    CHECK_INT(sql(path, "CREATE SCHEMA other; CREATE TABLE other.foo(x int)"), 0, "other schema");
+    char other[600];
+    snprintf(other, sizeof other, "%s?options=-csearch_path%%3Dother", path);
+    CHECK_INT(sx_store_open(other, &s, err, sizeof err), SX_ST_ERROR, "foreign db refused");
+    CHECK(strstr(err, "not a sipxmpp store") != NULL, "foreign message [%s]", err);
+    CHECK_INT(sql(path, "DROP SCHEMA other CASCADE"), 0, "drop other");
+    /* unreachable server, wrong database: refused with the target named, password hidden */
+    CHECK_INT(sx_store_open("postgresql://sx:secret@127.0.0.1:1/sipxmpp", &s, err, sizeof err),
+              SX_ST_ERROR, "unreachable server");
+    CHECK(strstr(err, "127.0.0.1:1") && !strstr(err, "secret") && strstr(err, "sx:***@"),
+          "unreachable message [%s]", err);
+    CHECK_INT(sx_store_open("", &s, err, sizeof err), SX_ST_ERROR, "empty path");
+    return;
+  }
 
   /* not a sipxmpp store */
   char other[320];
@@ -618,13 +656,204 @@ static void test_snapshot(sx_store *s) {
   (void)warn;
 }
 
+static void test_instances_leases(sx_store *s) {
+  char err[1024];
+  const int64_t t = 1700000000000LL;
+  /* heartbeats */
+  CHECK_INT(sx_store_instance_beat(s, "gw-a", "host1", 11, "127.0.0.1:8070", t, err, sizeof err),
+            SX_ST_OK, err);
+  CHECK_INT(sx_store_instance_beat(s, "gw-b", "host2", 22, NULL, t + 10, err, sizeof err),
+            SX_ST_OK, err);
+  CHECK_INT(sx_store_instance_beat(s, "gw-a", "host1", 12, "127.0.0.1:8071", t + 2000, err,
+                                   sizeof err),
+            SX_ST_OK, err);
+  CHECK_INT(sx_store_instance_beat(s, "", "host1", 1, NULL, t, err, sizeof err), SX_ST_INVALID,
+            "empty id");
+  /* leases: one holder at a time, renew, expiry, take-over, release */
+  char *cur = NULL;
+  CHECK_INT(sx_store_lease_acquire(s, "pres:bob@contoso.com", "gw-a", t, 10000, &cur, err,
+                                   sizeof err),
+            SX_ST_OK, err);
+  CHECK(cur == NULL, "no current holder on success");
+  CHECK_INT(sx_store_lease_acquire(s, "pres:bob@contoso.com", "gw-b", t + 1000, 10000, &cur, err,
+                                   sizeof err),
+            SX_ST_EXISTS, "held by another");
+  CHECK_STR(cur, "gw-a", "current holder named");
+  free(cur);
+  cur = NULL;
+  CHECK_INT(sx_store_lease_acquire(s, "pres:bob@contoso.com", "gw-a", t + 1000, 10000, NULL, err,
+                                   sizeof err),
+            SX_ST_OK, "re-acquire by holder renews");
+  CHECK_INT(sx_store_lease_renew(s, "pres:bob@contoso.com", "gw-a", t + 5000, 10000, err,
+                                 sizeof err),
+            SX_ST_OK, err);
+  CHECK_INT(sx_store_lease_renew(s, "pres:bob@contoso.com", "gw-b", t + 5000, 10000, err,
+                                 sizeof err),
+            SX_ST_NOTFOUND, "renew by non-holder");
+  CHECK_INT(sx_store_lease_acquire(s, "pres:eve@contoso.com", "gw-a", t, 3000, NULL, err,
+                                   sizeof err),
+            SX_ST_OK, err);
+  CHECK_INT(sx_store_lease_acquire(s, "pres:amy@contoso.com", "gw-b", t, 3000, NULL, err,
+                                   sizeof err),
+            SX_ST_OK, err);
+  sx_lease_rec *lv;
+  size_t ln;
+  CHECK_INT(sx_store_lease_list(s, NULL, 0, t + 1000, &lv, &ln, err, sizeof err), SX_ST_OK, err);
+  CHECK_INT(ln, 3, "three live leases");
+  if (ln == 3) {
+    CHECK_STR(lv[0].name, "pres:amy@contoso.com", "sorted by name");
+    CHECK_STR(lv[1].holder, "gw-a", "bob's holder");
+    CHECK_INT(lv[1].expires, t + 15000, "renewed expiry");
+  }
+  sx_lease_list_free(lv, ln);
+  /* instance list counts unexpired leases only */
+  sx_instance_rec *iv;
+  size_t in;
+  CHECK_INT(sx_store_instance_list(s, t + 4000, &iv, &in, err, sizeof err), SX_ST_OK, err);
+  CHECK_INT(in, 2, "two instances");
+  if (in == 2) {
+    CHECK_STR(iv[0].id, "gw-a", "sorted by id");
+    CHECK_STR(iv[0].host, "host1", "host");
+    CHECK_INT(iv[0].pid, 12, "pid refreshed");
+    CHECK_STR(iv[0].http, "127.0.0.1:8071", "http refreshed");
+    CHECK_INT(iv[0].started, t, "started kept");
+    CHECK_INT(iv[0].heartbeat, t + 2000, "last heartbeat");
+    CHECK_INT(iv[0].leases, 1, "gw-a: eve's lease expired, bob's live");
+    CHECK(iv[1].http == NULL, "no http");
+    CHECK_INT(iv[1].leases, 0, "gw-b: amy's lease expired");
+  }
+  sx_instance_list_free(iv, in);
+  /* an expired lease is taken over by another instance; the old holder cannot renew it */
+  CHECK_INT(sx_store_lease_acquire(s, "pres:eve@contoso.com", "gw-b", t + 3000, 10000, NULL, err,
+                                   sizeof err),
+            SX_ST_OK, "take-over at expiry");
+  CHECK_INT(sx_store_lease_renew(s, "pres:eve@contoso.com", "gw-a", t + 3000, 10000, err,
+                                 sizeof err),
+            SX_ST_NOTFOUND, "old holder lost it");
+  CHECK_INT(sx_store_lease_list(s, "gw-b", 1, t + 100000, &lv, &ln, err, sizeof err), SX_ST_OK,
+            err);
+  CHECK_INT(ln, 2, "gw-b's leases with expired ones");
+  sx_lease_list_free(lv, ln);
+  CHECK_INT(sx_store_lease_list(s, "gw-b", 0, t + 100000, &lv, &ln, err, sizeof err), SX_ST_OK,
+            err);
+  CHECK_INT(ln, 0, "none live much later");
+  sx_lease_list_free(lv, ln);
+  CHECK_INT(sx_store_lease_release(s, "pres:eve@contoso.com", "gw-a", err, sizeof err),
+            SX_ST_NOTFOUND, "release by non-holder");
+  CHECK_INT(sx_store_lease_release(s, "pres:eve@contoso.com", "gw-b", err, sizeof err), SX_ST_OK,
+            err);
+  CHECK_INT(sx_store_lease_acquire(s, "x", "gw-a", t, 0, NULL, err, sizeof err), SX_ST_INVALID,
+            "zero ttl");
+  /* rows here do not bump the generation */
+  int64_t g = sx_store_generation(s);
+  CHECK_INT(sx_store_instance_beat(s, "gw-b", "host2", 22, NULL, t + 20, err, sizeof err),
+            SX_ST_OK, err);
+  CHECK_INT(sx_store_generation(s), g, "heartbeat leaves the generation");
+  /* a clean stop removes the row and its leases */
+  CHECK_INT(sx_store_instance_remove(s, "gw-a", err, sizeof err), SX_ST_OK, err);
+  CHECK_INT(sx_store_instance_remove(s, "gw-a", err, sizeof err), SX_ST_NOTFOUND, "gone");
+  CHECK_INT(sx_store_lease_list(s, "gw-a", 1, t, &lv, &ln, err, sizeof err), SX_ST_OK, err);
+  CHECK_INT(ln, 0, "gw-a's leases released");
+  sx_lease_list_free(lv, ln);
+  CHECK_INT(sx_store_instance_remove(s, "gw-b", err, sizeof err), SX_ST_OK, err);
+  CHECK_INT(sx_store_lease_release(s, "pres:bob@contoso.com", "gw-a", err, sizeof err),
+            SX_ST_NOTFOUND, "released with the instance");
+  CHECK_INT(sx_store_lease_release(s, "pres:amy@contoso.com", "gw-b", err, sizeof err),
+            SX_ST_NOTFOUND, "released with the instance");
+}
+
+/* Notifications: delivered between two handles on PostgreSQL, after commit; no-ops on
+ * SQLite; bad channel names refused. */
+static void test_notifications(void) {
+  char err[1024];
+  sx_store *a = NULL, *b = NULL;
+  CHECK_INT(sx_store_open(path, &a, err, sizeof err), SX_ST_OK, err);
+  CHECK_INT(sx_store_open(path, &b, err, sizeof err), SX_ST_OK, err);
+  if (!a || !b) {
+    sx_store_close(a);
+    sx_store_close(b);
+    return;
+  }
+  CHECK_INT(sx_store_listen(a, "Bad-Name", err, sizeof err), SX_ST_ERROR, "bad channel");
+  CHECK_INT(sx_store_listen(a, "sx_test", err, sizeof err), SX_ST_OK, err);
+  CHECK_INT(sx_store_listen(a, "sipxmpp_store", err, sizeof err), SX_ST_OK, err);
+  char *ch = NULL, *pl = NULL;
+  if (!pg) {
+    CHECK_INT(sx_store_notify_fd(a), -1, "no socket on SQLite");
+    CHECK_INT(sx_store_notify(b, "sx_test", "x", err, sizeof err), SX_ST_OK, err);
+    CHECK_INT(sx_store_next_notice(a, &ch, &pl, err, sizeof err), 0, "nothing on SQLite");
+  } else {
+    CHECK(sx_store_notify_fd(a) >= 0, "socket");
+    /* inside a transaction: nothing before the commit */
+    CHECK_INT(sx_store_begin(b, err, sizeof err), SX_ST_OK, err);
+    CHECK_INT(sx_store_notify(b, "sx_test", "hello \xc3\xa9", err, sizeof err), SX_ST_OK, err);
+    usleep(200000);
+    CHECK_INT(sx_store_next_notice(a, &ch, &pl, err, sizeof err), 0, "not before commit");
+    CHECK_INT(sx_store_commit(b, err, sizeof err), SX_ST_OK, err);
+    /* a store write notifies sipxmpp_store */
+    CHECK_INT(sx_store_policy_set(b, "global", SX_POL_OUTSIDE, 0, NULL, err, sizeof err),
+              SX_ST_OK, err);
+    int got_test = 0, got_store = 0;
+    for (int i = 0; i < 40 && !(got_test && got_store); i++) {
+      int r;
+      while ((r = sx_store_next_notice(a, &ch, &pl, err, sizeof err)) == 1) {
+        if (strcmp(ch, "sx_test") == 0 && strcmp(pl, "hello \xc3\xa9") == 0) got_test++;
+        if (strcmp(ch, "sipxmpp_store") == 0) got_store++;
+        free(ch);
+        free(pl);
+      }
+      CHECK(r == 0, "next notice: %s", err);
+      usleep(50000);
+    }
+    CHECK_INT(got_test, 1, "payload delivered once");
+    CHECK(got_store >= 1, "store write notified");
+    char big[8100];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    CHECK_INT(sx_store_notify(b, "sx_test", big, err, sizeof err), SX_ST_ERROR, "payload bound");
+  }
+  sx_store_close(a);
+  sx_store_close(b);
+}
+
+/* PostgreSQL: a connection the server dropped is re-opened by the next statement. */
+static void test_pg_reconnect(void) {
+  char err[1024];
+  sx_store *s = NULL;
+  CHECK_INT(sx_store_open(path, &s, err, sizeof err), SX_ST_OK, err);
+  if (!s) return;
+  int64_t g = sx_store_generation(s);
+  CHECK(g >= 0, "generation before");
+  CHECK_INT(sql(path, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+            0, "terminate the other sessions");
+  int64_t first = sx_store_generation(s); /* may fail: it finds the connection gone */
+  int64_t second = sx_store_generation(s);
+  CHECK(second == g, "generation after reconnect: %lld then %lld, want %lld", (long long)first,
+        (long long)second, (long long)g);
+  CHECK_INT(sx_store_user_add(s, "re@contoso.com", NULL, NULL, err, sizeof err), SX_ST_OK, err);
+  CHECK_INT(sx_store_user_remove(s, "re@contoso.com", err, sizeof err), SX_ST_OK, err);
+  sx_store_close(s);
+}
+
+/* With SX_TEST_PG set (tests/lib/pgcluster.py), every test runs on that PostgreSQL database
+ * (emptied first); otherwise on an SQLite file in a temporary directory. */
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/sx-test-store-XXXXXX");
   if (!mkdtemp(dir)) {
     perror("mkdtemp");
     return 1;
   }
-  snprintf(path, sizeof path, "%s/sipxmpp.db", dir);
+  const char *pgu = getenv("SX_TEST_PG");
+  if (pgu && *pgu) {
+    pg = 1;
+    snprintf(path, sizeof path, "%s", pgu);
+    CHECK_INT(sql(path, "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
+                        " DROP COLLATION IF EXISTS sx_nocase"),
+              0, "empty the test database");
+  } else {
+    snprintf(path, sizeof path, "%s/sipxmpp.db", dir);
+  }
   test_open_migrate();
   test_generation();
   char err[1024];
@@ -636,8 +865,11 @@ int main(void) {
     test_partners(s);
     test_contacts(s);
     test_snapshot(s);
+    test_instances_leases(s);
     sx_store_close(s);
   }
+  test_notifications();
+  if (pg) test_pg_reconnect();
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -1,9 +1,10 @@
 /* Console administrators in the store (conf/store_admin.c): names, password rules, salted
  * hashes (never the password), verification, replacement, removal, and no change-counter
- * bump. */
+ * bump. On SQLite, or with SX_TEST_PG set (tests/lib/pgcluster.py) on that PostgreSQL
+ * database (emptied first). */
 #include "conf/store.h"
 
-#include <sqlite3.h>
+#include "conf/db.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,26 +14,44 @@
 
 static char dir[64];
 
-/* The stored hash of `name`, read with plain SQLite (caller frees), or NULL. */
+/* The stored hash of `name`, read past the store API (caller frees), or NULL. */
 static char *stored_hash(const char *path, const char *name) {
-  sqlite3 *db;
-  sqlite3_stmt *st;
-  char *out = NULL;
-  if (sqlite3_open(path, &db) != SQLITE_OK) return NULL;
-  if (sqlite3_prepare_v2(db, "SELECT hash FROM admins WHERE name = ?", -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) out = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
+  sx_db *db;
+  char err[256], *out = NULL;
+  if (sxdb_open(path, &db, err, sizeof err)) return NULL;
+  sx_dbq *st = sxdb_prepare(db, "SELECT hash FROM admins WHERE name = ?");
+  if (st) {
+    sxdb_bind_text(st, 1, name);
+    if (sxdb_step(st) == SXDB_ROW && sxdb_text(st, 0)) out = strdup(sxdb_text(st, 0));
+    sxdb_finalize(st);
   }
-  sqlite3_close(db);
+  sxdb_close(db);
   return out;
+}
+
+/* Runs sql on target; 0 when it succeeded. */
+static int sql(const char *target, const char *text) {
+  sx_db *db;
+  char err[256];
+  if (sxdb_open(target, &db, err, sizeof err)) return -1;
+  int r = sxdb_exec(db, text);
+  sxdb_close(db);
+  return r ? -1 : 0;
 }
 
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/sx-test-admin-XXXXXX");
   if (!mkdtemp(dir)) return 1;
-  char path[128], err[512];
-  snprintf(path, sizeof path, "%s/s.db", dir);
+  char path[600], err[512];
+  const char *pgu = getenv("SX_TEST_PG");
+  if (pgu && *pgu) {
+    snprintf(path, sizeof path, "%s", pgu);
+    CHECK_INT(sql(path, "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
+                        " DROP COLLATION IF EXISTS sx_nocase"),
+              0, "empty the test database");
+  } else {
+    snprintf(path, sizeof path, "%s/s.db", dir);
+  }
   sx_store *s = NULL;
   CHECK_INT(sx_store_open(path, &s, err, sizeof err), SX_ST_OK, err);
   if (!s) return check_done();
