@@ -9,7 +9,12 @@ sharing the gateway's one fan-out subscription at Kamailio. Then bob PUBLISHes a
 and the script measures how long until all N presence stanzas carrying it arrived, the
 gateway's CPU per stanza and its RSS per relation.
 
-Usage: bench/presence_xmpp_fanout.py [--build DIR] [N ...]   (default 1000 10000)"""
+With --dialogs M, M SIP SUBSCRIBE dialogs (one served user watching carol@fabrikam.example,
+straight to the gateway over TCP) are opened in the same daemon after the N relations, and
+its RSS is printed with both held at once.
+
+Usage: bench/presence_xmpp_fanout.py [--build DIR] [--dialogs M] [N ...]
+       (default 1000 10000)"""
 
 import argparse
 import os
@@ -26,7 +31,7 @@ from sipua import SipUA, pidf  # noqa: E402
 from xmppclient import RawComponent  # noqa: E402
 
 sys.path.insert(0, HERE)
-from presence_fanout import proc_cpu_s, proc_rss  # noqa: E402
+from presence_fanout import EXTERNAL, NotifySink, proc_cpu_s, proc_rss, subscribe_all  # noqa: E402,E501
 
 INTERNAL, WATCHERS, SECRET = "contoso.example", "watchers.example", "w-secret"
 
@@ -52,7 +57,7 @@ def read_count(comp, needle, want, timeout):
     return n, last, first
 
 
-def run(build, n):
+def run(build, n, dialogs=0):
     tmp = tempfile.mkdtemp(prefix="sx-presxbench-")
     pro, kam, gw = servers.Prosody(), servers.Kamailio(), servers.Gateway()
     gw_port = servers.free_port()
@@ -63,7 +68,8 @@ def run(build, n):
         gw.start(tmp, build_dir=build, prosody=pro, kamailio=kam, sip_port=gw_port,
                  config_overrides={"gateway": {"log_level": "warn"}},
                  ctl_setup=[["policy", "set", "global", "--xmpp"],
-                            ["partner", "new", WATCHERS, "--type", "federated"]])
+                            ["partner", "new", WATCHERS, "--type", "federated"],
+                            ["partner", "new", EXTERNAL, "--type", "federated"]])
         pid = gw.pid
         bob = SipUA("bob", INTERNAL, proxy=("127.0.0.1", kam.port))
         assert bob.publish(pidf(bob.aor, "open", note="start"), expires=3600).status == 200
@@ -97,6 +103,19 @@ def run(build, n):
                  (cpu1 - cpu0) * 1e6 / max(arrived, 1), (rss1 - rss0) / 1024.0 / n,
                  rss0 / 1e6, rss1 / 1e6))
         sys.stdout.flush()
+        if dialogs:
+            sink = NotifySink()
+            conn = subscribe_all(gw.sip_port, sink, dialogs, "dlg%x" % random.getrandbits(16))
+            deadline = time.monotonic() + 120
+            while sink.count < dialogs and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(2.0)
+            print("         + %d SIP dialogs (%d NOTIFYs received): RSS %.1f MB (%.1f MiB) "
+                  "with %d relations and %d dialogs at once"
+                  % (dialogs, sink.count, proc_rss(pid) / 1e6, proc_rss(pid) / 1048576.0,
+                     n, dialogs))
+            sys.stdout.flush()
+            conn.close()
         # Edge restart: the gateway resynchronises every relation (presence to each
         # watcher) once its link is back.
         comp.close()
@@ -122,10 +141,11 @@ def run(build, n):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
+    ap.add_argument("--dialogs", type=int, default=0)
     ap.add_argument("n", nargs="*", type=int, default=[1000, 10000])
     a = ap.parse_args()
     for n in a.n:
-        run(a.build, n)
+        run(a.build, n, a.dialogs)
 
 
 if __name__ == "__main__":
