@@ -176,8 +176,8 @@ static void page_status(admin_req *q, admin_resp *r) {
   fprintf(f,
           "<div class=\"card\" id=\"presence\"><h2>Presence</h2><table>"
           "<tr><td>Relations</td><td>%.0f</td></tr><tr><td>Dialogs</td><td>%.0f</td></tr>"
-          "</table><p class=\"muted\">The daemon does not relay presence yet; its relations "
-          "and dialogs will show here.</p></div>",
+          "</table><p class=\"muted\">XMPP relations (internal user, external contact) "
+          "and SIP presence dialogs held by the daemon.</p></div>",
           jnum(pres, "relations"), jnum(pres, "dialogs"));
   const cJSON *edge = cJSON_GetObjectItemCaseSensitive(s, "edge_server");
   fputs("<div class=\"card\"><h2>Edge server</h2><table><tr><td>Address</td><td>", f);
