@@ -214,7 +214,11 @@ static int conn_recv(conn *c, char **out, size_t *len, char *err, size_t errlen)
     }
     ssize_t r = recv(c->fd, buf, sizeof buf, 0);
     if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (r <= 0) return 1;
+    if (r < 0) { /* a reset can discard an alert the server sent before closing */
+      snprintf(err, errlen, "%s", strerror(errno));
+      return -1;
+    }
+    if (r == 0) return 1;
     c->total += (size_t)r;
     if (c->total > MAX_READ) {
       snprintf(err, errlen, "more than %d bytes from the server", MAX_READ);
@@ -354,6 +358,11 @@ int probe_component(const char *host, unsigned port, const char *domain, const c
   if (conn_send(&c, open, strlen(open)) != 0 || read_until(&c, p, &s, 0, err, sizeof err) != 0) {
     if (c.tls && strstr(err, "TLS"))
       say(why, n, "%s (does the edge accept the client certificate?)", err);
+    else if (c.tls && tls->cert_file) /* TLS 1.3: the server's verdict comes after the
+                                         handshake, as an alert or a closed connection */
+      say(why, n, "TLS: the edge ended the connection after the handshake (%s; does the "
+                  "edge accept the client certificate?)",
+          err[0] ? err : "closed");
     else
       say(why, n, "no XEP-0114 stream header from %s:%u (not a component port?)", host, port);
     goto out;
