@@ -4,6 +4,8 @@ stops every process it started and removes its directory; a busy port is reporte
 process holding it before anything starts; a failure while starting stops what was already
 started. Prosody's c2s offers STARTTLS with the demo's certificate, which verifies for
 fabrikam.example, and the printed baresip settings let the real baresip send a message.
+Presence both ways: the demo's bob sees alice available and alice sees bob's publication;
+the printed presence commands change what the other side prints.
 Ports are the demo's plus an offset, so it runs beside anything on 5060."""
 
 import os
@@ -126,7 +128,33 @@ def test_ctrl_c_under_tee_stops_everything():
                                 "bob", "alice@fabrikam.example", "Hello from SIP"],
                                capture_output=True, text=True, timeout=60)
             assert r.stdout.startswith("202"), r.stdout + r.stderr
-            wait_for(out_path, "[alice@fabrikam.example]", proc, timeout=20)
+            wait_for(out_path, "body='Hello from SIP'", proc, timeout=20)
+            # presence both ways: bob watches alice, alice watches bob
+            wait_for(out_path, "[bob] alice@fabrikam.example is available", proc,
+                     timeout=30)
+            wait_for(out_path, '[alice] bob@contoso.example is available: "Available"',
+                     proc, timeout=30)
+            r = subprocess.run(["/usr/bin/python3", DEMO, "--port-offset", str(off),
+                                "presence", "sip", "bob", "away", "In a meeting"],
+                               capture_output=True, text=True, timeout=60)
+            assert r.stdout.startswith("200"), r.stdout + r.stderr
+            wait_for(out_path, '[alice] bob@contoso.example is away: "In a meeting"', proc,
+                     timeout=30)
+            r = subprocess.run(["/usr/bin/python3", DEMO, "--port-offset", str(off),
+                                "presence", "xmpp", "alice", "dnd", "Busy", "--hold", "3"],
+                               capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0 and "is dnd" in r.stdout, r.stdout + r.stderr
+            wait_for(out_path, '[bob] alice@fabrikam.example is dnd: "Busy"', proc,
+                     timeout=30)
+            # once the second resource is gone, bob sees alice's own resource again
+            deadline = time.monotonic() + 30
+            while True:
+                out = wait_for(out_path, "[bob]", proc)
+                after = out[out.index('[bob] alice@fabrikam.example is dnd: "Busy"'):]
+                if "[bob] alice@fabrikam.example is available" in after:
+                    break
+                assert time.monotonic() < deadline, out
+                time.sleep(0.2)
             # the printed baresip account and contact lines work with the real baresip
             lines = re.findall(r"echo '(.+)' >> ~/\.baresip/(accounts|contacts)", out)
             assert [f for _, f in lines] == ["accounts", "contacts"], out
