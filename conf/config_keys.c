@@ -610,7 +610,7 @@ void sxc_apply_key(parse_state *st, key_id k, const char *value, int line) {
     return;
   }
   case K_FED_SUB_REFRESH:
-    if (!set_uint_key(st, line, label, value, 60, 604800, &u))
+    if (!set_uint_key(st, line, label, value, 10, 604800, &u))
       cfg->fed_subscription_refresh_s = (unsigned)u;
     return;
   case K_FED_LOG_BODIES: {

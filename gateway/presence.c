@@ -158,9 +158,11 @@ unsigned pres_step(sx_pres_gw *P, sx_relent *e, sx_rel_event ev, const sx_decisi
   unsigned a;
   (void)d;
 
+  sx_rel before = e->rel;
   sx_rel_step(e->rel, ev, verdict, &ctx, &r);
   a = r.actions;
   ticket = sx_reltab_set(P->rt, e, r.next);
+  pres_expiry_note(P, e, before);
   if (ticket) pres_store_write(P, e, ticket);
   if (a || ticket)
     sx_info("presence", "%s / %s: %s -> out %s in %s added %d%s (%s)", e->user, e->contact,
@@ -308,6 +310,7 @@ static void on_poll(uv_timer_t *t) {
     sx_reltab_each(P->rt, policy_one, &w);
   }
   pres_watch_fetch_timeouts(P, sx_gw_now(P->gw));
+  pres_expiry_sweep(P);
 }
 
 void sx_pres_edge_state(sx_gw *gw, sx_edge *edge, int up) {

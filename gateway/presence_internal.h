@@ -24,6 +24,7 @@ typedef struct relx {
   uint64_t fetch_deadline;
   sx_pres_agg agg;
   int joined; /* counted in the user's fan-out watchers */
+  uint64_t pending_since; /* loop ms when the relation became pending; 0 not pending */
 } relx;
 
 /* Per internal user: the outbound (SIP watchers) side lives in its relations; the inbound
@@ -58,6 +59,7 @@ typedef struct sx_pres_gw {
   size_t nfetching, fetching_cap;
   /* store writer */
   void *writer;
+  uint64_t next_sweep; /* loop ms of the next sweep of unanswered requests */
 } sx_pres_gw;
 
 /* gateway/presence.c */
@@ -102,6 +104,11 @@ void pres_metrics_render(void *ud, FILE *f);
 
 /* gateway/presence_store.c */
 int pres_store_start(sx_pres_gw *P, const char *path);
+
+/* presence_expiry.c: unanswered requests ([federation] subscription_refresh_s). note: after
+ * e->rel changed from `before` (restarts the pending time); sweep: from the poll timer. */
+void pres_expiry_note(sx_pres_gw *P, sx_relent *e, sx_rel before);
+void pres_expiry_sweep(sx_pres_gw *P);
 void pres_store_write(sx_pres_gw *P, sx_relent *e, uint64_t ticket);
 void pres_store_stop(sx_pres_gw *P);
 

@@ -50,3 +50,12 @@ int sx_sub_in_parse(const char *text, sx_sub_in *out) {
   *out = (sx_sub_in)i;
   return 0;
 }
+
+unsigned sx_rel_expiry(sx_rel r, uint64_t since_ms, uint64_t now_ms, uint64_t interval_ms,
+                       unsigned sip_dialogs) {
+  unsigned a = 0;
+  if (r.suspended || now_ms < since_ms || now_ms - since_ms < interval_ms) return 0;
+  if (r.in == SX_IN_PENDING) a |= SX_REXP_DROP_IN;
+  if (r.out == SX_OUT_PENDING) a |= sip_dialogs ? SX_REXP_REASK_OUT : SX_REXP_DROP_OUT;
+  return a;
+}

@@ -57,4 +57,21 @@ const char *sx_rel_summary(sx_rel r);
 int sx_sub_out_parse(const char *text, sx_sub_out *out);
 int sx_sub_in_parse(const char *text, sx_sub_in *out);
 
+/* Pending requests left unanswered ([federation] subscription_refresh_s): what to do with
+ * relation r, pending since since_ms, at now_ms (one clock), given the user's live SIP
+ * dialogs watching the contact. Nothing while r is suspended or younger than interval_ms;
+ * else a bitmask:
+ *   SX_REXP_DROP_IN    the contact's request (in pending) is no longer kept: in → none
+ *                      (the contact must ask again);
+ *   SX_REXP_REASK_OUT  our `subscribe` (out pending) is sent again, because SIP watchers
+ *                      still want the contact's presence;
+ *   SX_REXP_DROP_OUT   our unanswered `subscribe` is forgotten (no SIP watcher): out → none. */
+enum {
+  SX_REXP_DROP_IN = 1u << 0,
+  SX_REXP_REASK_OUT = 1u << 1,
+  SX_REXP_DROP_OUT = 1u << 2,
+};
+unsigned sx_rel_expiry(sx_rel r, uint64_t since_ms, uint64_t now_ms, uint64_t interval_ms,
+                       unsigned sip_dialogs);
+
 #endif

@@ -46,5 +46,31 @@ int main(void) {
   CHECK_INT(sx_sub_in_parse(NULL, &n), -1, "NULL");
   CHECK_STR(sx_sub_out_name((sx_sub_out)7), "?", "unknown out");
   CHECK_STR(sx_sub_in_name(SX_IN_APPROVED), "approved", "approved");
+
+  /* Unanswered requests: (relation, pending for ms, SIP dialogs) → actions, interval 1000. */
+  static const struct {
+    sx_rel r;
+    uint64_t age;
+    unsigned dialogs;
+    unsigned want;
+  } exp[] = {
+      {{0, SX_IN_PENDING, 0, 0}, 999, 0, 0},
+      {{0, SX_IN_PENDING, 0, 0}, 1000, 0, SX_REXP_DROP_IN},
+      {{0, SX_IN_PENDING, 0, 1}, 5000, 0, 0}, /* suspended: kept as it is */
+      {{SX_OUT_PENDING, 0, 0, 0}, 1000, 0, SX_REXP_DROP_OUT},
+      {{SX_OUT_PENDING, 0, 1, 0}, 1000, 2, SX_REXP_REASK_OUT},
+      {{SX_OUT_PENDING, SX_IN_PENDING, 0, 0}, 1000, 1, SX_REXP_REASK_OUT | SX_REXP_DROP_IN},
+      {{SX_OUT_SUBSCRIBED, SX_IN_APPROVED, 1, 0}, 99999, 0, 0},
+      {{SX_OUT_SUBSCRIBED, SX_IN_PENDING, 0, 0}, 1000, 1, SX_REXP_DROP_IN},
+      {{0, 0, 0, 0}, 99999, 0, 0},
+  };
+  for (size_t i = 0; i < sizeof exp / sizeof exp[0]; i++) {
+    char ctx[32];
+    snprintf(ctx, sizeof ctx, "expiry row %zu", i);
+    CHECK_INT(sx_rel_expiry(exp[i].r, 5000, 5000 + exp[i].age, 1000, exp[i].dialogs),
+              exp[i].want, ctx);
+  }
+  CHECK_INT(sx_rel_expiry((sx_rel){0, SX_IN_PENDING, 0, 0}, 9000, 5000, 1000, 0), 0,
+            "a clock before since: nothing");
   return check_done();
 }
