@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "translate/policy.h"
+#include "translate/policy_input.h"
 
 /* ---- the decision table -------------------------------------------------------------- */
 
