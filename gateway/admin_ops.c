@@ -285,16 +285,6 @@ void op_partner_remove(sx_admin *a, const char *domain, op_out *o) {
 
 /* ---- policies -------------------------------------------------------------------------------- */
 
-static const struct {
-  const char *lync;
-  unsigned flag;
-} FLAGS[] = {
-    {"EnableXmppAccess", SX_POL_XMPP},
-    {"EnableFederationAccess", SX_POL_FEDERATION},
-    {"EnablePublicCloudAccess", SX_POL_PUBLIC_CLOUD},
-    {"EnableOutsideAccess", SX_POL_OUTSIDE},
-};
-
 void op_policy_list(sx_admin *a, const char *name, op_out *o) {
   char err[1024];
   memset(o, 0, sizeof *o);
@@ -319,15 +309,15 @@ void op_policy_write(sx_admin *a, const cJSON *in, const char *update_name, op_o
   char err[1024];
   memset(o, 0, sizeof *o);
   unsigned mask = 0, flags = 0;
-  for (size_t i = 0; i < sizeof FLAGS / sizeof FLAGS[0]; i++) {
-    int b = get_bool(in, FLAGS[i].lync);
+  for (size_t i = 0; i < SX_POL_NFLAGS; i++) {
+    int b = get_bool(in, SX_POL_FLAGS[i].lync);
     if (b == -2) {
-      fail(o, 400, "%s: use true or false", FLAGS[i].lync);
+      fail(o, 400, "%s: use true or false", SX_POL_FLAGS[i].lync);
       return;
     }
     if (b < 0) continue;
-    mask |= FLAGS[i].flag;
-    if (b) flags |= FLAGS[i].flag;
+    mask |= SX_POL_FLAGS[i].flag;
+    if (b) flags |= SX_POL_FLAGS[i].flag;
   }
   int bad = 0;
   const char *desc = get_str(in, "Description", NULL, 0, &bad);

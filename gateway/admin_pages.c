@@ -362,15 +362,6 @@ static void page_partners(admin_req *q, admin_resp *r) {
 
 /* ---- policies ----------------------------------------------------------------------------- */
 
-static const struct {
-  const char *field, *label;
-} PFLAGS[] = {
-    {"EnableXmppAccess", "XMPP"},
-    {"EnableFederationAccess", "Federation"},
-    {"EnablePublicCloudAccess", "Public cloud"},
-    {"EnableOutsideAccess", "Outside"},
-};
-
 static void tag_options(FILE *f, const cJSON *policies, const char *current, int none) {
   if (none) fprintf(f, "<option value=\"\"%s>(none)</option>", current && *current ? "" : " selected");
   const cJSON *p;
@@ -424,7 +415,8 @@ static void page_policies(admin_req *q, admin_resp *r) {
   op_policy_list(q->a, NULL, &o);
   if (o.status >= 400) h_msg(f, "error", o.err);
   fputs("<div class=\"card\"><table id=\"policies\"><tr><th>Name</th><th>Scope</th>", f);
-  for (size_t i = 0; i < 4; i++) fprintf(f, "<th>%s</th>", PFLAGS[i].label);
+  for (size_t i = 0; i < SX_POL_NFLAGS; i++)
+    fprintf(f, "<th>%s</th>", SX_POL_FLAGS[i].label);
   fputs("<th>Users</th><th>Description</th><th></th></tr>", f);
   const cJSON *p;
   cJSON_ArrayForEach(p, o.data) {
@@ -435,7 +427,8 @@ static void page_policies(admin_req *q, admin_resp *r) {
     h_esc(f, name);
     fputs("</a></td><td>", f);
     h_esc(f, scope);
-    for (size_t i = 0; i < 4; i++) fprintf(f, "</td><td>%s", jbool(p, PFLAGS[i].field) ? "on" : "off");
+    for (size_t i = 0; i < SX_POL_NFLAGS; i++)
+      fprintf(f, "</td><td>%s", jbool(p, SX_POL_FLAGS[i].lync) ? "on" : "off");
     if (scope && !strcmp(scope, "global"))
       fputs("</td><td>-", f);
     else
@@ -468,8 +461,9 @@ static void page_policies(admin_req *q, admin_resp *r) {
   hidden(f, "op", cur ? "update" : "create");
   text_input(f, "name", "Name (global, site:SITE or a tag)", cur ? jstr(cur, "name") : "", cur != NULL);
   fputs("<label>Flags</label>", f);
-  for (size_t i = 0; i < 4; i++)
-    checkbox(f, PFLAGS[i].field, PFLAGS[i].field, cur && jbool(cur, PFLAGS[i].field));
+  for (size_t i = 0; i < SX_POL_NFLAGS; i++)
+    checkbox(f, SX_POL_FLAGS[i].lync, SX_POL_FLAGS[i].lync,
+             cur && jbool(cur, SX_POL_FLAGS[i].lync));
   text_input(f, "Description", "Description", cur ? jstr(cur, "Description") : "", 0);
   fprintf(f, "<br><button type=\"submit\" id=\"policy-save\">%s</button>%s</form></div>",
           cur ? "Save changes" : "Create policy",

@@ -16,22 +16,12 @@ static const char USAGE[] =
     "       sipxmppctl policy grant --none (--user URI | --all)\n"
     "NAME is 'global', 'site:SITE' or a tag (granted to users).\n";
 
-static const struct {
-  const char *opt;
-  unsigned flag;
-  const char *lync;
-} FLAGS[] = {
-    {"xmpp", SX_POL_XMPP, "EnableXmppAccess"},
-    {"federation", SX_POL_FEDERATION, "EnableFederationAccess"},
-    {"public-cloud", SX_POL_PUBLIC_CLOUD, "EnablePublicCloudAccess"},
-    {"outside", SX_POL_OUTSIDE, "EnableOutsideAccess"},
-};
-#define NFLAGS (sizeof FLAGS / sizeof FLAGS[0])
 
 static void print_policy(const sx_policy_rec *p) {
   printf("name: %s\nscope: %s\n", p->name, sx_scope_name(p->scope));
-  for (size_t i = 0; i < NFLAGS; i++)
-    printf("%s: %s\n", FLAGS[i].lync, (p->flags & FLAGS[i].flag) ? "true" : "false");
+  for (size_t i = 0; i < SX_POL_NFLAGS; i++)
+    printf("%s: %s\n", SX_POL_FLAGS[i].lync,
+           (p->flags & SX_POL_FLAGS[i].flag) ? "true" : "false");
   printf("Description: %s\n", p->description ? p->description : "");
   if (p->scope == SX_SCOPE_TAG)
     printf("granted to: %ld user(s)\n", p->users);
@@ -64,11 +54,11 @@ static int cmd_write(ctl_ctx *c, int create, int argc, char **argv) {
                        "policy %s: expected one policy NAME", create ? "new" : "set");
   if (rc) return rc;
   unsigned mask = 0, flags = 0;
-  for (size_t i = 0; i < NFLAGS; i++) {
-    int idx = ctl_opt(WRITE_OPTS, FLAGS[i].opt);
+  for (size_t i = 0; i < SX_POL_NFLAGS; i++) {
+    int idx = ctl_opt(WRITE_OPTS, SX_POL_FLAGS[i].opt);
     if (!a.seen[idx]) continue;
-    mask |= FLAGS[i].flag;
-    if (strcmp(a.val[idx], "on") == 0) flags |= FLAGS[i].flag;
+    mask |= SX_POL_FLAGS[i].flag;
+    if (strcmp(a.val[idx], "on") == 0) flags |= SX_POL_FLAGS[i].flag;
   }
   const char *desc = a.val[ctl_opt(WRITE_OPTS, "description")];
   if (!create && !mask && !desc)
@@ -84,8 +74,9 @@ static int cmd_write(ctl_ctx *c, int create, int argc, char **argv) {
     if (sx_store_policy_get(c->st, a.pos[0], &p, err, sizeof err) == SX_ST_OK) {
       printf("%s policy '%s' (%s):", create ? "created" : "changed", p.name,
              sx_scope_name(p.scope));
-      for (size_t i = 0; i < NFLAGS; i++)
-        printf(" %s=%s", FLAGS[i].lync, (p.flags & FLAGS[i].flag) ? "true" : "false");
+      for (size_t i = 0; i < SX_POL_NFLAGS; i++)
+        printf(" %s=%s", SX_POL_FLAGS[i].lync,
+               (p.flags & SX_POL_FLAGS[i].flag) ? "true" : "false");
       putchar('\n');
       sx_policy_rec_free(&p);
     }

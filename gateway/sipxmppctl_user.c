@@ -21,17 +21,6 @@ static const char USAGE[] =
     "lines starting with '#' are skipped). Nothing is saved if a line is bad, unless\n"
     "--skip-bad.\n";
 
-/* "sip:" form of a key for display (malloc'd), or a copy of the key. */
-static char *sip_form(const char *key) {
-  sx_jid j;
-  if (sx_jid_parse(key, &j) == SX_ADDR_OK) {
-    char *s = sx_jid_to_sip(&j, 0);
-    sx_jid_free(&j);
-    if (s) return s;
-  }
-  return strdup(key);
-}
-
 static int show_key(ctl_ctx *c, const char *key) {
   char err[1024];
   sx_user_rec u;
@@ -52,7 +41,7 @@ static int show_key(ctl_ctx *c, const char *key) {
   if (c->json) {
     rc = ctl_json_out(sx_json_user(c->st, &u));
   } else {
-    char *sip = sip_form(u.key);
+    char *sip = sx_json_sip_form(u.key);
     printf("user: %s\nuri: %s\nsite: %s\npolicy: %s\n", u.key, sip ? sip : u.key,
            u.site ? u.site : "", u.policy ? u.policy : "");
     free(sip);

@@ -13,25 +13,14 @@ void sx_json_str(cJSON *o, const char *name, const char *v) {
     cJSON_AddNullToObject(o, name);
 }
 
-static const struct {
-  const char *opt;
-  unsigned flag;
-  const char *lync;
-} FLAGS[] = {
-    {"xmpp", SX_POL_XMPP, "EnableXmppAccess"},
-    {"federation", SX_POL_FEDERATION, "EnableFederationAccess"},
-    {"public-cloud", SX_POL_PUBLIC_CLOUD, "EnablePublicCloudAccess"},
-    {"outside", SX_POL_OUTSIDE, "EnableOutsideAccess"},
-};
-#define NFLAGS (sizeof FLAGS / sizeof FLAGS[0])
 
 cJSON *sx_json_policy(const sx_policy_rec *p) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
   cJSON_AddStringToObject(o, "name", p->name);
   cJSON_AddStringToObject(o, "scope", sx_scope_name(p->scope));
-  for (size_t i = 0; i < NFLAGS; i++)
-    cJSON_AddBoolToObject(o, FLAGS[i].lync, (p->flags & FLAGS[i].flag) != 0);
+  for (size_t i = 0; i < SX_POL_NFLAGS; i++)
+    cJSON_AddBoolToObject(o, SX_POL_FLAGS[i].lync, (p->flags & SX_POL_FLAGS[i].flag) != 0);
   cJSON_AddStringToObject(o, "Description", p->description ? p->description : "");
   cJSON_AddNumberToObject(o, "users", (double)p->users);
   return o;
@@ -55,8 +44,7 @@ cJSON *sx_json_partner(const sx_partner_rec *p) {
   return o;
 }
 
-/* "sip:" form of a key for display (malloc'd), or a copy of the key. */
-static char *sip_form(const char *key) {
+char *sx_json_sip_form(const char *key) {
   sx_jid j;
   if (sx_jid_parse(key, &j) == SX_ADDR_OK) {
     char *s = sx_jid_to_sip(&j, 0);
@@ -70,7 +58,7 @@ cJSON *sx_json_user(sx_store *s, const sx_user_rec *u) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
   cJSON_AddStringToObject(o, "user", u->key);
-  char *sip = sip_form(u->key);
+  char *sip = sx_json_sip_form(u->key);
   sx_json_str(o, "uri", sip);
   free(sip);
   sx_json_str(o, "site", u->site);

@@ -22,6 +22,9 @@ cJSON *sx_json_contact(const sx_contact_rec *r, const sx_policy_snap *snap);
  *  "contact_state","relation":{...},"daemon":{...} (when the kind has a step)} */
 cJSON *sx_json_check(const sx_check_result *r, const char *user, const char *contact,
                      sx_pdir dir, sx_kind kind);
+/* The "sip:" form of a user key for display (malloc'd, the caller frees), or a copy of the
+ * key when it has none; NULL when out of memory. */
+char *sx_json_sip_form(const char *key);
 /* Adds a string, or null when v is NULL. */
 void sx_json_str(cJSON *o, const char *name, const char *v);
 

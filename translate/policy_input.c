@@ -11,6 +11,13 @@
 
 /* ---- names --------------------------------------------------------------------------- */
 
+const sx_pol_flag SX_POL_FLAGS[SX_POL_NFLAGS] = {
+    {SX_POL_XMPP, "xmpp", "EnableXmppAccess", "XMPP"},
+    {SX_POL_FEDERATION, "federation", "EnableFederationAccess", "Federation"},
+    {SX_POL_PUBLIC_CLOUD, "public-cloud", "EnablePublicCloudAccess", "Public cloud"},
+    {SX_POL_OUTSIDE, "outside", "EnableOutsideAccess", "Outside"},
+};
+
 static const char *const PTYPE_NAMES[] = {"Federated", "PublicVerified", "PublicUnverified"};
 static const char *const NEGO_NAMES[] = {"Required", "Optional", "NotSupported"};
 

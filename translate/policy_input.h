@@ -17,6 +17,15 @@ enum {
   SX_POL_ALL = 0xfu,
 };
 
+/* The four flags in the order above, each with its command-line option ("xmpp"), its SPEC §5
+ * (Lync) name ("EnableXmppAccess") and a short label for people ("XMPP"). */
+typedef struct {
+  unsigned flag;
+  const char *opt, *lync, *label;
+} sx_pol_flag;
+#define SX_POL_NFLAGS 4
+extern const sx_pol_flag SX_POL_FLAGS[SX_POL_NFLAGS];
+
 typedef enum {
   SX_SCOPE_GLOBAL = 0, /* the policy named "global" */
   SX_SCOPE_SITE,       /* "site:<site>": users of that site */

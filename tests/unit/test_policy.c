@@ -419,6 +419,24 @@ static void test_edges(void) {
 
 /* ---- names and parsing --------------------------------------------------------------- */
 
+/* The flag table: each flag once, all of them, with every name set and distinct. */
+static void test_flag_table(void) {
+  unsigned all = 0;
+  for (size_t i = 0; i < SX_POL_NFLAGS; i++) {
+    const sx_pol_flag *f = &SX_POL_FLAGS[i];
+    CHECK(f->opt && f->lync && f->label, "flag %zu: a name is missing", i);
+    CHECK((all & f->flag) == 0, "flag %zu listed twice", i);
+    all |= f->flag;
+    for (size_t j = 0; j < i; j++) {
+      CHECK(strcmp(f->opt, SX_POL_FLAGS[j].opt) != 0, "flag %zu: option repeated", i);
+      CHECK(strcmp(f->lync, SX_POL_FLAGS[j].lync) != 0, "flag %zu: name repeated", i);
+    }
+  }
+  CHECK_INT(all, SX_POL_ALL, "flags");
+  CHECK_STR(SX_POL_FLAGS[0].lync, "EnableXmppAccess", "flag 0");
+  CHECK_STR(SX_POL_FLAGS[3].opt, "outside", "flag 3");
+}
+
 static void test_names(void) {
   static const struct {
     const char *in;
@@ -510,5 +528,6 @@ int main(void) {
   test_canonical();
   test_edges();
   test_names();
+  test_flag_table();
   return check_done();
 }
