@@ -3,7 +3,6 @@ real Prosody 0.12 and a real ejabberd 23.01, `prosodyctl check config` finds not
 report, ejabberd starts with it, and the gateway's component link comes up on each."""
 
 import os
-import subprocess
 
 import pytest
 
@@ -19,10 +18,7 @@ SECRET = 'edge "secret" \\ 1'
 
 
 def ctl(conf, *args):
-    exe = os.path.join(servers.build_dir_from_env(), "sipxmppctl")
-    r = subprocess.run([exe, "--config", conf] + list(args), capture_output=True, text=True,
-                       timeout=30, stdin=subprocess.DEVNULL)
-    return r
+    return servers.sipxmppctl(conf, *args)
 
 
 class IncludingProsody(Prosody):

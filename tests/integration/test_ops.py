@@ -5,7 +5,6 @@ never a body) and the opt-in audit log of bodies in its own file."""
 import json
 import os
 import stat
-import subprocess
 import time
 
 import pytest
@@ -15,9 +14,7 @@ from conftest import EXTERNAL, INTERNAL, stack_fixture, need_gateway
 
 
 def ctl(gw, *args):
-    exe = os.path.join(gw.build_dir, "sipxmppctl")
-    return subprocess.run([exe, "--config", gw.cfg_path] + list(args), capture_output=True,
-                          text=True, timeout=30, stdin=subprocess.DEVNULL)
+    return gw.ctl(*args)
 
 
 def msg_lines(gw):

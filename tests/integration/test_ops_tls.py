@@ -202,9 +202,7 @@ def test_doctor_expired_certificate(pki):
 
 
 def ctl(gw, *args):
-    exe = os.path.join(gw.build_dir, "sipxmppctl")
-    return subprocess.run([exe, "--config", gw.cfg_path] + list(args), capture_output=True,
-                          text=True, timeout=30, stdin=subprocess.DEVNULL)
+    return gw.ctl(*args)
 
 
 def edge_conf(port, pki, ca=None):

@@ -19,7 +19,6 @@ import json
 import os
 import random
 import re
-import subprocess
 import threading
 import time
 
@@ -78,15 +77,7 @@ def ps(pstack):
 # ------------------------------------------------------------------ helpers
 
 def ctl(st, *args, ok=(0,)):
-    """Runs sipxmppctl against the running daemon's config. Returns the CompletedProcess."""
-    gw = st.gateway
-    r = subprocess.run([os.path.join(gw.build_dir, "sipxmppctl"), "--config", gw.cfg_path]
-                       + list(args), stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=30, env=gw.env, text=True)
-    if ok is not None:
-        assert r.returncode in ok, ("sipxmppctl %s -> %d\nstdout: %s\nstderr: %s"
-                                    % (" ".join(args), r.returncode, r.stdout, r.stderr))
-    return r
+    return st.gateway.ctl(*args, ok=ok)
 
 
 def check(st, user, contact, inbound):

@@ -1,8 +1,6 @@
 """Presence relations across restarts, edge reconnects, policy changes and SIGTERM (issue 6
 items 4–6), each test on its own stack (real Kamailio presence server, real Prosody)."""
 
-import os
-import subprocess
 import time
 
 import pytest
@@ -29,13 +27,7 @@ def lst():
 
 
 def ctl(st, *args, ok=(0,)):
-    gw = st.gateway
-    r = subprocess.run([os.path.join(gw.build_dir, "sipxmppctl"), "--config", gw.cfg_path]
-                       + list(args), stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=30, env=gw.env, text=True)
-    if ok is not None:
-        assert r.returncode in ok, (args, r.returncode, r.stdout, r.stderr)
-    return r
+    return st.gateway.ctl(*args, ok=ok)
 
 
 def state_of(n):

@@ -905,6 +905,20 @@ def build_dir_from_env():
     return os.environ.get("SX_BUILD_DIR") or os.path.join(HERE, "..", "..", "build")
 
 
+def sipxmppctl(cfg_path, *args, stdin=None, ok=None, env=None, timeout=30, build_dir=None):
+    """Runs `sipxmppctl --config cfg_path ARGS` (text in and out, stdin from the string given
+    or empty). With ok, a tuple of exit codes, the exit code must be one of them. Returns
+    the CompletedProcess."""
+    exe = os.path.join(build_dir or build_dir_from_env(), "sipxmppctl")
+    r = subprocess.run([exe, "--config", cfg_path] + list(args), input=stdin,
+                       stdin=None if stdin is not None else subprocess.DEVNULL,
+                       capture_output=True, timeout=timeout, env=env, text=True)
+    if ok is not None:
+        assert r.returncode in ok, ("sipxmppctl %s -> %d\nstdout: %s\nstderr: %s"
+                                    % (" ".join(args), r.returncode, r.stdout, r.stderr))
+    return r
+
+
 def http_get(url, timeout=2.0):
     """(status, body bytes, headers dict); status 0 when the connection failed."""
     try:
@@ -982,18 +996,17 @@ class Gateway(_Child):
         self.env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
         self.env.update(extra_env or {})
         for argv in ctl_setup or []:
-            ctl = os.path.join(self.build_dir, "sipxmppctl")
-            r = subprocess.run([ctl, "--config", self.cfg_path] + list(argv),
-                               stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
-                               env=self.env)
+            r = self.ctl(*argv)
             if r.returncode != 0:
                 raise RuntimeError("sipxmppctl %s failed (%d): %s %s"
-                                   % (" ".join(argv), r.returncode,
-                                      r.stdout.decode(errors="replace"),
-                                      r.stderr.decode(errors="replace")))
+                                   % (" ".join(argv), r.returncode, r.stdout, r.stderr))
         self.wait_healthy = wait_healthy
         self._launch(timeout)
         return self
+
+    def ctl(self, *args, **kw):
+        """sipxmppctl against this gateway's config and environment (see sipxmppctl())."""
+        return sipxmppctl(self.cfg_path, *args, env=self.env, build_dir=self.build_dir, **kw)
 
     def _launch(self, timeout):
         wrapper = os.environ.get("SX_GATEWAY_WRAPPER", "").split()
