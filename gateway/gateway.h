@@ -48,6 +48,8 @@ sx_edge *sx_gw_edge(sx_gw *gw, const char *domain);
 
 /* SIP → XMPP: the on_request callback of the SIP adapter. */
 void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn);
+/* The adapter's trusted callback: the source is inside [sip] trusted_peers. */
+int sx_relay_sip_trusted(void *ud, int family, const void *addr);
 /* The edge confirmed (or lost) a stanza sent for a MESSAGE: answer 202 (or 503). */
 void sx_relay_sip_confirm(void *ud, sx_edge *edge, void *token, int ok);
 /* Sends a notice MESSAGE (delivery-failure text, IMDN) to a SIP user; its outcome is logged.

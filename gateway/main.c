@@ -119,7 +119,9 @@ static int start(sx_gw *gw) {
                       .debug = gw->cfg.log_level >= SX_LOG_DEBUG,
                       .tcp_rcvbuf = SIP_TCP_RCVBUF,
                       .incomplete_timeout_ms = gw->cfg.incomplete_timeout_s * 1000u};
-  sx_sip_cbs scb = {.on_request = sx_relay_sip_request, .on_response = sx_relay_sip_response};
+  sx_sip_cbs scb = {.on_request = sx_relay_sip_request,
+                    .on_response = sx_relay_sip_response,
+                    .trusted = sx_relay_sip_trusted};
   sx_edge_cbs ecb = {.on_state = on_edge_state,
                      .on_message = sx_relay_xmpp_message,
                      .on_presence = sx_pres_on_presence,

@@ -55,6 +55,11 @@ static void reply_link_down(sx_gw *gw, sx_sip_txn *txn, const sx_edge *edge) {
   sx_metric_refusal(SX_DIR_SIP_TO_XMPP, "link_down");
 }
 
+int sx_relay_sip_trusted(void *ud, int family, const void *addr) {
+  sx_gw *gw = ud;
+  return sx_config_trusted(&gw->cfg, family, addr);
+}
+
 void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
   sx_gw *gw = ud;
   sx_im_sip_in in;
@@ -74,6 +79,12 @@ void sx_relay_sip_request(void *ud, const sx_sip_request *rq, sx_sip_txn *txn) {
     return;
   }
   sx_msglog_begin();
+  if (strcmp(rq->method, "NOTIFY") == 0 &&
+      !sx_config_trusted(&gw->cfg, rq->src_family, rq->src_addr)) {
+    sx_sip_reply(gw->sip, txn, 403, "requests are accepted from trusted peers only", NULL);
+    sx_debug("sip", "NOTIFY from untrusted %s answered 403", rq->src_text);
+    return;
+  }
   if (strcmp(rq->method, "MESSAGE") != 0) {
     sx_sip_reply_hdrs h = {.allow = "MESSAGE, OPTIONS, SUBSCRIBE, NOTIFY"};
     sx_sip_reply(gw->sip, txn, 405, NULL, &h);

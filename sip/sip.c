@@ -158,6 +158,27 @@ static int uri_host_port_ok(const url_t *u) {
   return 1;
 }
 
+/* The source of msg, in the form of sx_sip_request (family 0 when unknown). */
+static void msg_source(msg_t *msg, int *family, uint8_t addr[16], su_sockaddr_t **out) {
+  su_addrinfo_t *ai = msg_addrinfo(msg);
+  *family = 0;
+  if (out) *out = NULL;
+  if (!ai || !ai->ai_addr) return;
+  su_sockaddr_t *su = (su_sockaddr_t *)ai->ai_addr;
+  *family = su->su_family;
+  if (su->su_family == AF_INET) memcpy(addr, &su->su_sin.sin_addr, 4);
+  else if (su->su_family == AF_INET6) memcpy(addr, &su->su_sin6.sin6_addr, 16);
+  if (out) *out = su;
+}
+
+static int source_trusted(sx_sip *s, msg_t *msg) {
+  int family;
+  uint8_t addr[16] = {0};
+  if (!s->cbs.trusted) return 1;
+  msg_source(msg, &family, addr, NULL);
+  return s->cbs.trusted(s->ud, family, addr);
+}
+
 static uint64_t now_ms(void) {
   su_time_t t = su_now();
   return (uint64_t)t.tv_sec * 1000 + t.tv_usec / 1000;
@@ -170,7 +191,6 @@ static int agent_message(nta_agent_magic_t *magic, nta_agent_t *agent, msg_t *ms
   su_home_t home[1] = {SU_HOME_INIT(home)};
   sx_sip_request rq;
   sx_sip_txn txn = {0};
-  su_addrinfo_t *ai;
   char src[80] = "?", cseq[16];
   const char *parts[5];
   int seen;
@@ -230,10 +250,12 @@ static int agent_message(nta_agent_magic_t *magic, nta_agent_t *agent, msg_t *ms
     return 0;
   }
 
-  /* Requests of a dialog (and retransmissions of the one that created it) go to it. */
-  if (s->dlg_hook && (sip->sip_request->rq_method == sip_method_subscribe ||
-                      sip->sip_request->rq_method == sip_method_notify) &&
-      s->dlg_hook(s->dlg_ud, msg, sip))
+  /* Requests of a dialog (and retransmissions of the one that created it) go to it, when
+   * their source is trusted. */
+  if (s->dlg_hook &&
+      (sip->sip_request->rq_method == sip_method_subscribe ||
+       sip->sip_request->rq_method == sip_method_notify) &&
+      source_trusted(s, msg) && s->dlg_hook(s->dlg_ud, msg, sip))
     return 0;
 
   /* A retransmission gets the answer the request got, or nothing while it is pending. */
@@ -274,13 +296,10 @@ static int agent_message(nta_agent_magic_t *magic, nta_agent_t *agent, msg_t *ms
     rq.body = sip->sip_payload->pl_data;
     rq.body_len = sip->sip_payload->pl_len;
   }
-  ai = msg_addrinfo(msg);
-  if (ai && ai->ai_addr) {
-    su_sockaddr_t *su = (su_sockaddr_t *)ai->ai_addr;
-    rq.src_family = su->su_family;
-    if (su->su_family == AF_INET) memcpy(rq.src_addr, &su->su_sin.sin_addr, 4);
-    else if (su->su_family == AF_INET6) memcpy(rq.src_addr, &su->su_sin6.sin6_addr, 16);
-    addr_text(su, src, sizeof src);
+  {
+    su_sockaddr_t *su;
+    msg_source(msg, &rq.src_family, rq.src_addr, &su);
+    if (su) addr_text(su, src, sizeof src);
   }
   rq.src_text = src;
 

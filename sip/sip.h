@@ -66,6 +66,10 @@ typedef struct sx_sip_cbs {
   /* The final response to sx_sip_send_message's request `req_ud`; warning may be NULL. */
   void (*on_response)(void *ud, void *req_ud, int status, const char *phrase,
                       const char *warning);
+  /* Whether a request from this source (AF_INET/AF_INET6, network byte order) may reach an
+   * existing dialog (in-dialog SUBSCRIBE and NOTIFY, sip/presence.h). An untrusted one goes
+   * to on_request like a new request, which refuses it. NULL: every source may. */
+  int (*trusted)(void *ud, int family, const void *addr);
 } sx_sip_cbs;
 
 typedef struct sx_sip_params {

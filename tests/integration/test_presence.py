@@ -11,16 +11,14 @@ XMPP watchers subscribe with slixmpp; SIP users publish their presence to Kamail
 gateway watches with one fan-out subscription per user.
 """
 
-import os
 import random
-import subprocess
 import time
 
 import pytest
 
 import servers
 from conftest import COMPONENT_SECRET, INTERNAL, need_gateway, stack_fixture
-from sipua import parse_pidf, pidf, sub_state
+from sipua import SipUA, Subscription, parse_pidf, pidf, sub_state
 
 FED = "fabrikam.example"
 VERIFIED = "verified.example"
@@ -65,14 +63,7 @@ def ps(pstack):
 
 
 def ctl(st, *args, ok=(0,)):
-    gw = st.gateway
-    r = subprocess.run([os.path.join(gw.build_dir, "sipxmppctl"), "--config", gw.cfg_path]
-                       + list(args), stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=30, env=gw.env, text=True)
-    if ok is not None:
-        assert r.returncode in ok, ("sipxmppctl %s -> %d\nstdout: %s\nstderr: %s"
-                                    % (" ".join(args), r.returncode, r.stdout, r.stderr))
-    return r
+    return st.gateway.ctl(*args, ok=ok)
 
 
 def state_of(n):
@@ -137,6 +128,38 @@ def test_sip_watcher_pending_then_active_then_presence(ps):
     pres_from(carol, bob_jid, lambda p: p.type == "unavailable", timeout=5)
     time.sleep(0.5)
     assert not carol.all_presences(lambda p: p.type == "unsubscribe"), carol.presences
+
+
+def test_untrusted_source_cannot_use_a_dialog(ps):
+    """An in-dialog SUBSCRIBE naming a live dialog, or a NOTIFY, from outside [sip]
+    trusted_peers (127.0.0.2 here) is refused 403 and the dialog stays as it was."""
+    bob = sip_user(ps)
+    alice = ps.xmpp("alice", auto_roster=False)
+    bob_jid = "%s@%s" % (bob.user, INTERNAL)
+    sub = bob.subscribe("sip:alice@%s" % FED, expires=300)
+    assert sub.response.status == 200
+    pres_from(alice, bob_jid, lambda p: p.type == "subscribe")
+    alice.send_presence(to=bob_jid, ptype="subscribed")
+    sub.wait_notify(lambda m: state_of(m) == "active", timeout=5)
+    assert sub.remote_target, "the 200 carried no Contact"
+
+    spoof = SipUA(bob.user, INTERNAL, bind_ip="127.0.0.2")
+    ps._uas.append(spoof)
+    fake = Subscription(spoof, sub.target, sub.event, "udp", None)
+    fake.call_id, fake.from_tag, fake.to_tag = sub.call_id, sub.from_tag, sub.to_tag
+    fake.remote_target, fake.route = sub.remote_target, []  # straight to the gateway
+    r = fake.send(0)
+    assert r.status == 403, (r.status, r.reason)
+    r = spoof.request("NOTIFY", "sip:%s@%s" % (bob.user, INTERNAL), dest=ps.gateway.sip_addr,
+                      headers=[("Event", "presence"),
+                               ("Subscription-State", "terminated;reason=noresource")])
+    assert r.status == 403, (r.status, r.reason)
+
+    # bob's dialog is alive: alice's next presence still reaches it.
+    alice.send_presence(status="still here")
+    sub.wait_notify(lambda m: state_of(m) == "active" and m.body and b"still here" in m.body,
+                    timeout=5)
+    sub.unsubscribe()
 
 
 def test_second_dialog_is_active_at_once_without_asking_again(ps):
