@@ -419,7 +419,7 @@ void sx_pres_counts(sx_gw *gw, size_t *relations, size_t *dialogs) {
   if (!gw->pres || !gw->pres->sp || !gw->pres->rt) return;
   sx_sip_pres_get_stats(gw->pres->sp, &ps);
   sx_reltab_get_stats(gw->pres->rt, &rs);
-  *relations = rs.entries;
+  *relations = rs.relations;
   *dialogs = ps.watches + ps.fanouts;
 }
 

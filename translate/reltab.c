@@ -217,6 +217,7 @@ void sx_reltab_get_stats(const sx_reltab *t, sx_reltab_stats *out) {
   out->entries = t->n;
   for (size_t i = 0; i < t->n; i++) {
     const sx_relent *e = &t->all[i]->e;
+    out->relations += !sx_rel_is_empty(e->rel);
     out->out_pending += e->rel.out == SX_OUT_PENDING;
     out->out_subscribed += e->rel.out == SX_OUT_SUBSCRIBED;
     out->in_pending += e->rel.in == SX_IN_PENDING;

@@ -90,6 +90,7 @@ void sx_reltab_each_of_user(sx_reltab *t, const char *user, sx_reltab_each_fn fn
 
 typedef struct {
   size_t entries;      /* all entries, empty ones included */
+  size_t relations;    /* entries whose relation is not empty */
   size_t out_pending, out_subscribed;
   size_t in_pending, in_approved;
   size_t added, suspended;

@@ -76,10 +76,16 @@ static void test_basics(void) {
   CHECK(sx_reltab_find(t, "u7@c.com", "c4907@f.com") != NULL, "found after growth");
   sx_reltab_get_stats(t, &st);
   CHECK_INT(st.entries, 5001, "entries");
+  CHECK_INT(st.relations, 5001, "relations");
   CHECK_INT(st.in_approved, 5000, "approved");
   CHECK_INT(st.out_subscribed, 1, "subscribed");
   CHECK_INT(st.suspended, 1, "suspended");
   CHECK(st.bytes > 5001 * sizeof(sx_relent), "bytes");
+  /* an entry whose relation became empty stays, and is no longer a relation */
+  sx_reltab_set(t, sx_reltab_find(t, "u7@c.com", "c4907@f.com"), REL(0, SX_IN_NONE, 0));
+  sx_reltab_get_stats(t, &st);
+  CHECK_INT(st.entries, 5001, "entries after emptying one");
+  CHECK_INT(st.relations, 5000, "relations after emptying one");
   sx_reltab_free(t);
 }
 
