@@ -134,13 +134,7 @@ def test_untrusted_source_cannot_use_a_dialog(ps):
     """An in-dialog SUBSCRIBE naming a live dialog, or a NOTIFY, from outside [sip]
     trusted_peers (127.0.0.2 here) is refused 403 and the dialog stays as it was."""
     bob = sip_user(ps)
-    alice = ps.xmpp("alice", auto_roster=False)
-    bob_jid = "%s@%s" % (bob.user, INTERNAL)
-    sub = bob.subscribe("sip:alice@%s" % FED, expires=300)
-    assert sub.response.status == 200
-    pres_from(alice, bob_jid, lambda p: p.type == "subscribe")
-    alice.send_presence(to=bob_jid, ptype="subscribed")
-    sub.wait_notify(lambda m: state_of(m) == "active", timeout=5)
+    alice, sub = approved_contact(ps, "alice", bob)
     assert sub.remote_target, "the 200 carried no Contact"
 
     spoof = SipUA(bob.user, INTERNAL, bind_ip="127.0.0.2")
