@@ -18,7 +18,7 @@ import pytest
 
 import servers
 from conftest import COMPONENT_SECRET, INTERNAL, need_gateway, stack_fixture
-from sipua import SipUA, Subscription, parse_pidf, pidf, sub_state
+from sipua import SipUA, parse_pidf, pidf, sub_state
 
 FED = "fabrikam.example"
 VERIFIED = "verified.example"
@@ -137,12 +137,17 @@ def test_untrusted_source_cannot_use_a_dialog(ps):
     alice, sub = approved_contact(ps, "alice", bob)
     assert sub.remote_target, "the 200 carried no Contact"
 
+    # Expires: 0 in bob's dialog (its Call-ID, tags and a higher CSeq), straight to the
+    # gateway: from bob's address this would end the dialog.
     spoof = SipUA(bob.user, INTERNAL, bind_ip="127.0.0.2")
     ps._uas.append(spoof)
-    fake = Subscription(spoof, sub.target, sub.event, "udp", None)
-    fake.call_id, fake.from_tag, fake.to_tag = sub.call_id, sub.from_tag, sub.to_tag
-    fake.remote_target, fake.route = sub.remote_target, []  # straight to the gateway
-    r = fake.send(0)
+    data, branch, _ = spoof.build_request(
+        "SUBSCRIBE", sub.remote_target, to_uri=sub.target, call_id=sub.call_id,
+        from_tag=sub.from_tag, cseq=1000000,
+        headers=[("Event", "presence"), ("Expires", "0"), ("Accept", "application/pidf+xml")])
+    data = data.replace(("To: <%s>" % sub.target).encode(),
+                        ("To: <%s>;tag=%s" % (sub.target, sub.to_tag)).encode(), 1)
+    r = spoof.send_request_bytes(data, branch, "SUBSCRIBE", ps.gateway.sip_addr)
     assert r.status == 403, (r.status, r.reason)
     r = spoof.request("NOTIFY", "sip:%s@%s" % (bob.user, INTERNAL), dest=ps.gateway.sip_addr,
                       headers=[("Event", "presence"),
