@@ -33,6 +33,8 @@ void sx_pres_free(sx_gw *gw);
 /* For the status document: relations in the loop's table, and SIP presence dialogs now
  * (watchers' dialogs and fan-out subscriptions). Zeros before sx_pres_start. */
 void sx_pres_counts(sx_gw *gw, size_t *relations, size_t *dialogs);
+/* Fan-out leases this instance holds now (PostgreSQL store), -1 without leases (SQLite). */
+long sx_pres_leases_held(sx_gw *gw);
 
 /* A SUBSCRIBE reached on_request (a new dialog; in-dialog ones never do). */
 void sx_pres_sip_subscribe(sx_gw *gw, const sx_sip_request *rq, sx_sip_txn *txn);
