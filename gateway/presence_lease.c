@@ -25,6 +25,7 @@
 
 #define LEASE_PREFIX "fanout:"
 #define NAME_MAX_KEY 240 /* longer keys are named by their hash (lease names ≤ 255) */
+#define ACQUIRE_LIST_FROM 8 /* more acquisitions than this: the live leases are read first */
 
 struct pres_leases {
   sx_pres_gw *P;
@@ -88,6 +89,10 @@ static int push_name(char ***v, size_t *n, size_t *cap, char *s) {
   return 0;
 }
 
+static int cmp_lease(const void *a, const void *b) {
+  return strcmp(((const sx_lease_rec *)a)->name, ((const sx_lease_rec *)b)->name);
+}
+
 /* ---- the worker ----------------------------------------------------------------------- */
 
 static void work_cb(uv_work_t *req) {
@@ -100,12 +105,26 @@ static void work_cb(uv_work_t *req) {
     sx_st r = sx_store_lease_release(L->store, L->rel[i], L->holder, err, sizeof err);
     if (r != SX_ST_OK && r != SX_ST_NOTFOUND) snprintf(L->err, sizeof L->err, "%s", err);
   }
+  /* Many to ask for (most held elsewhere, e.g. after a restart): one read of the live
+   * leases first, and only the free or lapsed ones are asked for. */
+  sx_lease_rec *live = NULL;
+  size_t nlive = 0;
+  if (L->nacq > ACQUIRE_LIST_FROM &&
+      sx_store_lease_list(L->store, NULL, 0, now, &live, &nlive, err, sizeof err) == SX_ST_OK)
+    qsort(live, nlive, sizeof *live, cmp_lease);
   for (i = 0; i < L->nacq; i++) {
+    sx_lease_rec key = {.name = L->acq[i]->lease_name};
+    sx_lease_rec *cur = live ? bsearch(&key, live, nlive, sizeof *live, cmp_lease) : NULL;
+    if (cur && strcmp(cur->holder, L->holder) != 0) {
+      L->acq_rc[i] = SX_ST_EXISTS;
+      continue;
+    }
     L->acq_rc[i] = sx_store_lease_acquire(L->store, L->acq[i]->lease_name, L->holder, now,
                                           PRES_LEASE_TTL_MS, NULL, err, sizeof err);
     if (L->acq_rc[i] != SX_ST_OK && L->acq_rc[i] != SX_ST_EXISTS)
       snprintf(L->err, sizeof L->err, "%s", err);
   }
+  sx_lease_list_free(live, nlive);
   /* After the acquisitions: the list names every lease held now, new ones included. */
   L->renew_rc = sx_store_lease_renew_all(L->store, L->holder, LEASE_PREFIX, now,
                                          PRES_LEASE_TTL_MS, &L->held, &L->nheld, err, sizeof err);
