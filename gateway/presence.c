@@ -193,6 +193,52 @@ unsigned pres_step(sx_pres_gw *P, sx_relent *e, sx_rel_event ev, const sx_decisi
 
 /* ---- presence stanzas from external contacts ---------------------------------------- */
 
+/* With several instances (P->forward set), a `subscribe` for a relation this instance does
+ * not know may be for one another instance created moments ago (its write is in the store,
+ * the snapshot here lags up to ~0.5 s): stepping it on an empty relation would overwrite
+ * the stored one. It waits DEFER_MS (the snapshot then has it) and is handled then. */
+#define DEFER_MS 1000
+#define DEFER_MAX 10000
+
+typedef struct deferred_pres {
+  struct deferred_pres *next;
+  sx_presence p;
+  uint64_t due;
+} deferred_pres;
+
+static int defer(sx_pres_gw *P, const sx_presence *p) {
+  deferred_pres *d;
+  if (P->ndeferred >= DEFER_MAX || !(d = calloc(1, sizeof *d))) return -1;
+  if (sx_presence_copy(&d->p, p) != 0) {
+    free(d);
+    return -1;
+  }
+  d->due = sx_gw_now(P->gw) + DEFER_MS;
+  if (!P->deferred_tail) P->deferred_tail = &P->deferred;
+  *P->deferred_tail = d;
+  P->deferred_tail = &d->next;
+  P->ndeferred++;
+  return 0;
+}
+
+/* Handles the deferred stanzas that are due (all when flush). */
+static void replay_deferred(sx_pres_gw *P, int flush) {
+  uint64_t now = sx_gw_now(P->gw);
+  while (P->deferred && (flush || P->deferred->due <= now)) {
+    deferred_pres *d = P->deferred;
+    P->deferred = d->next;
+    if (!P->deferred) P->deferred_tail = &P->deferred;
+    P->ndeferred--;
+    if (!flush && !P->shutting_down) {
+      P->replaying = 1;
+      sx_pres_on_presence(P->gw, NULL, &d->p);
+      P->replaying = 0;
+    }
+    sx_presence_free(&d->p);
+    free(d);
+  }
+}
+
 void sx_pres_on_presence(void *ud, sx_edge *edge, const sx_presence *p) {
   sx_gw *gw = ud;
   sx_pres_gw *P = gw->pres;
@@ -219,8 +265,19 @@ void sx_pres_on_presence(void *ud, sx_edge *edge, const sx_presence *p) {
   if (!e) {
     /* No relation yet: only a subscribe may start one (a refused one leaves nothing). */
     sx_decision d;
+    if (p->type == SX_PRES_SUBSCRIBE && P->forward && !P->replaying && defer(P, p) == 0) {
+      sx_debug("presence", "subscribe from %s to %s: relation not known here, handled in %d ms",
+               ckey, ukey, DEFER_MS);
+      goto out;
+    }
     if (p->type == SX_PRES_PROBE) {
-      pres_send_type(P, ukey, ckey, SX_PRES_UNSUBSCRIBED);
+      /* With several instances the relation may exist already and not be known here yet
+       * (the snapshot lags up to ~0.5 s): the fan-out's holder answers if it knows it
+       * approved; nobody answers otherwise. One instance: `unsubscribed` at once. */
+      if (P->forward)
+        pres_forward_probe(P, ukey, ckey);
+      else
+        pres_send_type(P, ukey, ckey, SX_PRES_UNSUBSCRIBED);
       goto out;
     }
     if (p->type != SX_PRES_SUBSCRIBE) {
@@ -358,6 +415,7 @@ static void on_poll(uv_timer_t *t) {
   }
   pres_watch_fetch_timeouts(P, sx_gw_now(P->gw));
   pres_expiry_sweep(P);
+  replay_deferred(P, 0);
 }
 
 void sx_pres_edge_state(sx_gw *gw, sx_edge *edge, int up) {
@@ -503,6 +561,7 @@ void sx_pres_free(sx_gw *gw) {
   sx_pres_gw *P = gw->pres;
   if (!P) return;
   sx_metrics_set_extra(NULL, NULL);
+  replay_deferred(P, 1);
   pres_forward_stop(P);
   pres_lease_stop(P);
   pres_store_stop(P);

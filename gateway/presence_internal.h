@@ -74,6 +74,10 @@ typedef struct sx_pres_gw {
   pres_leases *leases;   /* NULL: no leases (SQLite store, one instance) */
   pres_forward *forward; /* NULL: nothing forwarded (SQLite store) */
   int forward_probe;     /* set while a probe is stepped: a non-holder forwards it */
+  /* subscribes for relations not known here, held until the snapshot has caught up */
+  struct deferred_pres *deferred, **deferred_tail;
+  size_t ndeferred;
+  int replaying;
   uint64_t next_sweep; /* loop ms of the next sweep of unanswered requests */
 } sx_pres_gw;
 

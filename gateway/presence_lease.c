@@ -155,7 +155,8 @@ static void after_cb(uv_work_t *req, int status) {
   int64_t now = wall_ms();
   size_t i;
   (void)status;
-  L->busy = 0;
+  /* L->busy stays set until the end: a release queued from here waits for the next job
+   * rather than start one over the arrays read below. */
   for (i = 0; i < L->nrel; i++) free(L->rel[i]);
   L->nrel = 0;
   if (L->err[0]) sx_warn("presence", "store: fan-out leases: %s", L->err);
@@ -198,6 +199,7 @@ static void after_cb(uv_work_t *req, int status) {
   sx_admin_list_free(L->held, L->nheld);
   L->held = NULL;
   L->nheld = 0;
+  L->busy = 0;
   if (!L->closing && (L->urgent || L->nqueued)) kick(L);
 }
 
@@ -238,7 +240,9 @@ static void kick(pres_leases *L) {
   L->busy = 1;
   L->work.data = L;
   if (uv_queue_work(&P->gw->loop.uv, &L->work, work_cb, after_cb) != 0) {
+    for (i = 0; i < L->nacq; i++) L->acq_rc[i] = SX_ST_ERROR;
     L->renew_rc = SX_ST_ERROR;
+    snprintf(L->err, sizeof L->err, "no worker thread");
     after_cb(&L->work, 0);
   }
 }
