@@ -311,6 +311,14 @@ out:
   return rc;
 }
 
+/* An instance id as a notice names it: 1 to 255 printable ASCII characters (it is logged). */
+static int id_ok(const char *s) {
+  size_t n = 0;
+  for (; s[n]; n++)
+    if (n >= 255 || s[n] < 0x21 || s[n] > 0x7e) return 0;
+  return n > 0;
+}
+
 static void handle(pres_forward *F, const char *payload) {
   sx_pres_gw *P = F->P;
   cJSON *o;
@@ -320,9 +328,11 @@ static void handle(pres_forward *F, const char *payload) {
   memset(&p, 0, sizeof p);
   if (!payload || strlen(payload) > PAYLOAD_MAX || !(o = cJSON_Parse(payload))) {
     sx_info("presence", "presence notice from another instance ignored: not JSON");
+    sx_metric_inc("presence_forward_bad_total");
     return;
   }
   from = str_field(o, "i", 1);
+  if (from && !id_ok(from)) from = NULL;
   if (from && strcmp(from, F->id) == 0) { /* our own */
     cJSON_Delete(o);
     return;

@@ -305,3 +305,33 @@ def test_kill_fanout_holder_under_load(stack):
     sys.stderr.write("\nkill -9 of the fan-out holder under IM load (%d SIP->XMPP, %d "
                      "XMPP->SIP): the watcher had the user's new presence %.1f s after the "
                      "kill\n" % (len(sip_results), len(x_sent), took))
+
+
+def test_hostile_notices_on_the_channel_are_refused(stack):
+    """Anyone who can NOTIFY on the database's channel is input like any other: every
+    malformed notice is counted and ignored, the instances keep working."""
+    st, cl = stack
+    bad = 'sipxmpp_presence_forward_bad_total'
+    before = [metric(gw, bad) for gw in st.gws]
+    fed = "carol@%s/r" % EXTERNAL
+    payloads = [
+        "not json",
+        "[1, 2]",
+        '{"v":2,"i":"x","k":"p","u":"bob@%s","c":"%s"}' % (INTERNAL, fed),
+        '{"v":1,"i":"x","k":"p","u":"bob@evil.example","c":"%s"}' % fed,
+        '{"v":1,"i":"x","k":"p","u":"bob@%s","c":"eve@%s"}' % (INTERNAL, INTERNAL),
+        '{"v":1,"i":"x","k":"p","u":"bob@%s","c":"%s","pr":500}' % (INTERNAL, fed),
+        '{"v":1,"i":"x","k":"p","u":"bob@%s","c":"%s","y":"subscribe"}' % (INTERNAL, fed),
+        '{"v":1,"i":"x","k":"p","u":"bob@%s","c":"%s","st":[%s]}'
+        % (INTERNAL, fed, ",".join(['[null,"x"]'] * 17)),
+        '{"v":1,"i":"x","k":"z","u":"bob@%s","c":"%s"}' % (INTERNAL, fed),
+        '{"v":1,"i":"x","k":"p","u":"@@","c":"%s"}' % fed,
+        '{"v":1,"i":"x\\nforged log line","k":"p","u":"bob@%s","c":"%s"}' % (INTERNAL, fed),
+    ]
+    for pl in payloads:
+        st.pg.psql("SELECT pg_notify('sipxmpp_presence', $sx$%s$sx$)" % pl)
+    after = until(lambda: [metric(gw, bad) for gw in st.gws],
+                  lambda v: all(a - b == len(payloads) for a, b in zip(v, before)))
+    assert [a - b for a, b in zip(after, before)] == [len(payloads)] * len(st.gws), after
+    for gw in st.gws:
+        assert gw.healthz() == 200
