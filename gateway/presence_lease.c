@@ -191,6 +191,25 @@ static void after_cb(uv_work_t *req, int status) {
           lose(P, u, "not renewed for the lease time");
         }
       }
+    /* Leases renewed that no user here holds (a restart under the same id within the lease
+     * time, before the users' watchers came back): given up. */
+    if (L->renew_rc == SX_ST_OK && !P->shutting_down)
+      for (i = 0; i < L->nheld; i++) {
+        const char *key = L->held[i] + sizeof LEASE_PREFIX - 1;
+        puser *u = pres_user_find(P, key);
+        char *name;
+        size_t k;
+        if (u && u->lease != PRES_LEASE_NONE) continue;
+        if (*key == '#' && !u) continue; /* a hashed name: its user is not known by it */
+        for (k = 0; k < L->nqueued && strcmp(L->queued[k], L->held[i]) != 0; k++)
+          ;
+        if (k < L->nqueued) continue; /* released since the job started */
+        if ((name = strdup(L->held[i])) &&
+            push_name(&L->queued, &L->nqueued, &L->queued_cap, name) == 0)
+          sx_info("presence", "fan-out lease %s held from before a restart: given up", name);
+        else
+          free(name);
+      }
   } else {
     for (i = 0; i < L->nacq; i++)
       if (L->acq[i]->lease == PRES_LEASE_ACQUIRING) L->acq[i]->lease = PRES_LEASE_NONE;
