@@ -52,11 +52,12 @@ struct pres_forward {
   sx_store *snd; /* the worker's while busy */
   uv_work_t work;
   int busy, closing;
-  char **q, **batch;
-  size_t nq, qcap, nbatch;
+  char **q, **batch; /* swapped at each job, with their capacities */
+  size_t nq, qcap, nbatch, bcap;
   int reopen;      /* the worker opens a new listening handle */
   sx_store *fresh; /* its result */
   unsigned long sent, received, dropped, failed;
+  unsigned long batch_failed; /* the worker's count, added to failed on the loop */
   char err[512];
 };
 
@@ -71,7 +72,7 @@ static void work_cb(uv_work_t *req) {
   F->err[0] = '\0';
   for (i = 0; i < F->nbatch; i++) {
     if (sx_store_notify(F->snd, CHANNEL, F->batch[i], err, sizeof err) != SX_ST_OK) {
-      F->failed++;
+      F->batch_failed++;
       snprintf(F->err, sizeof F->err, "%s", err);
     }
   }
@@ -94,6 +95,9 @@ static void after_cb(uv_work_t *req, int status) {
   size_t i;
   (void)status;
   F->busy = 0;
+  F->failed += F->batch_failed;
+  F->sent += F->nbatch - F->batch_failed;
+  F->batch_failed = 0;
   for (i = 0; i < F->nbatch; i++) free(F->batch[i]);
   F->nbatch = 0;
   if (F->err[0]) sx_warn("presence", "store: forwarding presence: %s", F->err);
@@ -119,12 +123,18 @@ static void kick(pres_forward *F) {
   F->nbatch = F->nq;
   F->q = t;
   F->nq = 0;
+  {
+    size_t c = F->bcap;
+    F->bcap = F->qcap;
+    F->qcap = c;
+  }
   F->busy = 1;
   F->work.data = F;
   if (uv_queue_work(&F->P->gw->loop.uv, &F->work, work_cb, after_cb) != 0) {
     F->reopen = 0;
-    F->err[0] = '\0';
-    after_cb(&F->work, 0); /* dropped: frees the batch */
+    F->batch_failed = F->nbatch; /* not sent: counted as failed, freed */
+    snprintf(F->err, sizeof F->err, "no worker thread: %zu notice(s) not sent", F->nbatch);
+    after_cb(&F->work, 0);
   }
 }
 
@@ -142,22 +152,19 @@ static void publish(pres_forward *F, char *payload) {
     free(payload);
     return;
   }
-  if (F->nq == F->qcap) {
-    /* batch and q swap: both grow to the same capacity */
+  if (F->nq == F->qcap) { /* only q: the batch may be in the worker's hands */
     size_t nc = F->qcap ? F->qcap * 2 : 64;
     char **a = realloc(F->q, nc * sizeof *a);
-    if (a) F->q = a;
-    char **b = a ? realloc(F->batch, nc * sizeof *b) : NULL;
-    if (b) F->batch = b;
-    if (!a || !b) {
+    if (!a) {
       F->dropped++;
+      sx_err("presence", "out of memory: presence notice not forwarded");
       free(payload);
       return;
     }
+    F->q = a;
     F->qcap = nc;
   }
   F->q[F->nq++] = payload;
-  F->sent++;
   kick(F);
 }
 
