@@ -168,6 +168,9 @@ def test_one_fanout_per_user_across_instances(stack):
         assert metric(gw, "sipxmpp_presence_fanout_leases_held") == mine, (i, held)
     doc = json.loads(ctl(st.gws[0], "status", "--json").stdout)
     assert sum(i["leases"] for i in doc["instances"]) == len(held), doc["instances"]
+    mine = sum(1 for h in held.values() if h == "gw1")
+    assert doc["presence"]["fanout_leases"] == mine, doc["presence"]
+    assert "fan-out leases %d" % mine in ctl(st.gws[0], "status").stdout
     # a publication reaches both watchers through the holder
     publish(uas[0], note="second")
     for c in (alice, dave):
