@@ -14,7 +14,8 @@ Asserted:
 - kill -9 of the instance holding a user's fan-out while IM flows both ways: a PUBLISH of
   that user made right after the kill reaches the XMPP watcher within 10 s (the other
   instance takes the lease over), no relation is lost, every SIP request is answered and
-  none answered 2xx is lost, and the killed instance restarts and rejoins.
+  none answered 2xx is lost, and the killed instance restarts and rejoins (it takes the
+  fan-out's lease when the other instance stops cleanly).
 The single-instance SQLite case is the rest of the suite (test_presence*.py), unchanged.
 """
 
@@ -305,6 +306,14 @@ def test_kill_fanout_holder_under_load(stack):
     time.sleep(0.5)
     assert len(erin.all_presences(lambda p: p.status == "still one")) == 0, \
         "one fan-out only: one presence per publication"
+    # ... and takes leases again: the survivor stopped cleanly releases its leases (and
+    # exits cleanly), the restarted instance takes pk's fan-out over at its next attempt
+    survivor = 1 - victim
+    st.gws[survivor].stop()
+    publish(pk, note="rejoined")
+    pres_from(erin, pk_jid, lambda p: p.status == "rejoined", timeout=10)
+    assert leases(st).get(name) == "gw%d" % (victim + 1)
+    st.start_gateway(survivor)
     sys.stderr.write("\nkill -9 of the fan-out holder under IM load (%d SIP->XMPP, %d "
                      "XMPP->SIP): the watcher had the user's new presence %.1f s after the "
                      "kill\n" % (len(sip_results), len(x_sent), took))
