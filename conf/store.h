@@ -251,6 +251,13 @@ sx_st sx_store_lease_acquire(sx_store *s, const char *name, const char *holder, 
 /* Extends a lease holder still holds unexpired; NOTFOUND when it lapsed or was taken. */
 sx_st sx_store_lease_renew(sx_store *s, const char *name, const char *holder, int64_t now_ms,
                            int64_t ttl_ms, char *err, size_t n);
+/* Extends every lease holder still holds unexpired whose name starts with prefix (NULL or
+ * "": all), in one statement, and lists the names extended (sorted; *names malloc'd, free
+ * with sx_admin_list_free()). A lease that lapsed or was taken is not listed: its holder
+ * has lost it. */
+sx_st sx_store_lease_renew_all(sx_store *s, const char *holder, const char *prefix,
+                               int64_t now_ms, int64_t ttl_ms, char ***names, size_t *count,
+                               char *err, size_t n);
 /* Gives the lease up (NOTFOUND when holder does not hold it). */
 sx_st sx_store_lease_release(sx_store *s, const char *name, const char *holder, char *err,
                              size_t n);

@@ -113,6 +113,10 @@ nomem:
   return sxs_fail(SX_ST_ERROR, err, n, "out of memory");
 }
 
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static sx_st lease_args(const char *name, const char *holder, int64_t ttl_ms, char *err,
                         size_t n) {
   sx_st r = check_name(name, "lease name", err, n);
@@ -164,6 +168,54 @@ sx_st sx_store_lease_renew(sx_store *s, const char *name, const char *holder, in
   if (sxdb_changes(s->db) == 0)
     return sxs_fail(SX_ST_NOTFOUND, err, n, "lease %s is no longer held by %s", name, holder);
   return SX_ST_OK;
+}
+
+sx_st sx_store_lease_renew_all(sx_store *s, const char *holder, const char *prefix,
+                               int64_t now_ms, int64_t ttl_ms, char ***names, size_t *count,
+                               char *err, size_t n) {
+  *names = NULL;
+  *count = 0;
+  sx_st r = lease_args("-", holder, ttl_ms, err, n);
+  if (r) return r;
+  if (prefix && strlen(prefix) > 255)
+    return sxs_fail(SX_ST_INVALID, err, n, "lease prefix must be at most 255 characters");
+  /* substr() rather than LIKE: a prefix is matched literally, whatever it holds. */
+  sx_dbq *st = sxs_q(s,
+                     "UPDATE leases SET expires = ?2 WHERE holder = ?1 AND expires > ?3"
+                     " AND substr(name, 1, length(?4)) = ?4 RETURNING name",
+                     err, n);
+  if (!st) return SX_ST_ERROR;
+  sxs_bind_text(st, 1, holder);
+  sxdb_bind_int64(st, 2, now_ms + ttl_ms);
+  sxdb_bind_int64(st, 3, now_ms);
+  sxs_bind_text(st, 4, prefix ? prefix : "");
+  char **v = NULL;
+  size_t cnt = 0, cap = 0;
+  int rc;
+  while ((rc = sxdb_step(st)) == SXDB_ROW) {
+    if (cnt == cap) {
+      size_t nc = cap ? cap * 2 : 16;
+      char **nv = realloc(v, nc * sizeof *v);
+      if (!nv) goto nomem;
+      v = nv;
+      cap = nc;
+    }
+    if (!(v[cnt] = sxs_col_dup(st, 0))) goto nomem;
+    cnt++;
+  }
+  sxdb_reset(st);
+  if (rc != SXDB_DONE) {
+    sx_admin_list_free(v, cnt);
+    return sxs_dberr(s, err, n, "lease renew");
+  }
+  if (cnt > 1) qsort(v, cnt, sizeof *v, cmp_str);
+  *names = v;
+  *count = cnt;
+  return SX_ST_OK;
+nomem:
+  sxdb_reset(st);
+  sx_admin_list_free(v, cnt);
+  return sxs_fail(SX_ST_ERROR, err, n, "out of memory");
 }
 
 sx_st sx_store_lease_release(sx_store *s, const char *name, const char *holder, char *err,

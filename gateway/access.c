@@ -11,8 +11,11 @@ struct sx_access {
   uv_loop_t *loop;
   uv_timer_t poll;
   uv_work_t work;
+  uv_work_t poll_work;
   sx_store *store;       /* used only by the work thread while work is queued */
-  sx_store *poll_store;  /* the loop thread's handle: reads the change counter only */
+  sx_store *poll_store;  /* reads the change counter only, in the pool (poll_busy) */
+  int64_t polled;        /* the poll's result: the counter, or -1 */
+  int poll_busy;
   sx_policy_snap *snap;  /* current, owned */
   sx_policy_snap *built; /* result of the work thread */
   int64_t generation;
@@ -29,7 +32,7 @@ static void build_work(uv_work_t *w) {
 }
 
 static void maybe_free(sx_access *a) {
-  if (a->closing && !a->busy && a->poll_closed) {
+  if (a->closing && !a->busy && !a->poll_busy && a->poll_closed) {
     sx_store_close(a->store);
     sx_store_close(a->poll_store);
     sx_snap_free(a->snap);
@@ -65,15 +68,31 @@ static void start_build(sx_access *a) {
   if (uv_queue_work(a->loop, &a->work, build_work, build_done) != 0) a->busy = 0;
 }
 
-/* One indexed read every 250 ms on the loop thread; the rebuild itself runs off it. */
+/* One indexed read every 250 ms, in libuv's pool (a store that hangs never stalls the
+ * loop: the next poll waits for this one); the rebuild runs there too. */
+static void poll_work(uv_work_t *w) {
+  sx_access *a = w->data;
+  a->polled = sx_store_generation(a->poll_store);
+}
+
+static void poll_done(uv_work_t *w, int status) {
+  sx_access *a = w->data;
+  a->poll_busy = 0;
+  if (status == 0 && !a->closing) {
+    if (a->polled < 0)
+      sx_warn("policy", "cannot read the store's change counter");
+    else if (a->polled != a->generation)
+      start_build(a);
+  }
+  maybe_free(a);
+}
+
 static void on_poll(uv_timer_t *t) {
   sx_access *a = t->data;
-  int64_t gen = sx_store_generation(a->poll_store);
-  if (gen < 0) {
-    sx_warn("policy", "cannot read the store's change counter");
-    return;
-  }
-  if (gen != a->generation) start_build(a);
+  if (a->poll_busy || a->closing) return;
+  a->poll_busy = 1;
+  a->poll_work.data = a;
+  if (uv_queue_work(a->loop, &a->poll_work, poll_work, poll_done) != 0) a->poll_busy = 0;
 }
 
 sx_access *sx_access_new(uv_loop_t *loop, const char *store_path, char *err, size_t n) {

@@ -1,8 +1,8 @@
-/* The policy snapshot the hot path decides against (SPEC §5, §8). The loop thread reads the
- * store's change counter every 250 ms (one indexed read); a change (or SIGHUP) has the
- * snapshot rebuilt off the loop thread, in libuv's thread pool with its own store handle,
- * and swapped in on the loop. Deciding never touches SQLite. The pool is the daemon's only
- * other thread (UV_THREADPOOL_SIZE=1 unless set). */
+/* The policy snapshot the hot path decides against (SPEC §5, §8). The store's change
+ * counter is read every 250 ms (one indexed read) in libuv's thread pool, so a store that
+ * hangs never stalls the loop; a change (or SIGHUP) has the snapshot rebuilt there too,
+ * with its own store handle, and swapped in on the loop. Deciding never touches the store.
+ * The pool is the daemon's only other thread (UV_THREADPOOL_SIZE=1 unless set). */
 #ifndef SX_GATEWAY_ACCESS_H
 #define SX_GATEWAY_ACCESS_H
 #include <uv.h>

@@ -76,6 +76,7 @@ static void users_free(sx_pres_gw *P) {
       next = u->next;
       if (u->fo) sx_sip_fanout_free(u->fo);
       sx_presence_free(&u->cur);
+      free(u->lease_name);
       free(u->key);
       free(u->domain);
       free(u);
@@ -174,7 +175,9 @@ unsigned pres_step(sx_pres_gw *P, sx_relent *e, sx_rel_event ev, const sx_decisi
   if (a & SX_RA_XMPP_UNSUBSCRIBED)
     pres_send_type(P, e->user, e->contact, SX_PRES_UNSUBSCRIBED);
   if (a & SX_RA_XMPP_PROBE) pres_send_type(P, e->user, e->contact, SX_PRES_PROBE);
-  if (a & SX_RA_XMPP_UNAVAILABLE)
+  /* At a stop, only the instance holding the user's fan-out speaks for the user. */
+  if ((a & SX_RA_XMPP_UNAVAILABLE) &&
+      (ev != SX_REV_SHUTDOWN || pres_lease_holds(P, pres_user_find(P, e->user))))
     pres_send_type(P, e->user, e->contact, SX_PRES_UNAVAILABLE);
   if (a & SX_RA_XMPP_PRESENCE) pres_fanout_send_current(P, e, -1);
   if (a & SX_RA_NOTIFY_PENDING) pres_watch_notify_all(P, e, "pending");
@@ -189,6 +192,52 @@ unsigned pres_step(sx_pres_gw *P, sx_relent *e, sx_rel_event ev, const sx_decisi
 }
 
 /* ---- presence stanzas from external contacts ---------------------------------------- */
+
+/* With several instances (P->forward set), a `subscribe` for a relation this instance does
+ * not know may be for one another instance created moments ago (its write is in the store,
+ * the snapshot here lags up to ~0.5 s): stepping it on an empty relation would overwrite
+ * the stored one. It waits DEFER_MS (the snapshot then has it) and is handled then. */
+#define DEFER_MS 1000
+#define DEFER_MAX 10000
+
+typedef struct deferred_pres {
+  struct deferred_pres *next;
+  sx_presence p;
+  uint64_t due;
+} deferred_pres;
+
+static int defer(sx_pres_gw *P, const sx_presence *p) {
+  deferred_pres *d;
+  if (P->ndeferred >= DEFER_MAX || !(d = calloc(1, sizeof *d))) return -1;
+  if (sx_presence_copy(&d->p, p) != 0) {
+    free(d);
+    return -1;
+  }
+  d->due = sx_gw_now(P->gw) + DEFER_MS;
+  if (!P->deferred_tail) P->deferred_tail = &P->deferred;
+  *P->deferred_tail = d;
+  P->deferred_tail = &d->next;
+  P->ndeferred++;
+  return 0;
+}
+
+/* Handles the deferred stanzas that are due (all when flush). */
+static void replay_deferred(sx_pres_gw *P, int flush) {
+  uint64_t now = sx_gw_now(P->gw);
+  while (P->deferred && (flush || P->deferred->due <= now)) {
+    deferred_pres *d = P->deferred;
+    P->deferred = d->next;
+    if (!P->deferred) P->deferred_tail = &P->deferred;
+    P->ndeferred--;
+    if (!flush && !P->shutting_down) {
+      P->replaying = 1;
+      sx_pres_on_presence(P->gw, NULL, &d->p);
+      P->replaying = 0;
+    }
+    sx_presence_free(&d->p);
+    free(d);
+  }
+}
 
 void sx_pres_on_presence(void *ud, sx_edge *edge, const sx_presence *p) {
   sx_gw *gw = ud;
@@ -206,11 +255,29 @@ void sx_pres_on_presence(void *ud, sx_edge *edge, const sx_presence *p) {
   ckey = sx_jid_key(&from); /* the bare JID */
   if (!ukey || !ckey) goto out;
   e = sx_reltab_find(P->rt, ukey, ckey);
+  /* Other instances may hold SIP dialogs of this relation (or know it already, when it is
+   * not known here yet): the contact's presence goes to them too. */
+  if (P->forward &&
+      (((p->type == SX_PRES_AVAILABLE || p->type == SX_PRES_UNAVAILABLE) &&
+        (!e || e->rel.out != SX_OUT_NONE)) ||
+       (!e && (p->type == SX_PRES_SUBSCRIBED || p->type == SX_PRES_UNSUBSCRIBED))))
+    pres_forward_contact_presence(P, ukey, p);
   if (!e) {
     /* No relation yet: only a subscribe may start one (a refused one leaves nothing). */
     sx_decision d;
+    if (p->type == SX_PRES_SUBSCRIBE && P->forward && !P->replaying && defer(P, p) == 0) {
+      sx_debug("presence", "subscribe from %s to %s: relation not known here, handled in %d ms",
+               ckey, ukey, DEFER_MS);
+      goto out;
+    }
     if (p->type == SX_PRES_PROBE) {
-      pres_send_type(P, ukey, ckey, SX_PRES_UNSUBSCRIBED);
+      /* With several instances the relation may exist already and not be known here yet
+       * (the snapshot lags up to ~0.5 s): the fan-out's holder answers if it knows it
+       * approved; nobody answers otherwise. One instance: `unsubscribed` at once. */
+      if (P->forward)
+        pres_forward_probe(P, ukey, ckey);
+      else
+        pres_send_type(P, ukey, ckey, SX_PRES_UNSUBSCRIBED);
       goto out;
     }
     if (p->type != SX_PRES_SUBSCRIBE) {
@@ -272,14 +339,51 @@ static void policy_one(void *arg, sx_relent *e) {
     pres_step(w->P, e, SX_REV_POLICY_RESTORED, NULL, SX_ALLOW);
 }
 
-/* A change in the store made by sipxmppctl (contact add/remove). */
+/* The admin events of a store change (sx_rel_admin_events). With several instances
+ * (leases on) the store also changes because another instance stepped the relation: only a
+ * relation gone from the store (`contact remove`, a user removed) is a removal, and only a
+ * contact added while its request waits needs this instance to approve it. */
+static int store_events(const sx_pres_gw *P, sx_rel before, sx_rel after, sx_rel_event ev[2]) {
+  int gone = after.out == SX_OUT_NONE && after.in == SX_IN_NONE && !after.added;
+  int n = 0;
+  if (!P->leases) return sx_rel_admin_events(before, after, ev);
+  if (gone && (before.out != SX_OUT_NONE || before.in != SX_IN_NONE || before.added))
+    ev[n++] = SX_REV_ADMIN_REMOVE;
+  else if (after.added && !before.added && after.in == SX_IN_PENDING)
+    ev[n++] = SX_REV_ADMIN_ADD;
+  return n;
+}
+
+/* Another instance's change adopted: this instance's part of it (its fan-out's watchers,
+ * its SIP dialogs of the relation). */
+static void adopted(sx_pres_gw *P, sx_relent *e, sx_rel before) {
+  int was = before.in == SX_IN_APPROVED && !before.suspended;
+  int now = e->rel.in == SX_IN_APPROVED && !e->rel.suspended;
+  relx *x;
+  if (!was && now) {
+    pres_fanout_join(P, e);
+    /* sent by the instance holding the fan-out (pres_fanout_send_current decides) */
+    pres_fanout_send_current(P, e, -1);
+  } else if (was && !now) {
+    pres_fanout_leave(P, e);
+  }
+  x = e->data;
+  if (!x || !x->nw || before.out == e->rel.out || e->rel.suspended) return;
+  if (e->rel.out == SX_OUT_SUBSCRIBED)
+    pres_watch_notify_all(P, e, "active");
+  else if (e->rel.out == SX_OUT_NONE)
+    pres_watch_terminate_all(P, e, "rejected");
+}
+
+/* A change in the store made by sipxmppctl (contact add/remove), or by another instance. */
 static void reconcile_one(void *arg, sx_relent *e, sx_rel before, sx_rel after) {
   sx_pres_gw *P = arg;
   sx_rel_event ev[2];
-  int n = sx_rel_admin_events(before, after, ev), i;
+  int n = store_events(P, before, after, ev), i;
   if (n == 0) {
     after.suspended = before.suspended;
     sx_reltab_set(P->rt, e, after);
+    if (P->leases) adopted(P, e, before);
     return;
   }
   for (i = 0; i < n; i++) {
@@ -311,6 +415,7 @@ static void on_poll(uv_timer_t *t) {
   }
   pres_watch_fetch_timeouts(P, sx_gw_now(P->gw));
   pres_expiry_sweep(P);
+  replay_deferred(P, 0);
 }
 
 void sx_pres_edge_state(sx_gw *gw, sx_edge *edge, int up) {
@@ -369,7 +474,8 @@ int sx_pres_start(sx_gw *gw) {
   if (!P->sp || !P->rt) goto oom;
   if (sx_reltab_load(P->rt, sx_access_snap(gw->access)) != 0) goto oom;
   P->snap_gen = sx_snap_generation(sx_access_snap(gw->access));
-  if (pres_store_start(P, gw->cfg.store) != 0) {
+  if (pres_store_start(P, gw->cfg.store) != 0 || pres_lease_start(P) != 0 ||
+      pres_forward_start(P) != 0) {
     free(contact);
     return -1;
   }
@@ -423,6 +529,14 @@ void sx_pres_counts(sx_gw *gw, size_t *relations, size_t *dialogs) {
   *dialogs = ps.watches + ps.fanouts;
 }
 
+long sx_pres_leases_held(sx_gw *gw) {
+  size_t held;
+  unsigned long acquired, lost;
+  if (!gw->pres || !gw->pres->leases) return -1;
+  pres_lease_counts(gw->pres, &held, &acquired, &lost);
+  return (long)held;
+}
+
 int sx_pres_flushed(sx_gw *gw) {
   sx_sip_pres_stats st;
   if (!gw->pres || !gw->pres->sp) return 1;
@@ -447,6 +561,9 @@ void sx_pres_free(sx_gw *gw) {
   sx_pres_gw *P = gw->pres;
   if (!P) return;
   sx_metrics_set_extra(NULL, NULL);
+  replay_deferred(P, 1);
+  pres_forward_stop(P);
+  pres_lease_stop(P);
   pres_store_stop(P);
   users_free(P);
   if (P->sp) sx_sip_pres_free(P->sp);

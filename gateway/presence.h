@@ -10,10 +10,13 @@
  *   gateway/presence_fanout.c     XMPP watchers of SIP users (subscribe/probe/unsubscribe,
  *                                 one fan-out SUBSCRIBE per user, NOTIFY → presence)
  *   gateway/presence_store.c      the write-through of relation changes, off the loop
+ *   gateway/presence_lease.c      (PostgreSQL store) each fan-out under a lease in the store
+ *   gateway/presence_forward.c    (PostgreSQL store) presence between instances over
+ *                                 LISTEN/NOTIFY
  *
  * Ownership: gw->pres belongs to the daemon (sx_pres_start / sx_pres_free). Everything runs
- * on the loop thread except the store writes, which run in libuv's pool with their own
- * store handle. */
+ * on the loop thread except the store's statements (relation writes, leases, notices sent),
+ * which run in libuv's pool, each part with its own store handle. */
 #ifndef SX_GATEWAY_PRESENCE_H
 #define SX_GATEWAY_PRESENCE_H
 #include "gateway/gateway.h"
@@ -33,6 +36,8 @@ void sx_pres_free(sx_gw *gw);
 /* For the status document: relations in the loop's table, and SIP presence dialogs now
  * (watchers' dialogs and fan-out subscriptions). Zeros before sx_pres_start. */
 void sx_pres_counts(sx_gw *gw, size_t *relations, size_t *dialogs);
+/* Fan-out leases this instance holds now (PostgreSQL store), -1 without leases (SQLite). */
+long sx_pres_leases_held(sx_gw *gw);
 
 /* A SUBSCRIBE reached on_request (a new dialog; in-dialog ones never do). */
 void sx_pres_sip_subscribe(sx_gw *gw, const sx_sip_request *rq, sx_sip_txn *txn);

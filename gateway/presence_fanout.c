@@ -34,7 +34,7 @@ static char *user_sip_uri(const char *key) {
   return uri;
 }
 
-static void fanout_start(sx_pres_gw *P, puser *u) {
+void pres_fanout_start(sx_pres_gw *P, puser *u) {
   char *from = watcher_uri(P, u), *target = user_sip_uri(u->key);
   if (from && target) {
     u->fo = sx_sip_fanout_new(P->sp, target, from, P->gw->cfg.pres_fanout_expires, u);
@@ -58,7 +58,22 @@ void pres_fanout_join(sx_pres_gw *P, sx_relent *e) {
   }
   x->joined = 1;
   u->watchers++;
-  if (!u->fo && !P->shutting_down) fanout_start(P, u);
+  if (u->fo || P->shutting_down) return;
+  if (pres_lease_holds(P, u))
+    pres_fanout_start(P, u);
+  else
+    pres_lease_want(P, u); /* started once the lease is taken */
+}
+
+void pres_fanout_stop(sx_pres_gw *P, puser *u) {
+  (void)P;
+  if (u->fo) {
+    sx_sip_fanout_free(u->fo); /* Expires: 0 */
+    u->fo = NULL;
+  }
+  sx_presence_free(&u->cur);
+  memset(&u->cur, 0, sizeof u->cur);
+  u->cur_known = 0;
 }
 
 void pres_fanout_leave(sx_pres_gw *P, sx_relent *e) {
@@ -70,12 +85,9 @@ void pres_fanout_leave(sx_pres_gw *P, sx_relent *e) {
   if (u->watchers) u->watchers--;
   if (u->watchers == 0 && u->fo) {
     sx_info("presence", "fan-out for %s ends: no watcher left", u->key);
-    sx_sip_fanout_free(u->fo); /* Expires: 0 */
-    u->fo = NULL;
-    sx_presence_free(&u->cur);
-    memset(&u->cur, 0, sizeof u->cur);
-    u->cur_known = 0;
+    pres_fanout_stop(P, u);
   }
+  if (u->watchers == 0) pres_lease_release(P, u);
 }
 
 void pres_fanout_restart_all(sx_pres_gw *P, const char *domain) {
@@ -104,6 +116,13 @@ void pres_fanout_send_current(sx_pres_gw *P, sx_relent *e, int strip) {
   }
   if (u && !u->cur_known && u->fo && P->resyncing && !e->rel.suspended)
     return; /* after a restart: the fan-out's first NOTIFY brings the current state */
+  if (!e->rel.suspended && !pres_lease_holds(P, u)) {
+    /* Another instance holds the fan-out (or will, once the lease is taken: its first
+     * NOTIFY reaches every watcher). A probe is handed to it; anything else it learns
+     * from the store (an approval: sx_reltab_reconcile) or already did (a resync). */
+    if (P->forward_probe) pres_forward_probe(P, e->user, e->contact);
+    return;
+  }
   if (!u || !u->cur_known || e->rel.suspended) {
     pres_send_type(P, e->user, e->contact, SX_PRES_UNAVAILABLE);
     return;
@@ -141,7 +160,9 @@ void pres_fanout_inbound(sx_pres_gw *P, sx_relent *e, const sx_presence *p) {
     break;
   case SX_PRES_PROBE:
     pres_decide(P, e, SX_DIR_IN, SX_KIND_PROBE, &d);
+    P->forward_probe = 1;
     a = pres_step(P, e, SX_REV_XMPP_PROBE, &d, d.verdict);
+    P->forward_probe = 0;
     if (a & SX_RA_REFUSE) pres_send_type(P, e->user, e->contact, SX_PRES_UNSUBSCRIBED);
     break;
   default:
@@ -208,4 +229,14 @@ void pres_fanout_on_answer(void *ud, sx_sip_fanout *f, void *fanout_ud, int stat
     sx_metric_inc("presence_fanout_failures_total");
     sx_info("presence", "fan-out for %s answered %d; again in %u ms", u->key, status, retry_ms);
   }
+}
+
+void pres_fanout_remote_probe(sx_pres_gw *P, const char *user, const char *contact) {
+  puser *u = pres_user_find(P, user);
+  sx_relent *e;
+  if (!u || !u->fo || !P->leases || !pres_lease_holds(P, u)) return;
+  if (!(e = sx_reltab_find(P->rt, user, contact))) return;
+  if (e->rel.in != SX_IN_APPROVED || e->rel.suspended) return;
+  sx_debug("presence", "probe of %s by %s forwarded: current presence", user, contact);
+  pres_fanout_send_current(P, e, -1);
 }

@@ -38,7 +38,19 @@ typedef struct puser {
   unsigned watchers;  /* joined relations */
   sx_presence cur;    /* type/show/priority/statuses from the last NOTIFY */
   int cur_known;
+  int lease;          /* PRES_LEASE_*: the fan-out's lease (PostgreSQL store only) */
+  char *lease_name;   /* "fanout:<key>", set when first wanted */
 } puser;
+
+enum { PRES_LEASE_NONE = 0, PRES_LEASE_ACQUIRING, PRES_LEASE_HELD };
+/* A lease lives PRES_LEASE_TTL_MS after its last renewal; renewals and acquisition attempts
+ * run every PRES_LEASE_TICK_MS: another instance takes a fan-out over at most
+ * TTL + TICK (8 s) after its holder stopped. */
+#define PRES_LEASE_TTL_MS 6000
+#define PRES_LEASE_TICK_MS 2000
+
+typedef struct pres_leases pres_leases;
+typedef struct pres_forward pres_forward;
 
 typedef struct store_job store_job;
 
@@ -59,6 +71,13 @@ typedef struct sx_pres_gw {
   size_t nfetching, fetching_cap;
   /* store writer */
   void *writer;
+  pres_leases *leases;   /* NULL: no leases (SQLite store, one instance) */
+  pres_forward *forward; /* NULL: nothing forwarded (SQLite store) */
+  int forward_probe;     /* set while a probe is stepped: a non-holder forwards it */
+  /* subscribes for relations not known here, held until the snapshot has caught up */
+  struct deferred_pres *deferred, **deferred_tail;
+  size_t ndeferred;
+  int replaying;
   uint64_t next_sweep; /* loop ms of the next sweep of unanswered requests */
 } sx_pres_gw;
 
@@ -87,6 +106,10 @@ void pres_watch_contact_presence(sx_pres_gw *P, sx_relent *e, const sx_presence 
 void pres_watch_fetch_timeouts(sx_pres_gw *P, uint64_t now);
 void pres_watch_on_refresh(void *ud, sx_sip_watch *w, void *watch_ud, unsigned expires);
 void pres_watch_on_end(void *ud, sx_sip_watch *w, void *watch_ud, sx_watch_end why);
+/* A contact's available/unavailable handled by another instance: this instance's dialogs
+ * of the relation (if any) get the new state; no state machine step. */
+void pres_watch_remote_presence(sx_pres_gw *P, sx_relent *e, const sx_presence *p,
+                                const char *resource);
 
 /* gateway/presence_fanout.c */
 void pres_fanout_join(sx_pres_gw *P, sx_relent *e);
@@ -98,6 +121,36 @@ int pres_fanout_on_notify(void *ud, sx_sip_fanout *f, void *fanout_ud,
 void pres_fanout_on_answer(void *ud, sx_sip_fanout *f, void *fanout_ud, int status,
                            unsigned retry_ms);
 void pres_fanout_restart_all(sx_pres_gw *P, const char *domain);
+/* Starts the user's fan-out (the lease, if any, is held) / ends it (Expires: 0) and forgets
+ * the user's presence. */
+void pres_fanout_start(sx_pres_gw *P, puser *u);
+void pres_fanout_stop(sx_pres_gw *P, puser *u);
+/* A probe forwarded by another instance: the current presence to the contact if this
+ * instance holds the user's fan-out and the contact is an approved watcher. */
+void pres_fanout_remote_probe(sx_pres_gw *P, const char *user, const char *contact);
+
+/* gateway/presence_lease.c: fan-out leases (PostgreSQL store). start: 0 (P->leases NULL on
+ * SQLite) or -1. want: the user needs its fan-out (acquired at once, then every tick while
+ * held elsewhere). release: the user's last watcher left. holds: 1 when this instance may
+ * run the user's fan-out (always without leases). stop: before the users are freed. */
+int pres_lease_start(sx_pres_gw *P);
+void pres_lease_want(sx_pres_gw *P, puser *u);
+void pres_lease_release(sx_pres_gw *P, puser *u);
+int pres_lease_holds(const sx_pres_gw *P, const puser *u);
+void pres_lease_counts(const sx_pres_gw *P, size_t *held, unsigned long *acquired,
+                       unsigned long *lost);
+void pres_lease_stop(sx_pres_gw *P);
+
+/* gateway/presence_forward.c: presence between instances over the database's notification
+ * channel (PostgreSQL LISTEN/NOTIFY; P->forward NULL on SQLite). contact_presence: a
+ * contact's available/unavailable (or, when this instance has no relation for it,
+ * subscribed/unsubscribed) for the instances holding SIP dialogs of that relation; probe:
+ * for the instance holding the user's fan-out. */
+int pres_forward_start(sx_pres_gw *P);
+void pres_forward_contact_presence(sx_pres_gw *P, const char *user, const sx_presence *p);
+void pres_forward_probe(sx_pres_gw *P, const char *user, const char *contact);
+void pres_forward_counts(const sx_pres_gw *P, unsigned long *sent, unsigned long *received);
+void pres_forward_stop(sx_pres_gw *P);
 
 /* gateway/presence_metrics.c: the exposition hook (sx_metrics_set_extra) */
 void pres_metrics_render(void *ud, FILE *f);

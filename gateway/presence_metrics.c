@@ -7,6 +7,8 @@
  *   sipxmpp_presence_notifies_in_flight / _waiting
  *   sipxmpp_presence_fanout_subscriptions                         fan-out SUBSCRIBEs now
  *   sipxmpp_presence_resubscribes_total                           re-subscribe attempts
+ *   sipxmpp_presence_fanout_leases_held                           (PostgreSQL store) leases
+ *   sipxmpp_presence_forwarded_total{way="sent"|"received"}       notices between instances
  * Presence stanzas sent by result are counters of gateway/metrics.c
  * (sipxmpp_presence_stanzas_sent_total, sipxmpp_presence_stanzas_failed_total). */
 #include "gateway/presence_internal.h"
@@ -61,4 +63,17 @@ void pres_metrics_render(void *ud, FILE *f) {
          "Fan-out subscriptions established again (after 481, 408, 5xx, termination or an "
          "edge reconnect).");
   fprintf(f, "sipxmpp_presence_resubscribes_total %lu\n", s.resubscribes);
+  if (P->leases) {
+    size_t held;
+    unsigned long acquired, lost, sent, received;
+    pres_lease_counts(P, &held, &acquired, &lost);
+    pres_forward_counts(P, &sent, &received);
+    family(f, "sipxmpp_presence_fanout_leases_held", "gauge",
+           "Fan-out leases this instance holds in the shared store.");
+    fprintf(f, "sipxmpp_presence_fanout_leases_held %zu\n", held);
+    family(f, "sipxmpp_presence_forwarded_total", "counter",
+           "Presence notices between instances (the database's notification channel).");
+    fprintf(f, "sipxmpp_presence_forwarded_total{way=\"sent\"} %lu\n", sent);
+    fprintf(f, "sipxmpp_presence_forwarded_total{way=\"received\"} %lu\n", received);
+  }
 }

@@ -363,3 +363,22 @@ void pres_watch_contact_presence(sx_pres_gw *P, sx_relent *e, const sx_presence 
     break;
   }
 }
+
+void pres_watch_remote_presence(sx_pres_gw *P, sx_relent *e, const sx_presence *p,
+                                const char *resource) {
+  relx *x = e->data;
+  sx_decision d;
+  sx_agg_rc rc;
+  if (!x || (!x->nw && !x->nfetch)) return; /* no dialog of this relation here */
+  if (p->type != SX_PRES_AVAILABLE && p->type != SX_PRES_UNAVAILABLE) return;
+  rc = sx_agg_update(&x->agg, resource, p);
+  if (rc == SX_AGG_TOO_MANY || rc == SX_AGG_NOMEM) {
+    sx_warn("presence", "presence of %s/%s not kept: %s", e->contact, resource ? resource : "",
+            rc == SX_AGG_TOO_MANY ? "too many resources" : "out of memory");
+    return;
+  }
+  pres_decide(P, e, SX_DIR_IN, SX_KIND_PRESENCE, &d);
+  if (e->rel.out == SX_OUT_SUBSCRIBED && !e->rel.suspended && d.verdict == SX_ALLOW)
+    pres_watch_notify_all(P, e, "active");
+  fetch_answer(P, e);
+}

@@ -155,7 +155,10 @@ static int print_status(const cJSON *doc) {
   print_counts("messages", cJSON_GetObjectItemCaseSensitive(doc, "messages"));
   print_counts("refusals", cJSON_GetObjectItemCaseSensitive(doc, "refusals"));
   const cJSON *pr = cJSON_GetObjectItemCaseSensitive(doc, "presence");
-  printf("presence  relations %.0f, dialogs %.0f\n", num(pr, "relations"), num(pr, "dialogs"));
+  printf("presence  relations %.0f, dialogs %.0f", num(pr, "relations"), num(pr, "dialogs"));
+  if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pr, "fanout_leases")))
+    printf(", fan-out leases %.0f", num(pr, "fanout_leases"));
+  printf("\n");
   const cJSON *st = cJSON_GetObjectItemCaseSensitive(doc, "store");
   printf("store     generation %.0f applied (%s)\n", num(st, "generation"), str(st, "path"));
   int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"));

@@ -141,6 +141,8 @@ cJSON *sx_status_doc(sx_gw *gw) {
     sx_pres_counts(gw, &nrel, &ndlg);
     cJSON_AddNumberToObject(presence, "relations", (double)nrel);
     cJSON_AddNumberToObject(presence, "dialogs", (double)ndlg);
+    long leases = sx_pres_leases_held(gw);
+    if (leases >= 0) cJSON_AddNumberToObject(presence, "fanout_leases", (double)leases);
   }
 
   cJSON *store = cJSON_AddObjectToObject(root, "store");

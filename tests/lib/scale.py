@@ -49,6 +49,7 @@ listen:
 modules:
   mod_ping: {}
   mod_disco: {}
+  mod_roster: {}
 """
 
 # Requests for partner domains go to the dispatcher set 1 (round robin); a destination that
@@ -110,7 +111,9 @@ class KamailioDispatcher(Kamailio):
     """Kamailio whose partner-domain route spreads requests over `gateways`
     [(host, port), ...] with the dispatcher module."""
 
-    def start(self, tmpdir, gateways, domain=INTERNAL, sip_port=None, timeout=15):
+    def start(self, tmpdir, gateways, domain=INTERNAL, sip_port=None, timeout=15, children=2):
+        """It is also the presence server of `domain` (KAMAILIO_CFG's PUBLISH/SUBSCRIBE
+        handling is kept): children=1 for presence tests (see servers.Kamailio)."""
         d = os.path.join(tmpdir, "kamailio")
         os.makedirs(d, exist_ok=True)
         self.dslist = os.path.join(d, "dispatcher.list")
@@ -118,7 +121,7 @@ class KamailioDispatcher(Kamailio):
             for host, port in gateways:
                 f.write("1 sip:%s:%d\n" % (host, port))
         return super().start(tmpdir, sip_port=sip_port, gateway_addr="unused", domain=domain,
-                             timeout=timeout,
+                             timeout=timeout, children=children,
                              template=dispatcher_cfg().replace("@DSLIST@", self.dslist))
 
 
@@ -154,8 +157,11 @@ class ScaleStack:
     """n gateways sharing `store` ("pg" or "sqlite") behind ejabberd and a dispatching
     Kamailio."""
 
-    def __init__(self, tmpdir, n, store="pg", cluster=False, gw_overrides=None):
+    def __init__(self, tmpdir, n, store="pg", cluster=False, gw_overrides=None,
+                 users=None, kam_children=2):
         self.tmp = tmpdir
+        self.users = users or USERS
+        self.kam_children = kam_children
         self.gw_overrides = gw_overrides or {}
         self.n = n
         self.pg = PgCluster() if store == "pg" else None
@@ -181,11 +187,12 @@ class ScaleStack:
             for sub in ("ej1", "ej2"):
                 os.makedirs(os.path.join(self.tmp, sub), exist_ok=True)
             os.chmod(self.tmp, 0o755)
-            self.ej.start_edge(os.path.join(self.tmp, "ej1"), USERS, cookie=cookie)
+            self.ej.start_edge(os.path.join(self.tmp, "ej1"), self.users, cookie=cookie)
             self.ej2.start_edge(os.path.join(self.tmp, "ej2"), {}, cookie=cookie, join=self.ej)
         else:
-            self.ej.start_edge(self.tmp, USERS)
-        self.kam.start(self.tmp, [("127.0.0.1", p) for p in self.sip_ports])
+            self.ej.start_edge(self.tmp, self.users)
+        self.kam.start(self.tmp, [("127.0.0.1", p) for p in self.sip_ports],
+                       children=self.kam_children)
         for i in range(self.n):
             self.start_gateway(i, setup=(i == 0))
         return self

@@ -698,6 +698,49 @@ static void test_instances_leases(sx_store *s) {
             SX_ST_OK, err);
   sx_lease_rec *lv;
   size_t ln;
+  /* renew_all: every live lease of one holder under a prefix, in one statement */
+  char **rn;
+  size_t rc;
+  CHECK_INT(sx_store_lease_acquire(s, "other:x", "gw-a", t, 2000, NULL, err, sizeof err),
+            SX_ST_OK, err);
+  CHECK_INT(sx_store_lease_renew_all(s, "gw-a", "pres:", t + 1000, 4000, &rn, &rc, err,
+                                     sizeof err),
+            SX_ST_OK, err);
+  CHECK_INT(rc, 2, "gw-a's two pres: leases");
+  if (rc == 2) {
+    CHECK_STR(rn[0], "pres:bob@contoso.com", "sorted");
+    CHECK_STR(rn[1], "pres:eve@contoso.com", "sorted");
+  }
+  sx_admin_list_free(rn, rc);
+  CHECK_INT(sx_store_lease_renew_all(s, "gw-a", "%", t + 1000, 4000, &rn, &rc, err, sizeof err),
+            SX_ST_OK, err);
+  CHECK_INT(rc, 0, "a prefix is literal, not a pattern");
+  sx_admin_list_free(rn, rc);
+  CHECK_INT(sx_store_lease_renew_all(s, "gw-a", NULL, t + 2500, 10000, &rn, &rc, err,
+                                     sizeof err),
+            SX_ST_OK, err);
+  CHECK_INT(rc, 2, "other:x lapsed at t+2000: not renewed");
+  sx_admin_list_free(rn, rc);
+  CHECK_INT(sx_store_lease_renew_all(s, "gw-b", NULL, t + 2500, 10000, &rn, &rc, err,
+                                     sizeof err),
+            SX_ST_OK, err);
+  CHECK_INT(rc, 1, "gw-b holds amy's");
+  sx_admin_list_free(rn, rc);
+  CHECK_INT(sx_store_lease_renew_all(s, "gw-b", NULL, t, 0, &rn, &rc, err, sizeof err),
+            SX_ST_INVALID, "zero ttl");
+  CHECK_INT(sx_store_lease_release(s, "other:x", "gw-a", err, sizeof err), SX_ST_OK, err);
+  /* back to the leases' times below */
+  CHECK_INT(sx_store_lease_renew_all(s, "gw-a", "pres:", t - 1000, 4000, &rn, &rc, err,
+                                     sizeof err),
+            SX_ST_OK, err);
+  sx_admin_list_free(rn, rc);
+  CHECK_INT(sx_store_lease_renew_all(s, "gw-b", "pres:", t - 1000, 4000, &rn, &rc, err,
+                                     sizeof err),
+            SX_ST_OK, err);
+  sx_admin_list_free(rn, rc);
+  CHECK_INT(sx_store_lease_acquire(s, "pres:bob@contoso.com", "gw-a", t + 5000, 10000, NULL,
+                                   err, sizeof err),
+            SX_ST_OK, err);
   CHECK_INT(sx_store_lease_list(s, NULL, 0, t + 1000, &lv, &ln, err, sizeof err), SX_ST_OK, err);
   CHECK_INT(ln, 3, "three live leases");
   if (ln == 3) {
