@@ -706,13 +706,14 @@ class Bench:
             tcp_proxy = key == "xmpp_sip_tcp"
             self.start_gateway("ratio-" + key, proxy_tcp=tcp_proxy)
             steps = {}
-            for f, rate in levels:
+            for i, (f, rate) in enumerate(levels):
                 r = self.direction_step(key)(rate)
                 self.print_step(key, r)
                 steps[f] = r
                 if not r["pass"]:
+                    # A fresh gateway (and store: its own directory) after each failing step.
                     self.stop_gateway()
-                    self.start_gateway("ratio-%s-r" % key, proxy_tcp=tcp_proxy)
+                    self.start_gateway("ratio-%s-r%d" % (key, i), proxy_tcp=tcp_proxy)
             self.stop_gateway()
             out["dirs"][key] = steps
         self.results["ratios"] = out

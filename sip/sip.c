@@ -2,6 +2,8 @@
 #include "sip/sip.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <errno.h>
 #include <malloc.h>
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/nta.h>
@@ -42,6 +45,14 @@
 #define HEADER_MAX 65536
 /* A stream connection on which nothing at all is received for this long is closed. */
 #define IDLE_MS 300000
+/* While requests go out over a stream transport, connections to the outbound proxy are
+ * looked for (and their receive buffer bounded) at most this often. */
+#define OUT_SCAN_MS 1000
+/* SO_RCVBUF of the connections to the outbound proxy. The kernel doubles it, so a backlog
+ * never exceeds 96 KiB: below Sofia's maximum message size (max_message_bytes + 2 ×
+ * HEADER_MAX), which it counts a whole read against. Smaller is slow to drain: with 8 KiB a
+ * full window reopened only ~16 KiB per 200 ms on loopback (4,000 answers took > 10 s). */
+#define PROXY_RCVBUF (48 * 1024)
 
 typedef struct out_req {
   struct out_req *next, **prev;
@@ -72,6 +83,13 @@ struct sx_sip {
   unsigned long events; /* requests and responses handed to the gateway */
   size_t peak_out;      /* most outgoing requests in flight since the heap was last trimmed */
   su_timer_t *trim_timer;
+  /* The outbound proxy over a stream transport: the receive buffer of Sofia's connections to
+   * it is bounded (see bound_proxy_connections). */
+  int out_stream;
+  unsigned short proxy_port;             /* network order */
+  int proxy_family;                      /* 0: the proxy is a host name (port match only) */
+  unsigned char proxy_addr[16];
+  uint64_t out_scan_ms;                  /* last look for connections to the proxy */
 };
 
 static void sofia_logger(void *stream, char const *fmt, va_list ap) {
@@ -118,6 +136,83 @@ static void bound_stream_listeners(int rcvbuf) {
               strerror(errno));
     else
       sx_debug("sip", "listening socket %d: receive buffer %d bytes", fd, rcvbuf);
+  }
+}
+
+/* A bound on the connections Sofia opens to the outbound proxy (PROXY_RCVBUF): they are not
+ * accepted, so they inherit nothing from the listeners, and the answers to a burst of
+ * requests (a proxy that stalled, then answers everything at once) would otherwise pile up
+ * in an autotuned receive buffer (hundreds of KiB). Sofia reads such a backlog into one
+ * message buffer, counts it against its maximum message size, and on "too large" stops
+ * reading the connection for good while still sending on it: every request in flight then
+ * waits for Timer F (408 after 32 s, its transaction and message held meanwhile) although
+ * the proxy answered it. Sofia does not expose its sockets, so they are found by their peer:
+ * the proxy's port, and its address when the URI gives one (a host name: the port only). */
+static void bound_proxy_connections(sx_sip *s) {
+  DIR *d;
+  struct dirent *e;
+  int val, want = PROXY_RCVBUF;
+  socklen_t len;
+  d = opendir("/proc/self/fd");
+  if (!d) return;
+  while ((e = readdir(d))) {
+    char *end;
+    long fd = strtol(e->d_name, &end, 10);
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof peer;
+    if (*end || end == e->d_name || fd < 0 || fd == dirfd(d)) continue;
+    len = sizeof val;
+    if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &val, &len) != 0 || val != SOCK_STREAM)
+      continue;
+    if (getpeername((int)fd, (struct sockaddr *)&peer, &plen) != 0) continue;
+    if (peer.ss_family == AF_INET) {
+      const struct sockaddr_in *a = (const struct sockaddr_in *)&peer;
+      if (a->sin_port != s->proxy_port) continue;
+      if (s->proxy_family == AF_INET && memcmp(&a->sin_addr, s->proxy_addr, 4) != 0) continue;
+      if (s->proxy_family == AF_INET6) continue;
+    } else if (peer.ss_family == AF_INET6) {
+      const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&peer;
+      if (a->sin6_port != s->proxy_port) continue;
+      if (s->proxy_family == AF_INET6 && memcmp(&a->sin6_addr, s->proxy_addr, 16) != 0)
+        continue;
+      if (s->proxy_family == AF_INET) continue;
+    } else {
+      continue;
+    }
+    /* The kernel reports twice the value set: already bounded. */
+    len = sizeof val;
+    if (getsockopt((int)fd, SOL_SOCKET, SO_RCVBUF, &val, &len) == 0 && val <= 2 * want)
+      continue;
+    if (setsockopt((int)fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want) != 0)
+      sx_warn("sip", "cannot bound the receive buffer of the connection to the proxy "
+              "(fd %ld): %s", fd, strerror(errno));
+    else
+      sx_debug("sip", "connection to the proxy (fd %ld): receive buffer %d bytes", fd, want);
+  }
+  closedir(d);
+}
+
+/* The proxy's port and, when the URI names it by address, the address. */
+static void proxy_peer(sx_sip *s) {
+  const url_t *u = s->proxy;
+  const char *host = u->url_host;
+  char h[INET6_ADDRSTRLEN + 2], tbuf[16] = "";
+  unsigned long port = u->url_port ? strtoul(u->url_port, NULL, 10) : 5060;
+  isize_t t = url_param(u->url_params, "transport", tbuf, sizeof tbuf);
+  if (t > 0 && (size_t)t <= sizeof tbuf)
+    s->out_stream = !strcasecmp(tbuf, "tcp") || !strcasecmp(tbuf, "tls") ||
+                    !strcasecmp(tbuf, "sctp");
+  if (port == 0 || port > 65535) s->out_stream = 0;
+  s->proxy_port = htons((unsigned short)port);
+  if (!host) return;
+  if (host[0] == '[') {
+    size_t n = strlen(host);
+    if (n < 3 || n - 2 >= sizeof h) return;
+    memcpy(h, host + 1, n - 2);
+    h[n - 2] = '\0';
+    if (inet_pton(AF_INET6, h, s->proxy_addr) == 1) s->proxy_family = AF_INET6;
+  } else if (inet_pton(AF_INET, host, s->proxy_addr) == 1) {
+    s->proxy_family = AF_INET;
   }
 }
 
@@ -462,6 +557,13 @@ int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud) {
   r->prev = &s->out;
   s->out = r;
   if (++s->n_out > s->peak_out) s->peak_out = s->n_out;
+  if (s->out_stream) {
+    uint64_t now = now_ms();
+    if (now - s->out_scan_ms >= OUT_SCAN_MS) {
+      s->out_scan_ms = now;
+      bound_proxy_connections(s);
+    }
+  }
   return 0;
 }
 
@@ -559,6 +661,7 @@ sx_sip *sx_sip_new(su_root_t *root, const sx_sip_params *p, const sx_sip_cbs *cb
     }
   }
   bound_stream_listeners(p->tcp_rcvbuf);
+  proxy_peer(s);
   s->trim_timer = su_timer_create(su_root_task(root), 0);
   /* The default leg carries outgoing requests; incoming ones never reach it (stateless). */
   s->leg = nta_leg_tcreate(s->agent, NULL, NULL, NTATAG_NO_DIALOG(1), TAG_END());
