@@ -164,6 +164,10 @@ unsigned pres_step(sx_pres_gw *P, sx_relent *e, sx_rel_event ev, const sx_decisi
   a = r.actions;
   ticket = sx_reltab_set(P->rt, e, r.next);
   pres_expiry_note(P, e, before);
+  if (ticket && P->store_ent == e && !sx_rel_persisted_differs(*P->store_row, r.next)) {
+    sx_reltab_written(P->rt, e->user, e->contact, ticket, P->snap_gen);
+    ticket = 0;
+  }
   if (ticket) pres_store_write(P, e, ticket);
   if (a || ticket)
     sx_info("presence", "%s / %s: %s -> out %s in %s added %d%s (%s)", e->user, e->contact,
@@ -386,6 +390,8 @@ static void reconcile_one(void *arg, sx_relent *e, sx_rel before, sx_rel after) 
     if (P->leases) adopted(P, e, before);
     return;
   }
+  P->store_row = &after;
+  P->store_ent = e;
   for (i = 0; i < n; i++) {
     if (ev[i] == SX_REV_ADMIN_ADD) {
       sx_decision d;
@@ -399,6 +405,8 @@ static void reconcile_one(void *arg, sx_relent *e, sx_rel before, sx_rel after) 
       pres_step(P, e, ev[i], NULL, SX_ALLOW);
     }
   }
+  P->store_row = NULL;
+  P->store_ent = NULL;
 }
 
 static void on_poll(uv_timer_t *t) {

@@ -62,6 +62,10 @@ typedef struct sx_pres_gw {
   size_t unb, un;
   uv_timer_t poll; /* snapshot changes, fetch deadlines */
   int64_t snap_gen;
+  /* while a change read from the store is stepped: the store's row (a step that ends in it
+   * writes nothing back, so a later change by someone else is not overwritten) */
+  const sx_rel *store_row;
+  const sx_relent *store_ent; /* the relation store_row is of */
   int shutting_down;
   int resyncing;            /* a RESYNC walk is running */
   unsigned exclude_dialogs; /* dialogs of the triggering request, not counted by pres_step */
