@@ -387,12 +387,16 @@ def test_relations_from_the_store(admin, ast):
         contact, cli[0]["state"], cli[0]["subscription_out"], cli[0]["subscription_in"],
         cli[0]["policy"])
     assert row in page, page
+    # the daemon takes the relation up, and drops it when removed, within a second each
+    # (the store's change counter)
+    def relations_become(n, what):
+        deadline = time.monotonic() + 1.5
+        while admin.get("/api/status").json()["presence"]["relations"] != n:
+            assert time.monotonic() < deadline, what
+            time.sleep(0.05)
+    relations_become(1, "the added relation did not reach the daemon")
     ctl(ast.gateway, "contact", "remove", user, contact)
-    # the daemon drops the relation within a second (the store's change counter)
-    deadline = time.monotonic() + 1.5
-    while admin.get("/api/status").json()["presence"]["relations"] != 0:
-        assert time.monotonic() < deadline, "the removed relation is still in the daemon"
-        time.sleep(0.05)
+    relations_become(0, "the removed relation is still in the daemon")
 
 
 def test_secret_never_rendered(admin, ast):
