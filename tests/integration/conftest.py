@@ -170,6 +170,28 @@ def _stack(prefix, with_gateway, config_overrides=None, prosody_kw=None, ctl_set
     return st, tmp
 
 
+def scale_fixture(prefix, clients_cls, *args, **kw):
+    """Starts a ScaleStack(tmp, *args, **kw) (tests/lib/scale.py) and clients_cls(stack),
+    yields (stack, clients), then closes the clients, stops the stack and drops tmp."""
+    from scale import ScaleStack
+    tmp = make_tmp(prefix)
+    st = ScaleStack(tmp, *args, **kw)
+    cl = None
+    try:
+        st.start()
+        cl = clients_cls(st)
+        yield st, cl
+    finally:
+        try:
+            if cl:
+                cl.close()
+        finally:
+            try:
+                st.stop()
+            finally:
+                drop_tmp(tmp)
+
+
 def stack_fixture(prefix, **kw):
     """A generator for a fixture: a stack started with kw (as _stack), stopped after."""
     st, tmp = _stack(prefix, **kw)

@@ -25,8 +25,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 import ejabberd  # noqa: E402
 import servers  # noqa: E402
-from conftest import drop_tmp, make_tmp, need_gateway  # noqa: E402
-from scale import EXTERNAL, INTERNAL, ScaleStack  # noqa: E402
+from conftest import need_gateway, scale_fixture  # noqa: E402
+from scale import EXTERNAL, INTERNAL  # noqa: E402
 from sipua import SipUA  # noqa: E402
 from xmppclient import XmppClient  # noqa: E402
 
@@ -89,22 +89,8 @@ class Clients:
 def stack(request):
     need_gateway()
     n, store = request.param[:2]
-    tmp = make_tmp("sx-scale-")
-    st = ScaleStack(tmp, n, store=store, cluster=len(request.param) > 2)
-    cl = None
-    try:
-        st.start()
-        cl = Clients(st)
-        yield st, cl
-    finally:
-        try:
-            if cl:
-                cl.close()
-        finally:
-            try:
-                st.stop()
-            finally:
-                drop_tmp(tmp)
+    yield from scale_fixture("sx-scale-", Clients, n, store=store,
+                             cluster=len(request.param) > 2)
 
 
 def im_both_ways(st, cl, count):

@@ -34,8 +34,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 import ejabberd  # noqa: E402
 import servers  # noqa: E402
-from conftest import drop_tmp, make_tmp, need_gateway  # noqa: E402
-from scale import EXTERNAL, INTERNAL, ScaleStack  # noqa: E402
+from conftest import need_gateway, scale_fixture  # noqa: E402
+from scale import EXTERNAL, INTERNAL  # noqa: E402
 from sipua import SipUA, pidf, sub_state  # noqa: E402
 from xmppclient import XmppClient  # noqa: E402
 
@@ -87,22 +87,8 @@ class Clients:
 @pytest.fixture(scope="module")
 def stack():
     need_gateway()
-    tmp = make_tmp("sx-scalepres-")
-    st = ScaleStack(tmp, 2, store="pg", users=USERS, kam_children=1)
-    cl = None
-    try:
-        st.start()
-        cl = Clients(st)
-        yield st, cl
-    finally:
-        try:
-            if cl:
-                cl.close()
-        finally:
-            try:
-                st.stop()
-            finally:
-                drop_tmp(tmp)
+    yield from scale_fixture("sx-scalepres-", Clients, 2, store="pg", users=USERS,
+                             kam_children=1)
 
 
 def publish(ua, basic="open", note=None):
