@@ -5,12 +5,16 @@
  * answer to a libuv timer, and the time from that timer callback (where nta_incoming_treply
  * is called) to the peer receiving the 200 is measured. (2) A libuv timer callback creates
  * an outgoing MESSAGE with nta; the time until the peer receives it is measured.
- * Fails if either p99 is 1 ms or more. Prints "N passed, N failed". */
+ * "At once" is checked without a clock: when the libuv callback returns, the datagram must
+ * already be queued on the peer's socket (loopback UDP delivers within the send call), in
+ * every round. The latencies are printed for information only; they depend on the machine.
+ * Prints "N passed, N failed". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <sofia-sip/nta.h>
 #include <sofia-sip/sip_header.h>
@@ -31,6 +35,7 @@ typedef struct ctx {
   uint64_t t0;
   uint64_t lat_reply[ROUNDS], lat_request[ROUNDS];
   int round, phase, done;
+  int late_reply, late_request; /* rounds whose datagram was not out when the callback returned */
   char buf[65536];
 } ctx;
 
@@ -45,6 +50,14 @@ static void on_alloc(uv_handle_t *h, size_t n, uv_buf_t *b) {
 
 static void next_round(ctx *c);
 
+/* Whether a datagram is waiting on the peer's socket right now. */
+static int peer_has_datagram(ctx *c) {
+  uv_os_fd_t fd;
+  char b;
+  if (uv_fileno((uv_handle_t *)&c->peer, &fd) != 0) return 0;
+  return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) >= 0;
+}
+
 /* Phase 1: reply from a libuv callback. */
 static void reply_now(uv_timer_t *t) {
   ctx *c = t->data;
@@ -52,6 +65,7 @@ static void reply_now(uv_timer_t *t) {
   nta_incoming_treply(c->pending, SIP_200_OK, TAG_END());
   nta_incoming_destroy(c->pending);
   c->pending = NULL;
+  if (!peer_has_datagram(c)) c->late_reply++;
 }
 
 static int on_request(nta_leg_magic_t *m, nta_leg_t *leg, nta_incoming_t *irq,
@@ -84,6 +98,7 @@ static void request_now(uv_timer_t *t) {
     fprintf(stderr, "nta_outgoing_tcreate failed\n");
     exit(1);
   }
+  if (!peer_has_datagram(c)) c->late_request++;
 }
 
 static void answer_request(ctx *c, const char *req, size_t n) {
@@ -152,11 +167,13 @@ static int cmp(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static int report(const char *what, uint64_t *v) {
+static int report(const char *what, uint64_t *v, int late) {
   qsort(v, ROUNDS, sizeof *v, cmp);
-  printf("%s: p50 %.1f us, p99 %.1f us, max %.1f us over %d rounds\n", what,
-         v[ROUNDS / 2] / 1e3, v[ROUNDS * 99 / 100] / 1e3, v[ROUNDS - 1] / 1e3, ROUNDS);
-  return v[ROUNDS * 99 / 100] < 1000000 ? 0 : 1;
+  printf("%s: %d of %d rounds not sent before the callback returned (must be 0); "
+         "p50 %.1f us, p99 %.1f us, max %.1f us\n",
+         what, late, ROUNDS, v[ROUNDS / 2] / 1e3, v[ROUNDS * 99 / 100] / 1e3,
+         v[ROUNDS - 1] / 1e3);
+  return late == 0 ? 0 : 1;
 }
 
 /* A UDP port that is free right now on 127.0.0.1. */
@@ -211,8 +228,8 @@ int main(void) {
     printf("loop_latency: did not finish (phase %d round %d)\n", c.phase, c.round);
     fails = 1;
   } else {
-    fails += report("reply from a libuv callback to the peer", c.lat_reply);
-    fails += report("request created in a libuv callback to the peer", c.lat_request);
+    fails += report("reply from a libuv callback to the peer", c.lat_reply, c.late_reply);
+    fails += report("request created in a libuv callback to the peer", c.lat_request, c.late_request);
   }
   uv_close((uv_handle_t *)&c.peer, NULL);
   uv_close((uv_handle_t *)&c.timer, NULL);
