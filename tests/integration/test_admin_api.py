@@ -1,7 +1,7 @@
 """The admin web console's API and pages (gateway/admin_*.c) on a running sipxmppd between a
 real Prosody and a real Kamailio: no answer without a session, CSRF refusals, the same
 validation messages as sipxmppctl (compared with the CLI's actual output), concurrent edits
-from the CLI and the console, changes reaching the running daemon within a second, the
+from the CLI and the console, a console write waiting for the store's lock off the loop, changes reaching the running daemon within a second, the
 edge secret never shown, failed logins throttled and logged, and HTTPS.
 """
 
@@ -499,6 +499,36 @@ def test_concurrent_edits_from_cli_and_console(admin, ast):
     for p in ("cli", "web"):
         for i in range(n):
             assert admin.api("DELETE", "/api/users", user="sip:%s%d@%s" % (p, i, INTERNAL)).status == 200
+
+
+def test_console_write_waits_off_the_loop(admin, ast):
+    """A console write that waits for the store's write lock (held here as a large
+    `sipxmppctl user import` would hold it) waits in the pool: the daemon's loop answers
+    /healthz meanwhile, and the write is saved once the lock is released."""
+    import sqlite3
+    user = "sip:locked@%s" % INTERNAL
+    lock = sqlite3.connect(ast.gateway.store, timeout=5, isolation_level=None)
+    result = {}
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+
+        def write():
+            result["r"] = admin.api("POST", "/api/users", {"uri": user, "site": "locked"})
+
+        t = threading.Thread(target=write)
+        t.start()
+        t.join(0.5)  # the console has the request and waits for the lock
+        assert t.is_alive(), "the write did not wait for the lock: %r" % result
+        assert ast.gateway.healthz() == 200
+        assert t.is_alive(), "the write ended while the lock was held: %r" % result
+    finally:
+        lock.execute("COMMIT")
+        lock.close()
+    t.join(10)
+    assert not t.is_alive()
+    assert result["r"].status == 201, result["r"].text
+    assert admin.api("GET", "/api/users", user=user).json()["site"] == "locked"
+    assert admin.api("DELETE", "/api/users", user=user).status == 200
 
 
 def test_login_throttled_and_logged(ast):
