@@ -5,44 +5,41 @@
 #include <string.h>
 
 #include "conf/store.h"
+#include "gateway/store_job.h"
 #include "translate/log.h"
 
 struct sx_access {
-  uv_loop_t *loop;
   uv_timer_t poll;
-  uv_work_t work;
-  uv_work_t poll_work;
-  sx_store *store;       /* used only by the work thread while work is queued */
-  sx_store *poll_store;  /* reads the change counter only, in the pool (poll_busy) */
+  sx_store_job *build;   /* rebuilds the snapshot in the pool */
+  sx_store_job *poller;  /* reads the change counter only, in the pool */
   int64_t polled;        /* the poll's result: the counter, or -1 */
-  int poll_busy;
   sx_policy_snap *snap;  /* current, owned */
   sx_policy_snap *built; /* result of the work thread */
   int64_t generation;
-  int busy, want_force, closing, poll_closed;
+  int want_force, closing, poll_closed;
   char err[256];
 };
 
 static void start_build(sx_access *a);
 
-static void build_work(uv_work_t *w) {
-  sx_access *a = w->data;
+static void build_work(sx_store *st, void *arg) {
+  sx_access *a = arg;
   a->err[0] = '\0';
-  a->built = sx_store_snapshot(a->store, a->err, sizeof a->err);
+  a->built = sx_store_snapshot(st, a->err, sizeof a->err);
 }
 
 static void maybe_free(sx_access *a) {
-  if (a->closing && !a->busy && !a->poll_busy && a->poll_closed) {
-    sx_store_close(a->store);
-    sx_store_close(a->poll_store);
+  if (a->closing && !sx_store_job_busy(a->build) && !sx_store_job_busy(a->poller) &&
+      a->poll_closed) {
+    sx_store_job_close(a->build);
+    sx_store_job_close(a->poller);
     sx_snap_free(a->snap);
     free(a);
   }
 }
 
-static void build_done(uv_work_t *w, int status) {
-  sx_access *a = w->data;
-  a->busy = 0;
+static void build_done(void *arg, int status) {
+  sx_access *a = arg;
   if (status == 0 && a->built) {
     sx_snap_counts c;
     sx_snap_free(a->snap);
@@ -61,23 +58,20 @@ static void build_done(uv_work_t *w, int status) {
 }
 
 static void start_build(sx_access *a) {
-  if (a->busy || a->closing) return;
+  if (sx_store_job_busy(a->build) || a->closing) return;
   a->want_force = 0;
-  a->busy = 1;
-  a->work.data = a;
-  if (uv_queue_work(a->loop, &a->work, build_work, build_done) != 0) a->busy = 0;
+  sx_store_job_run(a->build, build_work, build_done, a);
 }
 
 /* One indexed read every 250 ms, in libuv's pool (a store that hangs never stalls the
  * loop: the next poll waits for this one); the rebuild runs there too. */
-static void poll_work(uv_work_t *w) {
-  sx_access *a = w->data;
-  a->polled = sx_store_generation(a->poll_store);
+static void poll_work(sx_store *st, void *arg) {
+  sx_access *a = arg;
+  a->polled = sx_store_generation(st);
 }
 
-static void poll_done(uv_work_t *w, int status) {
-  sx_access *a = w->data;
-  a->poll_busy = 0;
+static void poll_done(void *arg, int status) {
+  sx_access *a = arg;
   if (status == 0 && !a->closing) {
     if (a->polled < 0)
       sx_warn("policy", "cannot read the store's change counter");
@@ -89,10 +83,8 @@ static void poll_done(uv_work_t *w, int status) {
 
 static void on_poll(uv_timer_t *t) {
   sx_access *a = t->data;
-  if (a->poll_busy || a->closing) return;
-  a->poll_busy = 1;
-  a->poll_work.data = a;
-  if (uv_queue_work(a->loop, &a->poll_work, poll_work, poll_done) != 0) a->poll_busy = 0;
+  if (a->closing) return;
+  sx_store_job_run(a->poller, poll_work, poll_done, a); /* -1 while the last poll runs */
 }
 
 sx_access *sx_access_new(uv_loop_t *loop, const char *store_path, char *err, size_t n) {
@@ -101,20 +93,19 @@ sx_access *sx_access_new(uv_loop_t *loop, const char *store_path, char *err, siz
     snprintf(err, n, "out of memory");
     return NULL;
   }
-  a->loop = loop;
-  if (sx_store_open(store_path, &a->store, err, n) != SX_ST_OK) {
+  if (!(a->build = sx_store_job_open(loop, store_path, err, n))) {
     free(a);
     return NULL;
   }
-  if (sx_store_open(store_path, &a->poll_store, err, n) != SX_ST_OK) {
-    sx_store_close(a->store);
+  if (!(a->poller = sx_store_job_open(loop, store_path, err, n))) {
+    sx_store_job_close(a->build);
     free(a);
     return NULL;
   }
-  a->snap = sx_store_snapshot(a->store, err, n);
+  a->snap = sx_store_snapshot(sx_store_job_store(a->build), err, n);
   if (!a->snap) {
-    sx_store_close(a->store);
-    sx_store_close(a->poll_store);
+    sx_store_job_close(a->build);
+    sx_store_job_close(a->poller);
     free(a);
     return NULL;
   }

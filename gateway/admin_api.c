@@ -63,9 +63,9 @@ static void partners(admin_req *q, admin_resp *r) {
   op_out o;
   const char *domain = req_arg(q, "domain");
   if (is(q, "GET")) {
-    op_partner_list(q->a, domain, &o);
+    op_partner_list(q, domain, &o);
   } else if (is(q, "DELETE")) {
-    op_partner_remove(q->a, domain, &o);
+    op_partner_remove(q, domain, &o);
   } else if (is(q, "POST") || is(q, "PUT")) {
     if (is(q, "PUT") && !domain) {
       resp_error(r, 400, "PUT /api/partners needs ?domain=");
@@ -73,7 +73,7 @@ static void partners(admin_req *q, admin_resp *r) {
     }
     cJSON *in = body_object(q, r);
     if (!in) return;
-    op_partner_write(q->a, in, is(q, "PUT") ? domain : NULL, &o);
+    op_partner_write(q, in, is(q, "PUT") ? domain : NULL, &o);
     cJSON_Delete(in);
   } else {
     resp_error(r, 405, "method not allowed");
@@ -86,10 +86,10 @@ static void policies(admin_req *q, admin_resp *r) {
   op_out o;
   const char *name = req_arg(q, "name");
   if (is(q, "GET")) {
-    op_policy_list(q->a, name, &o);
+    op_policy_list(q, name, &o);
   } else if (is(q, "DELETE")) {
     const char *force = req_arg(q, "force");
-    op_policy_remove(q->a, name, force && strcmp(force, "0"), &o);
+    op_policy_remove(q, name, force && strcmp(force, "0"), &o);
   } else if (is(q, "POST") || is(q, "PUT")) {
     if (is(q, "PUT") && !name) {
       resp_error(r, 400, "PUT /api/policies needs ?name=");
@@ -97,7 +97,7 @@ static void policies(admin_req *q, admin_resp *r) {
     }
     cJSON *in = body_object(q, r);
     if (!in) return;
-    op_policy_write(q->a, in, is(q, "PUT") ? name : NULL, &o);
+    op_policy_write(q, in, is(q, "PUT") ? name : NULL, &o);
     cJSON_Delete(in);
   } else {
     resp_error(r, 405, "method not allowed");
@@ -123,7 +123,7 @@ static void grant(admin_req *q, admin_resp *r) {
     return;
   }
   op_out o;
-  op_policy_grant(q->a, cJSON_IsString(p) ? p->valuestring : NULL,
+  op_policy_grant(q, cJSON_IsString(p) ? p->valuestring : NULL,
                   cJSON_IsString(u) ? u->valuestring : NULL, &o);
   cJSON_Delete(in);
   answer(r, &o);
@@ -134,12 +134,12 @@ static void users(admin_req *q, admin_resp *r) {
   const char *user = req_arg(q, "user");
   if (is(q, "GET")) {
     if (user)
-      op_user_get(q->a, user, &o);
+      op_user_get(q, user, &o);
     else
-      op_user_list(q->a, req_arg(q, "q"), req_arg(q, "site"), req_arg(q, "policy"),
+      op_user_list(q, req_arg(q, "q"), req_arg(q, "site"), req_arg(q, "policy"),
                    USER_LIST_LIMIT, &o);
   } else if (is(q, "DELETE")) {
-    op_user_remove(q->a, user, &o);
+    op_user_remove(q, user, &o);
   } else if (is(q, "POST") || is(q, "PUT")) {
     if (is(q, "PUT") && !user) {
       resp_error(r, 400, "PUT /api/users needs ?user=");
@@ -147,7 +147,7 @@ static void users(admin_req *q, admin_resp *r) {
     }
     cJSON *in = body_object(q, r);
     if (!in) return;
-    op_user_write(q->a, in, is(q, "PUT") ? user : NULL, &o);
+    op_user_write(q, in, is(q, "PUT") ? user : NULL, &o);
     cJSON_Delete(in);
   } else {
     resp_error(r, 405, "method not allowed");
@@ -164,7 +164,7 @@ static void import(admin_req *q, admin_resp *r) {
   const char *skip = req_arg(q, "skip_bad");
   const char *name = req_arg(q, "filename");
   op_out o;
-  op_user_import(q->a, q->body, q->body_len, name && *name ? name : "-", skip && strcmp(skip, "0"),
+  op_user_import(q, q->body, q->body_len, name && *name ? name : "-", skip && strcmp(skip, "0"),
                  &o);
   /* a refused import still lists its bad lines */
   if (o.status >= 400 && o.data) {
@@ -198,10 +198,10 @@ int admin_api(admin_req *q, admin_resp *r) {
   } else if (!strcmp(p, "/users/import")) {
     import(q, r);
   } else if (!strcmp(p, "/relations") && is(q, "GET")) {
-    op_relations(q->a, req_arg(q, "user"), &o);
+    op_relations(q, req_arg(q, "user"), &o);
     answer(r, &o);
   } else if (!strcmp(p, "/check") && is(q, "GET")) {
-    op_check(q->a, req_arg(q, "user"), req_arg(q, "contact"), req_arg(q, "direction"),
+    op_check(q, req_arg(q, "user"), req_arg(q, "contact"), req_arg(q, "direction"),
              req_arg(q, "kind"), &o);
     answer(r, &o);
   } else {

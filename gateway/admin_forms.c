@@ -85,7 +85,7 @@ void h_msg(FILE *f, const char *cls, const char *text) {
 void h_flash(FILE *f, admin_req *q) {
   if (!q->sess || !q->sess->flash[0]) return;
   h_msg(f, q->sess->flash_error ? "error" : "ok", q->sess->flash);
-  q->sess->flash[0] = 0;
+  q->flash_shown = 1; /* cleared when this page is sent (admin_http.c) */
 }
 
 void h_csrf(FILE *f, const admin_req *q) {

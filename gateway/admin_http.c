@@ -5,10 +5,11 @@
  * state-changing request (POST, PUT, DELETE) also needs the session's CSRF token, in the
  * X-CSRF-Token header or a "csrf" form field.
  *
- * A login's password check (scrypt, ~0.1 s) runs in libuv's thread pool with its own store
- * handle while the connection is suspended, so SIP and XMPP traffic never waits for it; the
- * request is then handled again with the result. Failed logins are throttled per address
- * and overall, and logged. */
+ * Every store statement of a request (a login's password check, scrypt ~0.1 s, the session's
+ * check that its admin still exists, the pages' and the API's operations) runs in libuv's
+ * thread pool while the connection is suspended (admin_calls.c), so SIP and XMPP traffic
+ * never waits for the store; the request is then handled again with the result. Failed
+ * logins are throttled per address and overall, and logged. */
 #include "gateway/admin.h"
 
 #include <arpa/inet.h>
@@ -40,24 +41,12 @@ typedef struct {
   field *fields;
   size_t n_fields;
   int bad_form;
-  admin_login_slot login;
-  login_job *job; /* while a password check runs */
+  admin_calls *calls; /* the request's store operations */
 } req_state;
-
-struct login_job {
-  uv_work_t work;
-  login_job *next;         /* in sx_admin.jobs */
-  sx_admin *a;             /* NULL once the console stopped */
-  struct MHD_Connection *c;
-  req_state *s;            /* NULL once the request ended */
-  char *store, *name, *password;
-  sx_st st;
-  char err[256];
-};
 
 static void state_free(req_state *s) {
   if (!s) return;
-  if (s->job) s->job->s = NULL;
+  admin_calls_free(s->calls);
   free(s->buf);
   for (size_t i = 0; i < s->n_fields; i++) {
     free(s->fields[i].key);
@@ -269,86 +258,16 @@ static const char *log_name(const char *name) {
   return name && sx_admin_name_check(name, NULL, 0) == 0 ? name : "(invalid name)";
 }
 
-/* ---- password checks off the loop ------------------------------------------------------- */
-
-static void job_free(login_job *j) {
-  if (j->password) explicit_bzero(j->password, strlen(j->password));
-  free(j->password);
-  free(j->name);
-  free(j->store);
-  free(j);
-}
-
-static void job_work(uv_work_t *w) {
-  login_job *j = w->data;
-  sx_store *st = NULL;
-  j->st = sx_store_open(j->store, &st, j->err, sizeof j->err);
-  if (j->st == SX_ST_OK) j->st = sx_store_admin_verify(st, j->name, j->password, j->err, sizeof j->err);
-  if (st) sx_store_close(st);
-}
-
-static void job_done(uv_work_t *w, int status) {
-  login_job *j = w->data;
-  sx_admin *a = j->a;
-  if (a) {
-    for (login_job **p = &a->jobs; *p; p = &(*p)->next)
-      if (*p == j) {
-        *p = j->next;
-        break;
-      }
-    if (j->s) {
-      j->s->job = NULL;
-      j->s->login.done = 1;
-      j->s->login.st = status == 0 ? j->st : SX_ST_ERROR;
-      snprintf(j->s->login.err, sizeof j->s->login.err, "%s",
-               status == 0 ? j->err : "the password check was cancelled");
-    }
-    MHD_resume_connection(j->c);
-    sx_mhd_kick(a->mhd);
-  }
-  job_free(j);
-}
-
-/* Starts the password check and suspends the connection; 0, or -1 (nothing started). */
-static int start_check(admin_req *q, const char *name, const char *password) {
-  sx_admin *a = q->a;
-  req_state *s = (req_state *)((char *)q->login - offsetof(req_state, login));
-  login_job *j = calloc(1, sizeof *j);
-  if (!j) return -1;
-  j->a = a;
-  j->c = q->c;
-  j->s = s;
-  j->store = strdup(a->gw->cfg.store);
-  j->name = strdup(name ? name : "");
-  j->password = strdup(password ? password : "");
-  j->work.data = j;
-  if (!j->store || !j->name || !j->password) {
-    job_free(j);
-    return -1;
-  }
-  MHD_suspend_connection(q->c);
-  if (uv_queue_work(&a->gw->loop.uv, &j->work, job_work, job_done) != 0) {
-    MHD_resume_connection(q->c);
-    job_free(j);
-    return -1;
-  }
-  j->next = a->jobs;
-  a->jobs = j;
-  s->job = j;
-  q->login->started = 1;
-  return 0;
-}
-
-/* Verifies name/password (the check runs off the loop: the first call starts it and
- * suspends the request, the second has the result). On success creates the session and
- * sets the cookie. Returns the session, or NULL with r holding the refusal (api: JSON, else
- * the login page) or r->suspended set. */
+/* Verifies name/password (the check runs off the loop: the first pass starts it and the
+ * request waits, the second has the result). On success creates the session and sets the
+ * cookie. Returns the session, or NULL with r holding the refusal (api: JSON, else the login
+ * page) or q->pending set. */
 static sx_admin_session *do_login(admin_req *q, admin_resp *r, const char *name,
                                   const char *password, int api) {
   sx_admin *a = q->a;
   uint64_t now = sx_gw_now(a->gw);
   unsigned retry = 0;
-  if (!q->login->done && !sx_throttle_allowed(a->sessions, q->addr, now, &retry)) {
+  if (!admin_call_ready(q) && !sx_throttle_allowed(a->sessions, q->addr, now, &retry)) {
     sx_warn("admin", "login refused for '%s' from %s: too many failed logins (retry in %u s)",
             log_name(name), q->addr, retry);
     char msg[160];
@@ -360,16 +279,12 @@ static sx_admin_session *do_login(admin_req *q, admin_resp *r, const char *name,
     r->retry_after = retry;
     return NULL;
   }
-  if (!q->login->done) {
-    if (start_check(q, name, password) == 0) {
-      r->suspended = 1;
-      return NULL;
-    }
-    resp_error(r, 500, "cannot start the password check");
-    return NULL;
-  }
-  sx_st st = q->login->st;
-  const char *err = q->login->err;
+  op_out o;
+  op_admin_verify(q, name, password, &o);
+  op_out_free(&o);
+  if (q->pending) return NULL;
+  sx_st st = o.st;
+  const char *err = o.err;
   if (st != SX_ST_OK) {
     if (st == SX_ST_ERROR) {
       sx_err("admin", "login for '%s' from %s: %s", log_name(name), q->addr, err);
@@ -455,11 +370,17 @@ static void route(admin_req *q, admin_resp *r) {
   q->sess = sx_sessions_find(a->sessions, cookie, sx_gw_now(a->gw));
   if (q->sess) {
     /* an administrator removed, or whose password changed since the login, is logged out */
-    int64_t updated = 0;
-    char err[256];
-    sx_st st = sx_store_admin_updated(a->store, q->sess->user, &updated, err, sizeof err);
+    op_out o;
+    op_admin_updated(q, q->sess->user, &o);
+    if (q->pending) {
+      op_out_free(&o);
+      return;
+    }
+    sx_st st = o.st;
+    int64_t updated = cJSON_IsNumber(o.data) ? (int64_t)o.data->valuedouble : 0;
+    op_out_free(&o);
     if (st == SX_ST_ERROR) {
-      sx_err("admin", "%s", err);
+      sx_err("admin", "%s", o.err);
       resp_error(r, 500, "the store cannot be read; see the daemon's log");
       return;
     }
@@ -538,10 +459,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   sx_admin *a = cls;
   (void)version;
   req_state *s = *req_cls;
-  if (s && s->job) return MHD_NO; /* resumed only to be closed (the console stops) */
+  if (s && admin_calls_waiting(s->calls)) return MHD_NO; /* resumed to be closed (stop) */
   if (!s) {
     if (!(s = calloc(1, sizeof *s))) return MHD_NO;
     *req_cls = s;
+    if (!(s->calls = admin_calls_new())) return MHD_NO;
     return MHD_YES;
   }
   if (*upload_data_size) {
@@ -576,7 +498,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   q.path = url;
   q.body = s->buf ? s->buf : "";
   q.body_len = s->len;
-  q.login = &s->login;
+  q.calls = s->calls;
   r.html = strncmp(url, "/api/", 5) != 0;
   client_addr(c, q.addr, sizeof q.addr);
   if (strcmp(q.method, "GET") && strcmp(q.method, "POST") && strcmp(q.method, "PUT") &&
@@ -590,6 +512,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     route(&q, &r);
   }
   cJSON_Delete(q.form);
+  if (q.pending) {
+    r.suspended = 1; /* handled again when the operation is done */
+  } else if (q.flash_shown && q.sess) {
+    q.sess->flash[0] = 0; /* shown on this page */
+  }
   if (r.suspended) {
     free(r.body);
     return MHD_YES;
@@ -646,7 +573,8 @@ int sx_admin_start(sx_gw *gw, sx_admin **out, char *err, size_t n) {
   }
   a->gw = gw;
   sx_sessions_init(a->sessions, (uint64_t)gw->cfg.admin_idle_s * 1000);
-  if (sx_store_open(gw->cfg.store, &a->store, err, n) != SX_ST_OK) goto fail;
+  a->queue_tail = &a->queue;
+  if (!(a->job = sx_store_job_open(&gw->loop.uv, gw->cfg.store, err, n))) goto fail;
   char *cert = NULL, *key = NULL;
   if (gw->cfg.admin_cert_file) {
     if (!(cert = slurp(gw->cfg.admin_cert_file, err, n)) ||
@@ -687,16 +615,10 @@ unsigned sx_admin_port(const sx_admin *a) { return a ? sx_mhd_port(a->mhd) : 0; 
 
 void sx_admin_stop(sx_admin *a) {
   if (!a) return;
-  /* libmicrohttpd must not stop with suspended connections: resume them (they are closed);
-   * the checks still running finish on their own and free themselves. */
-  for (login_job *j = a->jobs; j; j = j->next) {
-    j->a = NULL;
-    MHD_resume_connection(j->c);
-  }
-  a->jobs = NULL;
+  admin_calls_stop(a); /* the waiting requests resumed, to be closed */
   sx_mhd_stop(a->mhd);
+  admin_calls_close(a);
   sx_admin_status_free(a->status);
-  if (a->store) sx_store_close(a->store);
   if (a->sessions) explicit_bzero(a->sessions, sizeof *a->sessions);
   free(a->sessions);
   free(a);

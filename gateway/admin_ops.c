@@ -1,8 +1,9 @@
 /* The console's operations (see admin_internal.h): each takes plain values, works through
  * the same store functions and shared rules as sipxmppctl (conf/store*.c, conf/check.c,
  * conf/user_import.c), so validation messages are the CLI's, and fills an op_out that the
- * JSON API and the pages both use. Every successful change asks the daemon to rebuild its
- * policy snapshot at once. */
+ * JSON API and the pages both use. The run_* functions do the work in libuv's pool
+ * (admin_op_exec, started by admin_call); every successful change sets env->changed, and the
+ * loop then asks the daemon to rebuild its policy snapshot at once. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -206,19 +207,19 @@ static int apply_partner(const cJSON *in, sx_partner_rec *p, op_out *o) {
   return 0;
 }
 
-void op_partner_list(sx_admin *a, const char *domain, op_out *o) {
+static void run_partner_list(op_env *e, const char *domain, op_out *o) {
   char err[1024];
   memset(o, 0, sizeof *o);
   o->status = 200;
   if (domain) {
     sx_partner_rec p;
-    if (!st_ok(o, sx_store_partner_get(a->store, domain, &p, err, sizeof err), err)) return;
+    if (!st_ok(o, sx_store_partner_get(e->st, domain, &p, err, sizeof err), err)) return;
     o->data = sx_json_partner(&p);
     sx_partner_rec_free(&p);
   } else {
     sx_partner_rec *v;
     size_t n;
-    if (!st_ok(o, sx_store_partner_list(a->store, &v, &n, err, sizeof err), err)) return;
+    if (!st_ok(o, sx_store_partner_list(e->st, &v, &n, err, sizeof err), err)) return;
     o->data = cJSON_CreateArray();
     for (size_t i = 0; o->data && i < n; i++) cJSON_AddItemToArray(o->data, sx_json_partner(&v[i]));
     sx_partner_list_free(v, n);
@@ -226,7 +227,7 @@ void op_partner_list(sx_admin *a, const char *domain, op_out *o) {
   if (!o->data) fail(o, 500, "out of memory");
 }
 
-void op_partner_write(sx_admin *a, const cJSON *in, const char *update_domain, op_out *o) {
+static void run_partner_write(op_env *e, const cJSON *in, const char *update_domain, op_out *o) {
   char err[1024], warn[1024] = "";
   memset(o, 0, sizeof *o);
   sx_partner_rec p;
@@ -243,7 +244,7 @@ void op_partner_write(sx_admin *a, const cJSON *in, const char *update_domain, o
       return;
     }
   } else {
-    if (!st_ok(o, sx_store_partner_get(a->store, update_domain, &p, err, sizeof err), err)) return;
+    if (!st_ok(o, sx_store_partner_get(e->st, update_domain, &p, err, sizeof err), err)) return;
     char nd[SX_JID_PART_MAX + 1];
     if (sx_domain_normalize(update_domain, nd, sizeof nd, NULL, 0) == 0 && strcmp(nd, p.domain)) {
       fail(o, 400, "%s is an additional domain of partner %s; use: partner set %s ...", nd,
@@ -253,16 +254,16 @@ void op_partner_write(sx_admin *a, const cJSON *in, const char *update_domain, o
     }
   }
   if (apply_partner(in, &p, o) == 0 &&
-      st_ok(o, sx_partner_check_served(&a->gw->cfg, &p, err, sizeof err), err)) {
-    sx_st st = create ? sx_store_partner_new(a->store, &p, warn, sizeof warn, err, sizeof err)
-                      : sx_store_partner_update(a->store, &p, warn, sizeof warn, err, sizeof err);
+      st_ok(o, sx_partner_check_served(e->cfg, &p, err, sizeof err), err)) {
+    sx_st st = create ? sx_store_partner_new(e->st, &p, warn, sizeof warn, err, sizeof err)
+                      : sx_store_partner_update(e->st, &p, warn, sizeof warn, err, sizeof err);
     if (st_ok(o, st, err)) {
       snprintf(o->warn, sizeof o->warn, "%s", warn);
       char nd[SX_JID_PART_MAX + 1];
       if (sx_domain_normalize(p.domain, nd, sizeof nd, NULL, 0) != 0) snprintf(nd, sizeof nd, "%s", p.domain);
-      admin_changed(a);
+      e->changed = 1;
       sx_info("admin", "partner %s %s", nd, create ? "created" : "changed");
-      op_partner_list(a, nd, o);
+      run_partner_list(e, nd, o);
       snprintf(o->warn, sizeof o->warn, "%s", warn);
       if (o->status == 200 && create) o->status = 201;
     }
@@ -270,34 +271,34 @@ void op_partner_write(sx_admin *a, const cJSON *in, const char *update_domain, o
   sx_partner_rec_free(&p);
 }
 
-void op_partner_remove(sx_admin *a, const char *domain, op_out *o) {
+static void run_partner_remove(op_env *e, const char *domain, op_out *o) {
   char err[1024];
   memset(o, 0, sizeof *o);
   if (!domain || !*domain) {
     fail(o, 400, "domain: missing");
     return;
   }
-  if (!st_ok(o, sx_store_partner_remove(a->store, domain, err, sizeof err), err)) return;
+  if (!st_ok(o, sx_store_partner_remove(e->st, domain, err, sizeof err), err)) return;
   o->status = 200;
-  admin_changed(a);
+  e->changed = 1;
   sx_info("admin", "partner %s removed", domain);
 }
 
 /* ---- policies -------------------------------------------------------------------------------- */
 
-void op_policy_list(sx_admin *a, const char *name, op_out *o) {
+static void run_policy_list(op_env *e, const char *name, op_out *o) {
   char err[1024];
   memset(o, 0, sizeof *o);
   o->status = 200;
   if (name) {
     sx_policy_rec p;
-    if (!st_ok(o, sx_store_policy_get(a->store, name, &p, err, sizeof err), err)) return;
+    if (!st_ok(o, sx_store_policy_get(e->st, name, &p, err, sizeof err), err)) return;
     o->data = sx_json_policy(&p);
     sx_policy_rec_free(&p);
   } else {
     sx_policy_rec *v;
     size_t n;
-    if (!st_ok(o, sx_store_policy_list(a->store, &v, &n, err, sizeof err), err)) return;
+    if (!st_ok(o, sx_store_policy_list(e->st, &v, &n, err, sizeof err), err)) return;
     o->data = cJSON_CreateArray();
     for (size_t i = 0; o->data && i < n; i++) cJSON_AddItemToArray(o->data, sx_json_policy(&v[i]));
     sx_policy_list_free(v, n);
@@ -305,7 +306,7 @@ void op_policy_list(sx_admin *a, const char *name, op_out *o) {
   if (!o->data) fail(o, 500, "out of memory");
 }
 
-void op_policy_write(sx_admin *a, const cJSON *in, const char *update_name, op_out *o) {
+static void run_policy_write(op_env *e, const cJSON *in, const char *update_name, op_out *o) {
   char err[1024];
   memset(o, 0, sizeof *o);
   unsigned mask = 0, flags = 0;
@@ -330,35 +331,35 @@ void op_policy_write(sx_admin *a, const cJSON *in, const char *update_name, op_o
     fail(o, 400, "name: missing (global, site:SITE or a tag)");
     return;
   }
-  sx_st st = update_name ? sx_store_policy_set(a->store, name, mask, flags, desc, err, sizeof err)
-                         : sx_store_policy_new(a->store, name, flags, desc, err, sizeof err);
+  sx_st st = update_name ? sx_store_policy_set(e->st, name, mask, flags, desc, err, sizeof err)
+                         : sx_store_policy_new(e->st, name, flags, desc, err, sizeof err);
   if (!st_ok(o, st, err)) return;
-  admin_changed(a);
+  e->changed = 1;
   sx_info("admin", "policy %s %s", name, update_name ? "changed" : "created");
-  op_policy_list(a, name, o);
+  run_policy_list(e, name, o);
   if (o->status == 200 && !update_name) o->status = 201;
 }
 
-void op_policy_remove(sx_admin *a, const char *name, int force, op_out *o) {
+static void run_policy_remove(op_env *e, const char *name, int force, op_out *o) {
   char err[1024];
   memset(o, 0, sizeof *o);
   if (!name || !*name) {
     fail(o, 400, "name: missing");
     return;
   }
-  if (!st_ok(o, sx_store_policy_remove(a->store, name, force, err, sizeof err), err)) return;
+  if (!st_ok(o, sx_store_policy_remove(e->st, name, force, err, sizeof err), err)) return;
   o->status = 200;
-  admin_changed(a);
+  e->changed = 1;
   sx_info("admin", "policy %s removed", name);
 }
 
-void op_policy_grant(sx_admin *a, const char *tag, const char *user, op_out *o) {
+static void run_policy_grant(op_env *e, const char *tag, const char *user, op_out *o) {
   char err[1024];
   memset(o, 0, sizeof *o);
   char *key = NULL;
   if (user && !(key = key_of(o, "user", user))) return;
   long changed = 0;
-  sx_st st = sx_store_policy_grant(a->store, tag && *tag ? tag : NULL, key, &changed, err, sizeof err);
+  sx_st st = sx_store_policy_grant(e->st, tag && *tag ? tag : NULL, key, &changed, err, sizeof err);
   if (st_ok(o, st, err)) {
     o->status = 200;
     o->data = cJSON_CreateObject();
@@ -371,7 +372,7 @@ void op_policy_grant(sx_admin *a, const char *tag, const char *user, op_out *o) 
       snprintf(o->warn, sizeof o->warn,
                "the store has no users, so nothing was granted; users not in the store get "
                "their site policy or the global policy");
-    admin_changed(a);
+    e->changed = 1;
     sx_info("admin", "policy %s granted to %s", tag && *tag ? tag : "(none)", key ? key : "all users");
   }
   free(key);
@@ -379,27 +380,27 @@ void op_policy_grant(sx_admin *a, const char *tag, const char *user, op_out *o) 
 
 /* ---- users ----------------------------------------------------------------------------------- */
 
-void op_user_get(sx_admin *a, const char *user, op_out *o) {
+static void run_user_get(op_env *e, const char *user, op_out *o) {
   char err[1024];
   memset(o, 0, sizeof *o);
   char *key = key_of(o, "user", user);
   if (!key) return;
   sx_user_rec u;
-  if (st_ok(o, sx_store_user_get(a->store, key, &u, err, sizeof err), err)) {
+  if (st_ok(o, sx_store_user_get(e->st, key, &u, err, sizeof err), err)) {
     o->status = 200;
-    if (!(o->data = sx_json_user(a->store, &u))) fail(o, 500, "out of memory");
+    if (!(o->data = sx_json_user(e->st, &u))) fail(o, 500, "out of memory");
     sx_user_rec_free(&u);
   }
   free(key);
 }
 
-void op_user_list(sx_admin *a, const char *q, const char *site, const char *policy,
-                  size_t limit, op_out *o) {
+static void run_user_list(op_env *e, const char *q, const char *site, const char *policy,
+                          size_t limit, op_out *o) {
   char err[1024];
   memset(o, 0, sizeof *o);
   sx_user_rec *v;
   size_t n;
-  if (!st_ok(o, sx_store_user_list(a->store, site && *site ? site : NULL,
+  if (!st_ok(o, sx_store_user_list(e->st, site && *site ? site : NULL,
                                    policy && *policy ? policy : NULL, &v, &n, err, sizeof err),
              err))
     return;
@@ -419,7 +420,7 @@ void op_user_list(sx_admin *a, const char *q, const char *site, const char *poli
   if (!arr) fail(o, 500, "out of memory");
 }
 
-void op_user_write(sx_admin *a, const cJSON *in, const char *update_user, op_out *o) {
+static void run_user_write(op_env *e, const cJSON *in, const char *update_user, op_out *o) {
   char err[1024];
   memset(o, 0, sizeof *o);
   int bad = 0;
@@ -440,34 +441,34 @@ void op_user_write(sx_admin *a, const cJSON *in, const char *update_user, op_out
   if (update_user && !policy && cJSON_IsNull(item(in, "policy"))) policy = "";
   char *key = key_of(o, "user", uri);
   if (!key) return;
-  sx_st st = update_user ? sx_store_user_set(a->store, key, site, policy, err, sizeof err)
-                         : sx_store_user_add(a->store, key, site, policy, err, sizeof err);
+  sx_st st = update_user ? sx_store_user_set(e->st, key, site, policy, err, sizeof err)
+                         : sx_store_user_add(e->st, key, site, policy, err, sizeof err);
   if (st_ok(o, st, err)) {
     const char *at = strrchr(key, '@');
-    if (at && !sx_config_serves(&a->gw->cfg, at + 1))
+    if (at && !sx_config_serves(e->cfg, at + 1))
       snprintf(o->warn, sizeof o->warn,
                "%s is not in a domain this gateway serves; the daemon will not treat it as an "
                "internal user",
                at + 1);
     char keep[sizeof o->warn];
     memcpy(keep, o->warn, sizeof keep);
-    admin_changed(a);
+    e->changed = 1;
     sx_info("admin", "user %s %s", key, update_user ? "changed" : "added");
-    op_user_get(a, key, o);
+    run_user_get(e, key, o);
     memcpy(o->warn, keep, sizeof keep);
     if (o->status == 200 && !update_user) o->status = 201;
   }
   free(key);
 }
 
-void op_user_remove(sx_admin *a, const char *user, op_out *o) {
+static void run_user_remove(op_env *e, const char *user, op_out *o) {
   char err[1024];
   memset(o, 0, sizeof *o);
   char *key = key_of(o, "user", user);
   if (!key) return;
-  if (st_ok(o, sx_store_user_remove(a->store, key, err, sizeof err), err)) {
+  if (st_ok(o, sx_store_user_remove(e->st, key, err, sizeof err), err)) {
     o->status = 200;
-    admin_changed(a);
+    e->changed = 1;
     sx_info("admin", "user %s removed", key);
   }
   free(key);
@@ -489,8 +490,8 @@ static void on_bad(void *ud, long line, const char *reason) {
   if (c->errors) cJSON_AddItemToArray(c->errors, cJSON_CreateString(msg));
 }
 
-void op_user_import(sx_admin *a, const char *text, size_t len, const char *source,
-                    int skip_bad, op_out *o) {
+static void run_user_import(op_env *e, const char *text, size_t len, const char *source,
+                            int skip_bad, op_out *o) {
   char err[1024];
   memset(o, 0, sizeof *o);
   if (!text) {
@@ -508,7 +509,7 @@ void op_user_import(sx_admin *a, const char *text, size_t len, const char *sourc
       fail(o, 500, "out of memory");
       return;
     }
-    st = sx_user_import(a->store, f, source, skip_bad, on_bad, &c, &n, err, sizeof err);
+    st = sx_user_import(e->st, f, source, skip_bad, on_bad, &c, &n, err, sizeof err);
     fclose(f);
   }
   if (o->data) {
@@ -524,21 +525,21 @@ void op_user_import(sx_admin *a, const char *text, size_t len, const char *sourc
   }
   o->status = 200;
   if (n.bad) snprintf(o->warn, sizeof o->warn, "%ld bad line(s) skipped", n.bad);
-  admin_changed(a);
+  e->changed = 1;
   sx_info("admin", "imported %ld user(s) from %s", n.added + n.updated, source);
 }
 
 /* ---- relations and check --------------------------------------------------------------------- */
 
-void op_relations(sx_admin *a, const char *user, op_out *o) {
+static void run_relations(op_env *e, const char *user, op_out *o) {
   char err[1024];
   memset(o, 0, sizeof *o);
   char *key = key_of(o, "user", user);
   if (!key) return;
   sx_contact_rec *v;
   size_t n;
-  if (st_ok(o, sx_store_contact_list(a->store, key, &v, &n, err, sizeof err), err)) {
-    sx_policy_snap *snap = sx_store_snapshot(a->store, err, sizeof err);
+  if (st_ok(o, sx_store_contact_list(e->st, key, &v, &n, err, sizeof err), err)) {
+    sx_policy_snap *snap = sx_store_snapshot(e->st, err, sizeof err);
     if (!snap) {
       sx_contact_list_free(v, n);
       st_ok(o, SX_ST_ERROR, err);
@@ -557,8 +558,8 @@ void op_relations(sx_admin *a, const char *user, op_out *o) {
   free(key);
 }
 
-void op_check(sx_admin *a, const char *user, const char *contact, const char *direction,
-              const char *kind, op_out *o) {
+static void run_check(op_env *e, const char *user, const char *contact, const char *direction,
+                      const char *kind, op_out *o) {
   char err[1024];
   memset(o, 0, sizeof *o);
   sx_pdir dir = SX_DIR_OUT;
@@ -590,11 +591,11 @@ void op_check(sx_admin *a, const char *user, const char *contact, const char *di
     return;
   }
   sx_check_result r;
-  if (st_ok(o, sx_check_run(a->store, u, c, dir, k, &r, err, sizeof err), err)) {
+  if (st_ok(o, sx_check_run(e->st, u, c, dir, k, &r, err, sizeof err), err)) {
     o->status = 200;
     o->data = sx_json_check(&r, u, c, dir, k);
     char *text = sx_check_text(&r, u, c, dir, k);
-    char *warn = sx_check_warnings(&a->gw->cfg, u, c);
+    char *warn = sx_check_warnings(e->cfg, u, c);
     if (o->data && text) cJSON_AddStringToObject(o->data, "text", text);
     if (o->data && warn) cJSON_AddStringToObject(o->data, "warnings", warn);
     if (warn) snprintf(o->warn, sizeof o->warn, "%s", warn);
@@ -605,4 +606,122 @@ void op_check(sx_admin *a, const char *user, const char *contact, const char *di
   }
   free(u);
   free(c);
+}
+
+/* ---- console logins -------------------------------------------------------------------------- */
+
+static void run_admin_verify(op_env *e, const char *name, const char *password, op_out *o) {
+  memset(o, 0, sizeof *o);
+  o->st = sx_store_admin_verify(e->st, name ? name : "", password ? password : "", o->err,
+                                sizeof o->err);
+  o->status = status_of(o->st);
+}
+
+static void run_admin_updated(op_env *e, const char *name, op_out *o) {
+  int64_t updated = 0;
+  memset(o, 0, sizeof *o);
+  o->st = sx_store_admin_updated(e->st, name, &updated, o->err, sizeof o->err);
+  o->status = status_of(o->st);
+  if (o->st == SX_ST_OK && !(o->data = cJSON_CreateNumber((double)updated))) {
+    o->st = SX_ST_ERROR;
+    fail(o, 500, "out of memory");
+  }
+}
+
+/* ---- in the pool, and the loop's entry points ------------------------------------------------- */
+
+void admin_op_exec(op_env *e, const op_call *c, op_out *o) {
+  const char *const *s = c->s;
+  switch (c->kind) {
+  case OP_PARTNER_LIST: run_partner_list(e, s[0], o); break;
+  case OP_PARTNER_WRITE: run_partner_write(e, c->in, s[0], o); break;
+  case OP_PARTNER_REMOVE: run_partner_remove(e, s[0], o); break;
+  case OP_POLICY_LIST: run_policy_list(e, s[0], o); break;
+  case OP_POLICY_WRITE: run_policy_write(e, c->in, s[0], o); break;
+  case OP_POLICY_REMOVE: run_policy_remove(e, s[0], (int)c->num, o); break;
+  case OP_POLICY_GRANT: run_policy_grant(e, s[0], s[1], o); break;
+  case OP_USER_GET: run_user_get(e, s[0], o); break;
+  case OP_USER_LIST: run_user_list(e, s[0], s[1], s[2], (size_t)c->num, o); break;
+  case OP_USER_WRITE: run_user_write(e, c->in, s[0], o); break;
+  case OP_USER_REMOVE: run_user_remove(e, s[0], o); break;
+  case OP_USER_IMPORT: run_user_import(e, c->text, c->len, s[0], (int)c->num, o); break;
+  case OP_RELATIONS: run_relations(e, s[0], o); break;
+  case OP_CHECK: run_check(e, s[0], s[1], s[2], s[3], o); break;
+  case OP_ADMIN_VERIFY: run_admin_verify(e, s[0], s[1], o); break;
+  case OP_ADMIN_UPDATED: run_admin_updated(e, s[0], o); break;
+  default:
+    memset(o, 0, sizeof *o);
+    fail(o, 500, "unknown operation");
+  }
+}
+
+void op_partner_list(admin_req *q, const char *domain, op_out *o) {
+  admin_call(q, &(op_call){.kind = OP_PARTNER_LIST, .s = {domain}}, o);
+}
+
+void op_partner_write(admin_req *q, const cJSON *in, const char *update_domain, op_out *o) {
+  admin_call(q, &(op_call){.kind = OP_PARTNER_WRITE, .in = in, .s = {update_domain}}, o);
+}
+
+void op_partner_remove(admin_req *q, const char *domain, op_out *o) {
+  admin_call(q, &(op_call){.kind = OP_PARTNER_REMOVE, .s = {domain}}, o);
+}
+
+void op_policy_list(admin_req *q, const char *name, op_out *o) {
+  admin_call(q, &(op_call){.kind = OP_POLICY_LIST, .s = {name}}, o);
+}
+
+void op_policy_write(admin_req *q, const cJSON *in, const char *update_name, op_out *o) {
+  admin_call(q, &(op_call){.kind = OP_POLICY_WRITE, .in = in, .s = {update_name}}, o);
+}
+
+void op_policy_remove(admin_req *q, const char *name, int force, op_out *o) {
+  admin_call(q, &(op_call){.kind = OP_POLICY_REMOVE, .s = {name}, .num = force}, o);
+}
+
+void op_policy_grant(admin_req *q, const char *tag, const char *user, op_out *o) {
+  admin_call(q, &(op_call){.kind = OP_POLICY_GRANT, .s = {tag, user}}, o);
+}
+
+void op_user_get(admin_req *q, const char *user, op_out *o) {
+  admin_call(q, &(op_call){.kind = OP_USER_GET, .s = {user}}, o);
+}
+
+void op_user_list(admin_req *q, const char *filter, const char *site, const char *policy,
+                  size_t limit, op_out *o) {
+  admin_call(q, &(op_call){.kind = OP_USER_LIST, .s = {filter, site, policy}, .num = (long)limit},
+             o);
+}
+
+void op_user_write(admin_req *q, const cJSON *in, const char *update_user, op_out *o) {
+  admin_call(q, &(op_call){.kind = OP_USER_WRITE, .in = in, .s = {update_user}}, o);
+}
+
+void op_user_remove(admin_req *q, const char *user, op_out *o) {
+  admin_call(q, &(op_call){.kind = OP_USER_REMOVE, .s = {user}}, o);
+}
+
+void op_user_import(admin_req *q, const char *text, size_t len, const char *source,
+                    int skip_bad, op_out *o) {
+  admin_call(q,
+             &(op_call){.kind = OP_USER_IMPORT, .text = text, .len = len, .s = {source},
+                        .num = skip_bad},
+             o);
+}
+
+void op_relations(admin_req *q, const char *user, op_out *o) {
+  admin_call(q, &(op_call){.kind = OP_RELATIONS, .s = {user}}, o);
+}
+
+void op_check(admin_req *q, const char *user, const char *contact, const char *direction,
+              const char *kind, op_out *o) {
+  admin_call(q, &(op_call){.kind = OP_CHECK, .s = {user, contact, direction, kind}}, o);
+}
+
+void op_admin_verify(admin_req *q, const char *name, const char *password, op_out *o) {
+  admin_call(q, &(op_call){.kind = OP_ADMIN_VERIFY, .s = {name, password}}, o);
+}
+
+void op_admin_updated(admin_req *q, const char *name, op_out *o) {
+  admin_call(q, &(op_call){.kind = OP_ADMIN_UPDATED, .s = {name}}, o);
 }

@@ -31,6 +31,10 @@ static int jbool(const cJSON *o, const char *name) {
 
 /* Flashes the outcome of an op and redirects to `back`. */
 static void done(admin_req *q, admin_resp *r, op_out *o, const char *back, const char *ok) {
+  if (q->pending) { /* no outcome yet: this pass's response is not sent */
+    op_out_free(o);
+    return;
+  }
   if (o->status >= 400)
     sx_session_flash(q->sess, 1, "%s", o->err);
   else if (o->warn[0])
@@ -268,7 +272,7 @@ static void partners_list(admin_req *q, admin_resp *r, const cJSON *form, const 
   } else if (edit || want_new) {
     op_out o;
     if (edit) {
-      op_partner_list(q->a, edit, &o);
+      op_partner_list(q, edit, &o);
       if (o.status >= 400)
         h_msg(f, "error", o.err);
       else
@@ -286,7 +290,7 @@ static void partners_list(admin_req *q, admin_resp *r, const cJSON *form, const 
     op_out_free(&o);
   }
   op_out o;
-  op_partner_list(q->a, NULL, &o);
+  op_partner_list(q, NULL, &o);
   fputs("<div class=\"card\"><p><a class=\"button\" id=\"new-partner\" href=\"/partners?new=1\">"
         "New partner</a></p><table id=\"partners\"><tr><th>Domain</th><th>Type</th><th>TLS</th>"
         "<th>SASL</th><th>Dialback</th><th>Keepalive</th><th>Limit</th><th>Additional domains"
@@ -340,13 +344,13 @@ static void page_partners(admin_req *q, admin_resp *r) {
   op_out o;
   char ok[400];
   if (op && !strcmp(op, "remove")) {
-    op_partner_remove(q->a, domain, &o);
+    op_partner_remove(q, domain, &o);
     snprintf(ok, sizeof ok, "removed partner %s", domain ? domain : "");
     done(q, r, &o, "/partners", ok);
     return;
   }
   int update = op && !strcmp(op, "update");
-  op_partner_write(q->a, q->form, update ? domain : NULL, &o);
+  op_partner_write(q, q->form, update ? domain : NULL, &o);
   if (o.status >= 400) {
     /* the form again, with what was entered and the CLI's message */
     char err[sizeof o.err];
@@ -384,20 +388,20 @@ static void page_policies(admin_req *q, admin_resp *r) {
     char ok[400];
     if (op && !strcmp(op, "remove")) {
       const char *force = form_str(q, "force");
-      op_policy_remove(q->a, name, force && !strcmp(force, "on"), &o);
+      op_policy_remove(q, name, force && !strcmp(force, "on"), &o);
       snprintf(ok, sizeof ok, "removed policy '%s'", name ? name : "");
     } else if (op && !strcmp(op, "grant")) {
       const char *tag = form_str(q, "policy"), *user = form_str(q, "user");
       const char *all = form_str(q, "all");
       int to_all = all && !strcmp(all, "on");
-      op_policy_grant(q->a, tag, to_all ? NULL : (user ? user : ""), &o);
+      op_policy_grant(q, tag, to_all ? NULL : (user ? user : ""), &o);
       if (tag && *tag)
         snprintf(ok, sizeof ok, "granted policy '%s' to %s", tag, to_all ? "all users in the store" : (user ? user : ""));
       else
         snprintf(ok, sizeof ok, "removed the policy grant from %s", to_all ? "all users" : (user ? user : ""));
     } else {
       int update = op && !strcmp(op, "update");
-      op_policy_write(q->a, q->form, update ? name : NULL, &o);
+      op_policy_write(q, q->form, update ? name : NULL, &o);
       snprintf(ok, sizeof ok, "%s policy '%s'", update ? "changed" : "created", name ? name : "");
     }
     done(q, r, &o, "/policies", ok);
@@ -412,7 +416,7 @@ static void page_policies(admin_req *q, admin_resp *r) {
   h_begin(f, q, "Policies", "/policies");
   fputs("<h1>External access policies</h1>", f);
   h_flash(f, q);
-  op_policy_list(q->a, NULL, &o);
+  op_policy_list(q, NULL, &o);
   if (o.status >= 400) h_msg(f, "error", o.err);
   fputs("<div class=\"card\"><table id=\"policies\"><tr><th>Name</th><th>Scope</th>", f);
   for (size_t i = 0; i < SX_POL_NFLAGS; i++)
@@ -524,17 +528,17 @@ static void page_users(admin_req *q, admin_resp *r) {
     char ok[600];
     if (op && !strcmp(op, "import")) {
       const char *skip = form_str(q, "skip_bad");
-      op_user_import(q->a, q->upload ? q->upload : form_str(q, "csv"),
+      op_user_import(q, q->upload ? q->upload : form_str(q, "csv"),
                      q->upload ? q->upload_len : (form_str(q, "csv") ? strlen(form_str(q, "csv")) : 0),
                      q->upload ? q->upload_name : "pasted.csv", skip && !strcmp(skip, "on"), &imp);
       imported = 1; /* shown on this page, not through a redirect: the list can be long */
     } else {
       if (op && !strcmp(op, "remove")) {
-        op_user_remove(q->a, uri, &o);
+        op_user_remove(q, uri, &o);
         snprintf(ok, sizeof ok, "removed user %s", uri ? uri : "");
       } else {
         int set = op && !strcmp(op, "set");
-        op_user_write(q->a, q->form, set ? uri : NULL, &o);
+        op_user_write(q, q->form, set ? uri : NULL, &o);
         snprintf(ok, sizeof ok, "%s user %s", set ? "changed" : "added",
                  jstr(o.data, "user") ? jstr(o.data, "user") : (uri ? uri : ""));
       }
@@ -566,7 +570,7 @@ static void page_users(admin_req *q, admin_resp *r) {
   h_esc(f, pol);
   fputs("\"><br><button type=\"submit\">Search</button></form></div>", f);
 
-  op_user_list(q->a, s, site, pol, USERS_SHOWN, &o);
+  op_user_list(q, s, site, pol, USERS_SHOWN, &o);
   if (o.status >= 400) h_msg(f, "error", o.err);
   fprintf(f, "<div class=\"card\"><p class=\"muted\">%.0f user(s)%s</p><table id=\"users\"><tr>"
              "<th>User</th><th>Site</th><th>Granted policy</th><th></th></tr>",
@@ -586,7 +590,7 @@ static void page_users(admin_req *q, admin_resp *r) {
   fputs("</table></div>", f);
   op_out_free(&o);
 
-  op_policy_list(q->a, NULL, &o);
+  op_policy_list(q, NULL, &o);
   fputs("<div class=\"grid\"><div class=\"card\"><h2>Add or change a user</h2>"
         "<form method=\"post\" action=\"/users\" id=\"user-form\">",
         f);
@@ -642,7 +646,7 @@ static void page_relations(admin_req *q, admin_resp *r) {
         f);
   if (user && *user) {
     op_out o;
-    op_relations(q->a, user, &o);
+    op_relations(q, user, &o);
     if (o.status >= 400) {
       h_msg(f, "error", o.err);
     } else {
@@ -701,7 +705,7 @@ static void page_check(admin_req *q, admin_resp *r) {
   fputs("<br><button type=\"submit\" id=\"check\">Check</button></form></div>", f);
   if (user && contact) {
     op_out o;
-    op_check(q->a, user, contact, dir, kind, &o);
+    op_check(q, user, contact, dir, kind, &o);
     if (o.status >= 400) {
       h_msg(f, "error", o.err);
     } else {

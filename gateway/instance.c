@@ -7,16 +7,16 @@
 #include <unistd.h>
 
 #include "conf/store.h"
+#include "gateway/store_job.h"
 #include "translate/log.h"
 
 struct sx_instance {
   uv_loop_t *loop;
   uv_timer_t timer;
-  uv_work_t work;
-  sx_store *store; /* used by the worker while busy, else by the loop thread */
+  sx_store_job *job; /* the heartbeat's store handle, in the pool */
   char id[160], host[256];
   char *http;
-  int busy, failing, timer_closed;
+  int failing, timer_closed;
   sx_st result;
   char err[512];
 };
@@ -44,16 +44,15 @@ static void sip_port(const char *uri, char *out, size_t n) {
   snprintf(out, n, "%.*s", (int)pl, colon + 1);
 }
 
-static void beat_work(uv_work_t *w) {
-  sx_instance *in = w->data;
+static void beat_work(sx_store *st, void *arg) {
+  sx_instance *in = arg;
   in->err[0] = '\0';
-  in->result = sx_store_instance_beat(in->store, in->id, in->host, (long)getpid(), in->http,
+  in->result = sx_store_instance_beat(st, in->id, in->host, (long)getpid(), in->http,
                                       wall_ms(), in->err, sizeof in->err);
 }
 
-static void beat_done(uv_work_t *w, int status) {
-  sx_instance *in = w->data;
-  in->busy = 0;
+static void beat_done(void *arg, int status) {
+  sx_instance *in = arg;
   if (status == 0 && in->result != SX_ST_OK) {
     if (!in->failing) sx_warn("store", "instance heartbeat failed: %s", in->err);
     in->failing = 1;
@@ -65,10 +64,7 @@ static void beat_done(uv_work_t *w, int status) {
 
 static void on_timer(uv_timer_t *t) {
   sx_instance *in = t->data;
-  if (in->busy) return;
-  in->busy = 1;
-  in->work.data = in;
-  if (uv_queue_work(in->loop, &in->work, beat_work, beat_done) != 0) in->busy = 0;
+  sx_store_job_run(in->job, beat_work, beat_done, in); /* -1 while the last one runs */
 }
 
 sx_instance *sx_instance_start(uv_loop_t *loop, const sx_config *cfg, char *err, size_t n) {
@@ -92,14 +88,14 @@ sx_instance *sx_instance_start(uv_loop_t *loop, const sx_config *cfg, char *err,
     free(in);
     return NULL;
   }
-  if (sx_store_open(cfg->store, &in->store, err, n) != SX_ST_OK) {
+  if (!(in->job = sx_store_job_open(loop, cfg->store, err, n))) {
     free(in->http);
     free(in);
     return NULL;
   }
-  if (sx_store_instance_beat(in->store, in->id, in->host, (long)getpid(), in->http, wall_ms(),
-                             err, n) != SX_ST_OK) {
-    sx_store_close(in->store);
+  if (sx_store_instance_beat(sx_store_job_store(in->job), in->id, in->host, (long)getpid(),
+                             in->http, wall_ms(), err, n) != SX_ST_OK) {
+    sx_store_job_close(in->job);
     free(in->http);
     free(in);
     return NULL;
@@ -121,11 +117,11 @@ static void timer_closed(uv_handle_t *h) {
 void sx_instance_stop(sx_instance *in) {
   if (!in) return;
   uv_close((uv_handle_t *)&in->timer, timer_closed);
-  while (in->busy || !in->timer_closed) uv_run(in->loop, UV_RUN_ONCE);
+  while (sx_store_job_busy(in->job) || !in->timer_closed) uv_run(in->loop, UV_RUN_ONCE);
   char err[512];
-  sx_st r = sx_store_instance_remove(in->store, in->id, err, sizeof err);
+  sx_st r = sx_store_instance_remove(sx_store_job_store(in->job), in->id, err, sizeof err);
   if (r != SX_ST_OK && r != SX_ST_NOTFOUND) sx_warn("store", "instance row: %s", err);
-  sx_store_close(in->store);
+  sx_store_job_close(in->job);
   free(in->http);
   free(in);
 }

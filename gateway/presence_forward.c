@@ -18,7 +18,7 @@
  * Every notice is checked on receipt like any input (sizes, JIDs, served domain, closed
  * sets); its own instance's notices are skipped.
  *
- * Sending runs in libuv's pool with a store handle of its own; the listening handle's
+ * Sending runs in libuv's pool with a store handle of its own (store_job.h); the listening handle's
  * socket is watched with uv_poll and read without blocking. When the listening connection
  * fails it is opened again by the pool (every PRES_LEASE_TICK_MS until it works). */
 #include "gateway/presence_internal.h"
@@ -31,6 +31,7 @@
 #include "conf/store.h"
 #include "gateway/instance.h"
 #include "gateway/metrics.h"
+#include "gateway/store_job.h"
 #include "translate/address.h"
 #include "translate/log.h"
 
@@ -49,9 +50,8 @@ struct pres_forward {
   uv_timer_t retry;
   int retry_closed;
   /* sending */
-  sx_store *snd; /* the worker's while busy */
-  uv_work_t work;
-  int busy, closing;
+  sx_store_job *snd; /* the sending handle, in the pool */
+  int closing;
   char **q, **batch; /* swapped at each job, with their capacities */
   size_t nq, qcap, nbatch, bcap;
   int reopen;      /* the worker opens a new listening handle */
@@ -65,13 +65,13 @@ static void kick(pres_forward *F);
 
 /* ---- sending --------------------------------------------------------------------------- */
 
-static void work_cb(uv_work_t *req) {
-  pres_forward *F = req->data;
+static void work_cb(sx_store *st, void *arg) {
+  pres_forward *F = arg;
   char err[400];
   size_t i;
   F->err[0] = '\0';
   for (i = 0; i < F->nbatch; i++) {
-    if (sx_store_notify(F->snd, CHANNEL, F->batch[i], err, sizeof err) != SX_ST_OK) {
+    if (sx_store_notify(st, CHANNEL, F->batch[i], err, sizeof err) != SX_ST_OK) {
       F->batch_failed++;
       snprintf(F->err, sizeof F->err, "%s", err);
     }
@@ -90,11 +90,10 @@ static void work_cb(uv_work_t *req) {
 
 static void start_polling(pres_forward *F);
 
-static void after_cb(uv_work_t *req, int status) {
-  pres_forward *F = req->data;
+static void after_cb(void *arg, int status) {
+  pres_forward *F = arg;
   size_t i;
   (void)status;
-  F->busy = 0;
   F->failed += F->batch_failed;
   F->sent += F->nbatch - F->batch_failed;
   F->batch_failed = 0;
@@ -117,7 +116,7 @@ static void after_cb(uv_work_t *req, int status) {
 
 static void kick(pres_forward *F) {
   char **t;
-  if (F->busy || F->closing || (!F->nq && !F->reopen)) return;
+  if (sx_store_job_busy(F->snd) || F->closing || (!F->nq && !F->reopen)) return;
   t = F->batch;
   F->batch = F->q;
   F->nbatch = F->nq;
@@ -128,13 +127,11 @@ static void kick(pres_forward *F) {
     F->bcap = F->qcap;
     F->qcap = c;
   }
-  F->busy = 1;
-  F->work.data = F;
-  if (uv_queue_work(&F->P->gw->loop.uv, &F->work, work_cb, after_cb) != 0) {
+  if (sx_store_job_run(F->snd, work_cb, after_cb, F) != 0) {
     F->reopen = 0;
     F->batch_failed = F->nbatch; /* not sent: counted as failed, freed */
     snprintf(F->err, sizeof F->err, "no worker thread: %zu notice(s) not sent", F->nbatch);
-    after_cb(&F->work, 0);
+    after_cb(F, 0);
   }
 }
 
@@ -440,11 +437,11 @@ int pres_forward_start(sx_pres_gw *P) {
   if (!F || !(F->id = strdup(id))) goto oom;
   F->P = P;
   F->poll_closed = 1;
-  if (sx_store_open(P->gw->cfg.store, &F->snd, err, sizeof err) != SX_ST_OK ||
+  if (!(F->snd = sx_store_job_open(&P->gw->loop.uv, P->gw->cfg.store, err, sizeof err)) ||
       sx_store_open(P->gw->cfg.store, &F->lst, err, sizeof err) != SX_ST_OK ||
       sx_store_listen(F->lst, CHANNEL, err, sizeof err) != SX_ST_OK) {
     sx_err("presence", "store: %s", err);
-    sx_store_close(F->snd);
+    sx_store_job_close(F->snd);
     sx_store_close(F->lst);
     free(F->id);
     free(F);
@@ -485,17 +482,18 @@ void pres_forward_stop(sx_pres_gw *P) {
   }
   uv_close((uv_handle_t *)&F->retry, retry_closed_cb);
   until = sx_gw_now(P->gw) + 3000;
-  while ((F->busy || !F->poll_closed || !F->retry_closed) && sx_gw_now(P->gw) < until)
+  while ((sx_store_job_busy(F->snd) || !F->poll_closed || !F->retry_closed) &&
+         sx_gw_now(P->gw) < until)
     sx_loop_turn(&P->gw->loop, 20);
   P->forward = NULL;
-  if (F->busy || !F->poll_closed || !F->retry_closed) {
+  if (sx_store_job_busy(F->snd) || !F->poll_closed || !F->retry_closed) {
     sx_err("presence", "presence forwarding still busy at shutdown");
     return; /* the pool thread still uses it: leak rather than race */
   }
   for (i = 0; i < F->nq; i++) free(F->q[i]);
   free(F->q);
   free(F->batch);
-  sx_store_close(F->snd);
+  sx_store_job_close(F->snd);
   sx_store_close(F->lst);
   sx_store_close(F->fresh);
   free(F->id);

@@ -8,8 +8,8 @@
  * local fan-out. A user whose last watcher leaves gives the lease up; a clean stop releases
  * them all (sx_store_instance_remove).
  *
- * The store work runs in libuv's pool with this file's own store handle; the loop thread
- * never waits for the database. With an SQLite store (one instance) there are no leases:
+ * The store work runs in libuv's pool with this file's own store handle (store_job.h); the
+ * loop thread never waits for the database. With an SQLite store (one instance) there are no leases:
  * pres_lease_start leaves P->leases NULL and fan-outs start at once, as before. */
 #include "gateway/presence_internal.h"
 
@@ -21,6 +21,7 @@
 #include "conf/store.h"
 #include "gateway/instance.h"
 #include "gateway/metrics.h"
+#include "gateway/store_job.h"
 #include "translate/log.h"
 
 #define LEASE_PREFIX "fanout:"
@@ -29,11 +30,11 @@
 
 struct pres_leases {
   sx_pres_gw *P;
-  sx_store *store; /* the worker's while busy, else nobody's */
+  sx_store_job *job; /* the leases' store handle, in the pool */
   char *holder;
   uv_timer_t tick;
-  uv_work_t work;
-  int busy, urgent, closing, tick_closed;
+  int settling; /* after_cb reads the job's results back */
+  int urgent, closing, tick_closed;
   /* the job: filled on the loop, run by the worker, read back on the loop */
   puser **acq;
   sx_st *acq_rc;
@@ -95,14 +96,14 @@ static int cmp_lease(const void *a, const void *b) {
 
 /* ---- the worker ----------------------------------------------------------------------- */
 
-static void work_cb(uv_work_t *req) {
-  pres_leases *L = req->data;
+static void work_cb(sx_store *st, void *arg) {
+  pres_leases *L = arg;
   int64_t now = wall_ms();
   char err[512];
   size_t i;
   L->err[0] = '\0';
   for (i = 0; i < L->nrel; i++) {
-    sx_st r = sx_store_lease_release(L->store, L->rel[i], L->holder, err, sizeof err);
+    sx_st r = sx_store_lease_release(st, L->rel[i], L->holder, err, sizeof err);
     if (r != SX_ST_OK && r != SX_ST_NOTFOUND) snprintf(L->err, sizeof L->err, "%s", err);
   }
   /* Many to ask for (most held elsewhere, e.g. after a restart): one read of the live
@@ -110,7 +111,7 @@ static void work_cb(uv_work_t *req) {
   sx_lease_rec *live = NULL;
   size_t nlive = 0;
   if (L->nacq > ACQUIRE_LIST_FROM &&
-      sx_store_lease_list(L->store, NULL, 0, now, &live, &nlive, err, sizeof err) == SX_ST_OK)
+      sx_store_lease_list(st, NULL, 0, now, &live, &nlive, err, sizeof err) == SX_ST_OK)
     qsort(live, nlive, sizeof *live, cmp_lease);
   for (i = 0; i < L->nacq; i++) {
     sx_lease_rec key = {.name = L->acq[i]->lease_name};
@@ -119,14 +120,14 @@ static void work_cb(uv_work_t *req) {
       L->acq_rc[i] = SX_ST_EXISTS;
       continue;
     }
-    L->acq_rc[i] = sx_store_lease_acquire(L->store, L->acq[i]->lease_name, L->holder, now,
+    L->acq_rc[i] = sx_store_lease_acquire(st, L->acq[i]->lease_name, L->holder, now,
                                           PRES_LEASE_TTL_MS, NULL, err, sizeof err);
     if (L->acq_rc[i] != SX_ST_OK && L->acq_rc[i] != SX_ST_EXISTS)
       snprintf(L->err, sizeof L->err, "%s", err);
   }
   sx_lease_list_free(live, nlive);
   /* After the acquisitions: the list names every lease held now, new ones included. */
-  L->renew_rc = sx_store_lease_renew_all(L->store, L->holder, LEASE_PREFIX, now,
+  L->renew_rc = sx_store_lease_renew_all(st, L->holder, LEASE_PREFIX, now,
                                          PRES_LEASE_TTL_MS, &L->held, &L->nheld, err, sizeof err);
   if (L->renew_rc != SX_ST_OK)
     snprintf(L->err, sizeof L->err, "%s", err);
@@ -149,14 +150,18 @@ static void lose(sx_pres_gw *P, puser *u, const char *why) {
 
 static void kick(pres_leases *L);
 
-static void after_cb(uv_work_t *req, int status) {
-  pres_leases *L = req->data;
+/* A job runs, or its results are being read back (after_cb). */
+static int busy(const pres_leases *L) { return sx_store_job_busy(L->job) || L->settling; }
+
+static void after_cb(void *arg, int status) {
+  pres_leases *L = arg;
   sx_pres_gw *P = L->P;
   int64_t now = wall_ms();
   size_t i;
   (void)status;
-  /* L->busy stays set until the end: a release queued from here waits for the next job
-   * rather than start one over the arrays read below. */
+  /* busy(L) holds until the end: a release queued from here waits for the next job rather
+   * than start one over the arrays read below. */
+  L->settling = 1;
   for (i = 0; i < L->nrel; i++) free(L->rel[i]);
   L->nrel = 0;
   if (L->err[0]) sx_warn("presence", "store: fan-out leases: %s", L->err);
@@ -218,7 +223,7 @@ static void after_cb(uv_work_t *req, int status) {
   sx_admin_list_free(L->held, L->nheld);
   L->held = NULL;
   L->nheld = 0;
-  L->busy = 0;
+  L->settling = 0;
   if (!L->closing && (L->urgent || L->nqueued)) kick(L);
 }
 
@@ -227,7 +232,7 @@ static void after_cb(uv_work_t *req, int status) {
 static void kick(pres_leases *L) {
   sx_pres_gw *P = L->P;
   size_t i;
-  if (L->busy || L->closing) return;
+  if (busy(L) || L->closing) return;
   L->urgent = 0;
   { /* the queued releases become the job's (the arrays swap, capacities with them) */
     char **t = L->rel;
@@ -256,19 +261,17 @@ static void kick(pres_leases *L) {
         u->lease = PRES_LEASE_ACQUIRING;
         L->acq[L->nacq++] = u;
       }
-  L->busy = 1;
-  L->work.data = L;
-  if (uv_queue_work(&P->gw->loop.uv, &L->work, work_cb, after_cb) != 0) {
+  if (sx_store_job_run(L->job, work_cb, after_cb, L) != 0) {
     for (i = 0; i < L->nacq; i++) L->acq_rc[i] = SX_ST_ERROR;
     L->renew_rc = SX_ST_ERROR;
     snprintf(L->err, sizeof L->err, "no worker thread");
-    after_cb(&L->work, 0);
+    after_cb(L, 0);
   }
 }
 
 static void on_tick(uv_timer_t *t) {
   pres_leases *L = t->data;
-  if (L->busy)
+  if (busy(L))
     L->urgent = 1;
   else
     kick(L);
@@ -287,14 +290,14 @@ int pres_lease_start(sx_pres_gw *P) {
     sx_err("presence", "out of memory starting the fan-out leases");
     return -1;
   }
-  if (sx_store_open(P->gw->cfg.store, &L->store, err, sizeof err) != SX_ST_OK) {
+  if (!(L->job = sx_store_job_open(&P->gw->loop.uv, P->gw->cfg.store, err, sizeof err))) {
     sx_err("presence", "store: %s", err);
     free(L->holder);
     free(L);
     return -1;
   }
-  if (sx_store_notify_fd(L->store) < 0) { /* SQLite: one instance, no leases */
-    sx_store_close(L->store);
+  if (sx_store_notify_fd(sx_store_job_store(L->job)) < 0) { /* SQLite: one instance, no leases */
+    sx_store_job_close(L->job);
     free(L->holder);
     free(L);
     return 0;
@@ -318,7 +321,7 @@ void pres_lease_want(sx_pres_gw *P, puser *u) {
     return;
   }
   /* at once, not at the next tick: the first fan-out must not wait */
-  if (L->busy)
+  if (busy(L))
     L->urgent = 1;
   else
     kick(L);
@@ -334,7 +337,7 @@ void pres_lease_release(sx_pres_gw *P, puser *u) {
     free(name); /* it lapses by itself */
     return;
   }
-  if (!L->busy) kick(L);
+  if (!busy(L)) kick(L);
 }
 
 int pres_lease_holds(const sx_pres_gw *P, const puser *u) {
@@ -367,10 +370,10 @@ void pres_lease_stop(sx_pres_gw *P) {
   L->closing = 1;
   uv_close((uv_handle_t *)&L->tick, tick_closed);
   until = sx_gw_now(P->gw) + 3000;
-  while ((L->busy || !L->tick_closed) && sx_gw_now(P->gw) < until)
+  while ((busy(L) || !L->tick_closed) && sx_gw_now(P->gw) < until)
     sx_loop_turn(&P->gw->loop, 20);
   P->leases = NULL;
-  if (L->busy || !L->tick_closed) {
+  if (busy(L) || !L->tick_closed) {
     sx_err("presence", "fan-out lease worker still busy at shutdown");
     return; /* the pool thread still uses it: leak rather than race */
   }
@@ -380,7 +383,7 @@ void pres_lease_stop(sx_pres_gw *P) {
   free(L->rel);
   free(L->acq);
   free(L->acq_rc);
-  sx_store_close(L->store);
+  sx_store_job_close(L->job);
   free(L->holder);
   free(L);
 }

@@ -1,7 +1,7 @@
 /* The write-through of relation changes (translate/reltab.h): the loop hands every change
  * (user, contact, new relation, ticket) to this writer, which stores batches in libuv's
- * thread pool with its own store handle and reports each commit back to the table on the
- * loop. Only relation changes are written, never presence state. */
+ * thread pool with its own store handle (store_job.h) and reports each commit back to the
+ * table on the loop. Only relation changes are written, never presence state. */
 #include "gateway/presence_internal.h"
 
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 
 #include "conf/store.h"
 #include "gateway/metrics.h"
+#include "gateway/store_job.h"
 #include "translate/log.h"
 
 struct store_job {
@@ -21,9 +22,7 @@ struct store_job {
 
 typedef struct writer {
   sx_pres_gw *P;
-  sx_store *store;
-  uv_work_t work;
-  int busy;
+  sx_store_job *job; /* the writer's store handle, in the pool */
   store_job *pending, **pending_tail; /* waiting for the next batch */
   store_job *batch;                   /* being written by the pool thread */
 } writer;
@@ -34,10 +33,11 @@ static void job_free(store_job *j) {
   free(j);
 }
 
-static void write_batch(writer *w) {
+static void write_batch(sx_store *st, void *arg) {
+  writer *w = arg;
   char err[256];
   for (store_job *j = w->batch; j; j = j->next) {
-    if (sx_store_relation_put(w->store, j->user, j->contact, j->rel, &j->gen, err,
+    if (sx_store_relation_put(st, j->user, j->contact, j->rel, &j->gen, err,
                               sizeof err) != SX_ST_OK) {
       j->gen = -1;
       sx_err("presence", "store: relation %s / %s not written: %s", j->user, j->contact, err);
@@ -45,12 +45,10 @@ static void write_batch(writer *w) {
   }
 }
 
-static void work_cb(uv_work_t *req) { write_batch(req->data); }
-
 static void kick(writer *w);
 
-static void after_cb(uv_work_t *req, int status) {
-  writer *w = req->data;
+static void after_cb(void *arg, int status) {
+  writer *w = arg;
   store_job *j, *next;
   (void)status;
   for (j = w->batch; j; j = next) {
@@ -61,21 +59,18 @@ static void after_cb(uv_work_t *req, int status) {
     job_free(j);
   }
   w->batch = NULL;
-  w->busy = 0;
   kick(w);
 }
 
 static void kick(writer *w) {
-  if (w->busy || !w->pending) return;
+  if (sx_store_job_busy(w->job) || !w->pending) return;
   w->batch = w->pending;
   w->pending = NULL;
   w->pending_tail = &w->pending;
-  w->busy = 1;
-  w->work.data = w;
-  if (uv_queue_work(&w->P->gw->loop.uv, &w->work, work_cb, after_cb) != 0) {
+  if (sx_store_job_run(w->job, write_batch, after_cb, w) != 0) {
     /* No pool: write on the loop rather than lose the change. */
-    write_batch(w);
-    after_cb(&w->work, 0);
+    write_batch(sx_store_job_store(w->job), w);
+    after_cb(w, 0);
   }
 }
 
@@ -83,7 +78,7 @@ int pres_store_start(sx_pres_gw *P, const char *path) {
   char err[256];
   writer *w = calloc(1, sizeof *w);
   if (!w) return -1;
-  if (sx_store_open(path, &w->store, err, sizeof err) != SX_ST_OK) {
+  if (!(w->job = sx_store_job_open(&P->gw->loop.uv, path, err, sizeof err))) {
     sx_err("presence", "store: %s", err);
     free(w);
     return -1;
@@ -116,19 +111,19 @@ void pres_store_stop(sx_pres_gw *P) {
   uint64_t until;
   if (!w) return;
   until = sx_gw_now(P->gw) + 3000;
-  while (w->busy && sx_gw_now(P->gw) < until) sx_loop_turn(&P->gw->loop, 20);
-  if (w->busy) {
+  while (sx_store_job_busy(w->job) && sx_gw_now(P->gw) < until) sx_loop_turn(&P->gw->loop, 20);
+  if (sx_store_job_busy(w->job)) {
     sx_err("presence", "store writer still busy at shutdown");
     return; /* the pool thread still uses it: leak rather than race */
   }
   if (w->pending) { /* the rest, on the loop: nothing else runs any more */
     w->batch = w->pending;
     w->pending = NULL;
-    write_batch(w);
-    w->busy = 1;
-    after_cb(&w->work, 0);
+    w->pending_tail = &w->pending;
+    write_batch(sx_store_job_store(w->job), w);
+    after_cb(w, 0);
   }
-  sx_store_close(w->store);
+  sx_store_job_close(w->job);
   free(w);
   P->writer = NULL;
 }

@@ -1,7 +1,8 @@
 """The admin web console's API and pages (gateway/admin_*.c) on a running sipxmppd between a
 real Prosody and a real Kamailio: no answer without a session, CSRF refusals, the same
 validation messages as sipxmppctl (compared with the CLI's actual output), concurrent edits
-from the CLI and the console, changes reaching the running daemon within a second, the
+from the CLI and the console, a console write waiting for the store's lock off the loop (and
+the daemon stopped meanwhile), changes reaching the running daemon within a second, the
 edge secret never shown, failed logins throttled and logged, and HTTPS.
 """
 
@@ -499,6 +500,88 @@ def test_concurrent_edits_from_cli_and_console(admin, ast):
     for p in ("cli", "web"):
         for i in range(n):
             assert admin.api("DELETE", "/api/users", user="sip:%s%d@%s" % (p, i, INTERNAL)).status == 200
+
+
+def test_console_write_waits_off_the_loop(admin, ast):
+    """A console write that waits for the store's write lock (held here as a large
+    `sipxmppctl user import` would hold it) waits in the pool: the daemon's loop answers
+    /healthz meanwhile, and the write is saved once the lock is released."""
+    import sqlite3
+    user = "sip:locked@%s" % INTERNAL
+    lock = sqlite3.connect(ast.gateway.store, timeout=5, isolation_level=None)
+    result = {}
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+
+        def write():
+            result["r"] = admin.api("POST", "/api/users", {"uri": user, "site": "locked"})
+
+        t = threading.Thread(target=write)
+        t.start()
+        t.join(0.5)  # the console has the request and waits for the lock
+        assert t.is_alive(), "the write did not wait for the lock: %r" % result
+        assert ast.gateway.healthz() == 200
+        assert t.is_alive(), "the write ended while the lock was held: %r" % result
+    finally:
+        lock.execute("COMMIT")
+        lock.close()
+    t.join(10)
+    assert not t.is_alive()
+    assert result["r"].status == 201, result["r"].text
+    assert admin.api("GET", "/api/users", user=user).json()["site"] == "locked"
+    assert admin.api("DELETE", "/api/users", user=user).status == 200
+
+
+def test_stop_while_console_writes_wait(tmp_path):
+    """SIGTERM while one console write waits in the pool for the store's lock and another
+    waits behind it: the daemon exits cleanly (exit 0, no sanitizer report) once the lock is
+    released, and every request is answered or closed."""
+    import sqlite3
+    need_gateway()
+    port = servers.free_port()
+    gw = servers.Gateway()
+    gw.start(str(tmp_path), wait_healthy=False,
+             config_overrides={"admin": {"listen": "127.0.0.1:%d" % port}})
+    ctl(gw, "admin", "passwd", ADMIN, stdin=PASSWORD + "\n")
+    c = AdminClient(port)
+    assert c.login(ADMIN, PASSWORD).status == 200
+    outcome = []
+
+    def write(i):
+        try:
+            r = c.api("POST", "/api/users", {"uri": "sip:stop%d@%s" % (i, INTERNAL)})
+            outcome.append(r.status)
+        except (OSError, http.client.HTTPException):
+            outcome.append("closed")
+
+    stop_errors = []
+
+    def stop():
+        try:
+            gw.stop()  # asserts exit 0 and a log without sanitizer reports
+        except BaseException as e:
+            stop_errors.append(e)
+
+    lock = sqlite3.connect(gw.store, timeout=5, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    writers = [threading.Thread(target=write, args=(i,), daemon=True) for i in range(2)]
+    stopper = threading.Thread(target=stop, daemon=True)
+    try:
+        for t in writers:
+            t.start()
+        time.sleep(0.5)
+        assert not outcome, "the writes waited for the lock: %r" % outcome
+        stopper.start()
+        time.sleep(1.0)
+    finally:
+        lock.execute("COMMIT")
+        lock.close()
+    stopper.join(30)
+    assert not stopper.is_alive(), "the daemon did not stop"
+    assert not stop_errors, stop_errors[0]
+    for t in writers:
+        t.join(15)
+    assert len(outcome) == 2 and all(o in (201, "closed") for o in outcome), outcome
 
 
 def test_login_throttled_and_logged(ast):

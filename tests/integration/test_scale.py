@@ -26,9 +26,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import ejabberd  # noqa: E402
 import servers  # noqa: E402
 from conftest import need_gateway, scale_fixture  # noqa: E402
-from scale import EXTERNAL, INTERNAL  # noqa: E402
-from sipua import SipUA  # noqa: E402
-from xmppclient import XmppClient  # noqa: E402
+from scale import EXTERNAL, INTERNAL, Clients  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not ejabberd.available(), reason="ejabberd is not installed")
 
@@ -56,33 +54,6 @@ def settled(fn, ok, timeout=5.0):
         if ok(v) or time.monotonic() > deadline:
             return v
         time.sleep(0.1)
-
-
-class Clients:
-    def __init__(self, st):
-        self.st = st
-        self.uas, self.xmpps = [], []
-
-    def ua(self, user):
-        ua = SipUA(user, INTERNAL, proxy=("127.0.0.1", self.st.kam.port))
-        self.uas.append(ua)
-        r = ua.register()
-        assert r.status == 200
-        return ua
-
-    def xmpp(self, user, node=1):
-        ej = self.st.ej2 if node == 2 else self.st.ej
-        c = XmppClient("%s@%s" % (user, EXTERNAL), "pw", "127.0.0.1", ej.c2s_port)
-        self.xmpps.append(c)
-        c.connect()
-        return c
-
-    def close(self):
-        for c in self.xmpps + self.uas:
-            try:
-                c.close()
-            except Exception:
-                pass
 
 
 @pytest.fixture

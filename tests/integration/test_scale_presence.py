@@ -35,9 +35,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import ejabberd  # noqa: E402
 import servers  # noqa: E402
 from conftest import need_gateway, scale_fixture  # noqa: E402
-from scale import EXTERNAL, INTERNAL  # noqa: E402
-from sipua import SipUA, pidf, sub_state  # noqa: E402
-from xmppclient import XmppClient  # noqa: E402
+from scale import EXTERNAL, INTERNAL, Clients  # noqa: E402
+from sipua import pidf, sub_state  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not ejabberd.available(), reason="ejabberd is not installed")
 
@@ -57,38 +56,11 @@ def metric(gw, pattern):
     return int(m.group(1)) if m else 0
 
 
-class Clients:
-    def __init__(self, st):
-        self.st = st
-        self.uas, self.xmpps = [], []
-
-    def ua(self, user):
-        ua = SipUA(user, INTERNAL, proxy=("127.0.0.1", self.st.kam.port))
-        self.uas.append(ua)
-        assert ua.register().status == 200
-        return ua
-
-    def xmpp(self, user):
-        c = XmppClient("%s@%s" % (user, EXTERNAL), "pw", "127.0.0.1", self.st.ej.c2s_port,
-                       auto_roster=False)
-        self.xmpps.append(c)
-        c.connect()
-        return c
-
-    def close(self):
-        for c in self.xmpps + self.uas:
-            try:
-                c.close()
-            except Exception:
-                pass
-        self.xmpps, self.uas = [], []
-
-
 @pytest.fixture(scope="module")
 def stack():
     need_gateway()
-    yield from scale_fixture("sx-scalepres-", Clients, 2, store="pg", users=USERS,
-                             kam_children=1)
+    yield from scale_fixture("sx-scalepres-", lambda st: Clients(st, auto_roster=False), 2,
+                             store="pg", users=USERS, kam_children=1)
 
 
 def publish(ua, basic="open", note=None):

@@ -12,6 +12,8 @@ import subprocess
 import ejabberd
 from pgcluster import PgCluster
 from servers import KAMAILIO_CFG, Gateway, Kamailio, free_port
+from sipua import SipUA
+from xmppclient import XmppClient
 
 INTERNAL = "contoso.example"
 EXTERNAL = "fabrikam.example"
@@ -240,3 +242,39 @@ class ScaleStack:
             self.pg.stop()
         if errors:
             raise errors[0]
+
+
+class Clients:
+    """The SIP UAs (users of INTERNAL, registered through the stack's Kamailio) and XMPP
+    clients (users of EXTERNAL, password "pw") a test opens on a ScaleStack; close() closes
+    them all. auto_roster: passed to every XmppClient (False: the test answers roster pushes
+    and subscriptions itself)."""
+
+    def __init__(self, st, auto_roster=True):
+        self.st = st
+        self.auto_roster = auto_roster
+        self.uas, self.xmpps = [], []
+
+    def ua(self, user):
+        ua = SipUA(user, INTERNAL, proxy=("127.0.0.1", self.st.kam.port))
+        self.uas.append(ua)
+        r = ua.register()
+        assert r.status == 200, (user, r.status, r.reason)
+        return ua
+
+    def xmpp(self, user, node=1):
+        """A client of ejabberd node 1, or of node 2 of a clustered stack."""
+        ej = self.st.ej2 if node == 2 else self.st.ej
+        c = XmppClient("%s@%s" % (user, EXTERNAL), "pw", "127.0.0.1", ej.c2s_port,
+                       auto_roster=self.auto_roster)
+        self.xmpps.append(c)
+        c.connect()
+        return c
+
+    def close(self):
+        for c in self.xmpps + self.uas:
+            try:
+                c.close()
+            except Exception:
+                pass
+        self.xmpps, self.uas = [], []
