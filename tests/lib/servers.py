@@ -817,7 +817,8 @@ class Baresip(_Child):
     account registering through `registrar` (host, port), `contacts` (SIP URIs) watched with
     ;presence=p2p (the presence module SUBSCRIBEs to each), publication of its own presence
     every `pubint` seconds when > 0, and the ctrl_tcp module on a local port for commands.
-    Its log (stdout/stderr) is where status changes are read."""
+    Its log (stdout/stderr) is where status changes are read; it holds a SIP trace (-s) too,
+    for whoever reads a failure."""
 
     name = "baresip"
 
@@ -847,7 +848,7 @@ class Baresip(_Child):
         with open(os.path.join(self.dir, "contacts"), "w") as f:
             for i, c in enumerate(contacts):
                 f.write('"c%d" <%s>;presence=p2p\n' % (i, c))
-        self._spawn(["baresip", "-f", self.dir, "-v"], cwd=self.dir)
+        self._spawn(["baresip", "-f", self.dir, "-v", "-s"], cwd=self.dir)
         try:
             wait_tcp("127.0.0.1", self.ctrl_port, timeout, self.proc, "baresip")
         except Exception as e:
