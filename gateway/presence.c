@@ -426,7 +426,18 @@ static void reconcile_one(void *arg, sx_relent *e, sx_rel before, sx_rel after) 
   for (i = 0; i < n; i++) {
     if (ev[i] == SX_REV_ADMIN_ADD) {
       sx_decision d;
-      sx_rel with = e->rel;
+      sx_rel with;
+      if (P->leases) {
+        /* With several instances the store's subscription states are other instances'
+         * steps (a request another one took while this one's snapshot lagged): taken
+         * first, then the add is stepped on them — not on a relation this instance did
+         * not know yet, which would write the request away. */
+        sx_rel base = after;
+        base.added = e->rel.added;
+        base.suspended = e->rel.suspended;
+        if (sx_rel_persisted_differs(e->rel, base)) sx_reltab_set(P->rt, e, base);
+      }
+      with = e->rel;
       with.added = 1;
       sx_decide_with_relation(sx_access_snap(P->gw->access), e->user,
                               pres_domain_of(e->contact), with, SX_DIR_IN, SX_KIND_SUBSCRIBE,

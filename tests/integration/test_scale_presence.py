@@ -42,7 +42,7 @@ from xmppclient import XmppClient  # noqa: E402
 pytestmark = pytest.mark.skipif(not ejabberd.available(), reason="ejabberd is not installed")
 
 USERS = {n: "pw" for n in ("alice", "carol", "dave", "erin", "fred", "gina", "hank", "ivan",
-                            "jill")}
+                            "jill", "kate")}
 
 
 def ctl(gw, *args):
@@ -397,21 +397,21 @@ def unverified(stack):
 def test_admin_add_approves_a_waiting_request_once(unverified):
     """Each instance takes the add from the store at its next snapshot (every 250 ms); the
     one holding the user's lease approves. Several users, so that both instances see some
-    of the adds before either has written the approval."""
+    of the adds before either has written the approval, and the add follows the request at
+    once, so that the instance the request did not reach often learns both from one
+    snapshot."""
     st, cl = unverified
     gina = cl.xmpp("gina")
     jids = []
     for i in range(6):
         ua = cl.ua("qa%d" % i)
         publish(ua, note="qa here")
-        jids.append("qa%d@%s" % (i, INTERNAL))
-        gina.send_presence(to=jids[-1], ptype="subscribe")
-    for jid in jids:
+        jid = "qa%d@%s" % (i, INTERNAL)
+        jids.append(jid)
+        gina.send_presence(to=jid, ptype="subscribe")
         assert until(lambda: sub_in(st, jid, "gina@" + EXTERNAL), lambda v: v == "pending") \
             == "pending"
-    time.sleep(1)  # both instances' tables have the waiting requests
-    assert not gina.all_presences(lambda p: p.type == "subscribed")
-    for i, jid in enumerate(jids):
+        assert not stanzas(gina, jid, "subscribed")
         ctl_ok(st.gws[i % 2], "contact", "add", "sip:" + jid, "gina@" + EXTERNAL)
     for jid in jids:
         wait_stanza(gina, jid, "subscribed", timeout=5)
@@ -508,3 +508,34 @@ def test_policy_changes_and_contact_remove_acted_on_once(stack):
     assert got.get("unsubscribed") == 1, got
     assert sent(st, qc_jid, jill_jid, "unsubscribed") == 1
     assert got.get("unsubscribe", 0) <= 1 and got.get("unavailable", 0) <= 1, got
+
+
+def test_policy_revoked_while_the_lease_holder_dies(stack):
+    """The instance that would have sent the watcher `unavailable` is killed: the other one
+    owes it, takes the user's lease once it lapses and sends it, once."""
+    st, cl = stack
+    qd = cl.ua("qd")
+    publish(qd, note="qd here")
+    qd_jid = "qd@%s" % INTERNAL
+    kate = cl.xmpp("kate")
+    watch(kate, qd_jid, "qd here")
+    name = "fanout:" + qd_jid
+    held = until(lambda: leases(st), lambda v: name in v)
+    victim = int(held[name][2:]) - 1
+    survivor = st.gws[1 - victim]
+    st.gws[victim].kill()
+    try:
+        kate.presences.clear()
+        t0 = time.monotonic()
+        ctl_ok(survivor, "policy", "set", "global", "--xmpp=off")
+        wait_stanza(kate, qd_jid, "unavailable", timeout=12)
+        took = time.monotonic() - t0
+        time.sleep(SETTLE)
+        got = counts(kate, qd_jid)
+        sys.stderr.write("\npolicy revoked with the lease holder killed: %s after %.1f s\n"
+                         % (got, took))
+        assert got == {"unavailable": 1}, got
+    finally:
+        ctl_ok(survivor, "policy", "set", "global", "--xmpp=on")
+        st.start_gateway(victim)
+    wait_stanza(kate, qd_jid, "available", status="qd here")
