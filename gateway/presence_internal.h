@@ -55,11 +55,12 @@ enum { PRES_LEASE_NONE = 0, PRES_LEASE_ACQUIRING, PRES_LEASE_HELD };
 #define PRES_LEASE_TTL_MS 6000
 #define PRES_LEASE_TICK_MS 2000
 /* Stanzas of a shared change are owed by an instance without the lease for
- * PRES_ACT_OWED_MS (≥ TTL + TICK: a lapsed lease is taken over within it); the acting
- * instance keeps the lease PRES_ACT_GRACE_MS after acting (> OWED_MS + the snapshots' lag),
- * so an instance that still owes them never takes the lease from one that acted. */
-#define PRES_ACT_OWED_MS 10000
-#define PRES_ACT_GRACE_MS 14000
+ * PRES_ACT_OWED_MS (TTL + TICK, within which a lapsed lease is taken over, and room for a
+ * slow store); the acting instance keeps the lease PRES_ACT_GRACE_MS after acting
+ * (> OWED_MS + the snapshots' lag), so an instance that still owes them never takes the
+ * lease from one that acted. */
+#define PRES_ACT_OWED_MS 15000
+#define PRES_ACT_GRACE_MS 20000
 
 typedef struct pres_leases pres_leases;
 typedef struct pres_forward pres_forward;
