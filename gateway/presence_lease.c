@@ -112,7 +112,8 @@ static void work_cb(uv_work_t *req) {
   sx_lease_rec *live = NULL;
   size_t nlive = 0;
   if (L->nacq > ACQUIRE_LIST_FROM &&
-      sx_store_lease_list(L->store, NULL, 0, now, &live, &nlive, err, sizeof err) == SX_ST_OK)
+      sx_store_lease_list(L->store, NULL, 0, now, &live, &nlive, err, sizeof err) == SX_ST_OK &&
+      nlive)
     qsort(live, nlive, sizeof *live, cmp_lease);
   for (i = 0; i < L->nacq; i++) {
     sx_lease_rec key = {.name = L->acq[i]->lease_name};
