@@ -76,6 +76,7 @@ static void users_free(sx_pres_gw *P) {
       next = u->next;
       if (u->fo) sx_sip_fanout_free(u->fo);
       sx_presence_free(&u->cur);
+      pres_act_free_user(u);
       free(u->lease_name);
       free(u->key);
       free(u->domain);
@@ -147,6 +148,17 @@ void pres_send_error(sx_pres_gw *P, const char *user, const char *contact,
 
 /* ---- the state machine -------------------------------------------------------------- */
 
+/* XMPP stanzas every instance would send for a change they all see in the store (an
+ * admin's add or remove, a policy change): sent by the user's lease holder only. */
+#define SHARED_STANZAS                                                                   \
+  (SX_RA_XMPP_SUBSCRIBE | SX_RA_XMPP_SUBSCRIBED | SX_RA_XMPP_UNSUBSCRIBE |             \
+   SX_RA_XMPP_UNSUBSCRIBED | SX_RA_XMPP_UNAVAILABLE)
+
+static int shared_change(sx_rel_event ev) {
+  return ev == SX_REV_ADMIN_ADD || ev == SX_REV_ADMIN_REMOVE || ev == SX_REV_POLICY_REVOKED ||
+         ev == SX_REV_POLICY_RESTORED;
+}
+
 unsigned pres_step(sx_pres_gw *P, sx_relent *e, sx_rel_event ev, const sx_decision *d,
                    sx_verdict verdict) {
   relx *x = pres_relx(e);
@@ -169,6 +181,15 @@ unsigned pres_step(sx_pres_gw *P, sx_relent *e, sx_rel_event ev, const sx_decisi
     ticket = 0;
   }
   if (ticket) pres_store_write(P, e, ticket);
+  if (P->leases && (a & SHARED_STANZAS) && shared_change(ev)) {
+    puser *u = pres_user(P, e->user);
+    if (pres_lease_holds(P, u)) {
+      pres_act_done(P, u);
+    } else {
+      pres_act_owe_stanzas(P, e, a & SHARED_STANZAS);
+      a &= ~(unsigned)SHARED_STANZAS;
+    }
+  }
   if (a || ticket)
     sx_info("presence", "%s / %s: %s -> out %s in %s added %d%s (%s)", e->user, e->contact,
             sx_rel_event_name(ev), sx_sub_out_name(r.next.out), sx_sub_in_name(r.next.in),
@@ -330,6 +351,15 @@ static void resync_one(void *arg, sx_relent *e) {
   int allowed;
   if (w->domain && !sx_domain_eq(pres_domain_of(e->user), w->domain)) return;
   allowed = sx_rel_allowed(snap, e->user, pres_domain_of(e->contact));
+  if (w->P->leases && allowed && e->rel.added && e->rel.in == SX_IN_PENDING &&
+      !pres_lease_holds(w->P, pres_user_find(w->P, e->user))) {
+    /* an approval due (added while no instance ran): the lease holder's */
+    sx_rel r = e->rel;
+    r.suspended = 0;
+    sx_reltab_set(w->P->rt, e, r);
+    pres_act_owe_approval(w->P, e);
+    return;
+  }
   pres_step(w->P, e, w->ev, NULL, allowed ? SX_ALLOW : SX_DENY);
 }
 
@@ -346,7 +376,8 @@ static void policy_one(void *arg, sx_relent *e) {
 /* The admin events of a store change (sx_rel_admin_events). With several instances
  * (leases on) the store also changes because another instance stepped the relation: only a
  * relation gone from the store (`contact remove`, a user removed) is a removal, and only a
- * contact added while its request waits needs this instance to approve it. */
+ * contact added while its request waits needs an instance to approve it (the one holding
+ * the user's lease: reconcile_one). */
 static int store_events(const sx_pres_gw *P, sx_rel before, sx_rel after, sx_rel_event ev[2]) {
   int gone = after.out == SX_OUT_NONE && after.in == SX_IN_NONE && !after.added;
   int n = 0;
@@ -395,11 +426,32 @@ static void reconcile_one(void *arg, sx_relent *e, sx_rel before, sx_rel after) 
   for (i = 0; i < n; i++) {
     if (ev[i] == SX_REV_ADMIN_ADD) {
       sx_decision d;
-      sx_rel with = e->rel;
+      sx_rel with;
+      if (P->leases) {
+        /* With several instances the store's subscription states are other instances'
+         * steps (a request another one took while this one's snapshot lagged): taken
+         * first, then the add is stepped on them — not on a relation this instance did
+         * not know yet, which would write the request away. */
+        sx_rel base = after;
+        base.added = e->rel.added;
+        base.suspended = e->rel.suspended;
+        if (sx_rel_persisted_differs(e->rel, base)) sx_reltab_set(P->rt, e, base);
+      }
+      with = e->rel;
       with.added = 1;
       sx_decide_with_relation(sx_access_snap(P->gw->access), e->user,
                               pres_domain_of(e->contact), with, SX_DIR_IN, SX_KIND_SUBSCRIBE,
                               &d);
+      if (P->leases && e->rel.in == SX_IN_PENDING && d.verdict == SX_ALLOW &&
+          !e->rel.suspended && !pres_lease_holds(P, pres_user_find(P, e->user))) {
+        /* Every instance sees the add; the approval (its write and its stanzas) is the
+         * lease holder's. Here the store's row is taken as it is, and the approval owed
+         * while the row waits for it (an instance taking the lease over does it). */
+        after.suspended = e->rel.suspended;
+        sx_reltab_set(P->rt, e, after);
+        pres_act_owe_approval(P, e);
+        continue;
+      }
       pres_step(P, e, ev[i], &d, d.verdict);
     } else {
       pres_step(P, e, ev[i], NULL, SX_ALLOW);
@@ -422,6 +474,7 @@ static void on_poll(uv_timer_t *t) {
     sx_reltab_each(P->rt, policy_one, &w);
   }
   pres_watch_fetch_timeouts(P, sx_gw_now(P->gw));
+  if (P->acting) pres_act_sweep(P);
   pres_expiry_sweep(P);
   replay_deferred(P, 0);
 }

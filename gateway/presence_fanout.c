@@ -87,7 +87,7 @@ void pres_fanout_leave(sx_pres_gw *P, sx_relent *e) {
     sx_info("presence", "fan-out for %s ends: no watcher left", u->key);
     pres_fanout_stop(P, u);
   }
-  if (u->watchers == 0) pres_lease_release(P, u);
+  if (u->watchers == 0 && !pres_act_wanted(P, u)) pres_lease_release(P, u);
 }
 
 void pres_fanout_restart_all(sx_pres_gw *P, const char *domain) {

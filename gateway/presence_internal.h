@@ -40,6 +40,12 @@ typedef struct puser {
   int cur_known;
   int lease;          /* PRES_LEASE_*: the fan-out's lease (PostgreSQL store only) */
   char *lease_name;   /* "fanout:<key>", set when first wanted */
+  /* shared changes (presence_act.c): what this instance owes while it does not hold the
+   * lease; until when it keeps the lease after acting (loop ms, 0: not kept) */
+  struct pres_owed *owed;
+  uint64_t act_until;
+  struct puser *act_next; /* P->acting */
+  int act_listed;
 } puser;
 
 enum { PRES_LEASE_NONE = 0, PRES_LEASE_ACQUIRING, PRES_LEASE_HELD };
@@ -48,6 +54,13 @@ enum { PRES_LEASE_NONE = 0, PRES_LEASE_ACQUIRING, PRES_LEASE_HELD };
  * TTL + TICK (8 s) after its holder stopped. */
 #define PRES_LEASE_TTL_MS 6000
 #define PRES_LEASE_TICK_MS 2000
+/* Stanzas of a shared change are owed by an instance without the lease for
+ * PRES_ACT_OWED_MS (TTL + TICK, within which a lapsed lease is taken over, and room for a
+ * slow store); the acting instance keeps the lease PRES_ACT_GRACE_MS after acting
+ * (> OWED_MS + the snapshots' lag), so an instance that still owes them never takes the
+ * lease from one that acted. */
+#define PRES_ACT_OWED_MS 15000
+#define PRES_ACT_GRACE_MS 20000
 
 typedef struct pres_leases pres_leases;
 typedef struct pres_forward pres_forward;
@@ -82,6 +95,7 @@ typedef struct sx_pres_gw {
   struct deferred_pres *deferred, **deferred_tail;
   size_t ndeferred;
   int replaying;
+  puser *acting; /* users owing or keeping their lease for a shared change (presence_act.c) */
   uint64_t next_sweep; /* loop ms of the next sweep of unanswered requests */
 } sx_pres_gw;
 
@@ -155,6 +169,20 @@ void pres_forward_contact_presence(sx_pres_gw *P, const char *user, const sx_pre
 void pres_forward_probe(sx_pres_gw *P, const char *user, const char *contact);
 void pres_forward_counts(const sx_pres_gw *P, unsigned long *sent, unsigned long *received);
 void pres_forward_stop(sx_pres_gw *P);
+
+/* gateway/presence_act.c: shared changes acted on by the lease holder only (see the file).
+ * owe_approval / owe_stanzas: this instance does not hold the user's lease; the
+ * approval (while due) / the stanza bits (SX_RA_XMPP_*, for PRES_ACT_OWED_MS) are carried out
+ * if it takes the lease. done: this instance acted (it keeps the lease for
+ * PRES_ACT_GRACE_MS). wanted: the lease is wanted for acting. acquired: the lease was just
+ * taken: what is owed is carried out. sweep: from the poll timer. free_user: at the end. */
+void pres_act_owe_approval(sx_pres_gw *P, sx_relent *e);
+void pres_act_owe_stanzas(sx_pres_gw *P, sx_relent *e, unsigned stanzas);
+void pres_act_done(sx_pres_gw *P, puser *u);
+int pres_act_wanted(const sx_pres_gw *P, const puser *u);
+void pres_act_acquired(sx_pres_gw *P, puser *u);
+void pres_act_sweep(sx_pres_gw *P);
+void pres_act_free_user(puser *u);
 
 /* gateway/presence_metrics.c: the exposition hook (sx_metrics_set_extra) */
 void pres_metrics_render(void *ud, FILE *f);

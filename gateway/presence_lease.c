@@ -5,8 +5,10 @@
  * holds it; a lease held elsewhere is asked for again every tick (a lapsed one is then
  * taken over). Every tick renews all held leases in one statement; a lease no longer held
  * (taken over after a stall, or renewals failing for longer than the lease time) stops the
- * local fan-out. A user whose last watcher leaves gives the lease up; a clean stop releases
- * them all (sx_store_instance_remove).
+ * local fan-out. A user whose last watcher leaves gives the lease up (after
+ * PRES_ACT_GRACE_MS when this instance just acted on a change all instances saw, and the
+ * lease is also taken to act on one: presence_act.c); a clean stop releases them all
+ * (sx_store_instance_remove).
  *
  * The store work runs in libuv's pool with this file's own store handle (store_job.h); the
  * loop thread never waits for the database. With an SQLite store (one instance) there are no leases:
@@ -111,7 +113,8 @@ static void work_cb(sx_store *st, void *arg) {
   sx_lease_rec *live = NULL;
   size_t nlive = 0;
   if (L->nacq > ACQUIRE_LIST_FROM &&
-      sx_store_lease_list(st, NULL, 0, now, &live, &nlive, err, sizeof err) == SX_ST_OK)
+      sx_store_lease_list(st, NULL, 0, now, &live, &nlive, err, sizeof err) == SX_ST_OK &&
+      nlive)
     qsort(live, nlive, sizeof *live, cmp_lease);
   for (i = 0; i < L->nacq; i++) {
     sx_lease_rec key = {.name = L->acq[i]->lease_name};
@@ -177,9 +180,11 @@ static void after_cb(void *arg, int status) {
       L->acquired_total++;
       sx_metric_inc("presence_fanout_leases_acquired_total");
       sx_info("presence", "fan-out lease of %s taken", u->key);
+      /* what this instance owes of a shared change is its now (presence_act.c) */
+      if (!P->shutting_down) pres_act_acquired(P, u);
       if (u->watchers && !P->shutting_down) {
         if (!u->fo) pres_fanout_start(P, u);
-      } else {
+      } else if (!pres_act_wanted(P, u) || P->shutting_down) {
         pres_lease_release(P, u);
       }
     }
@@ -248,7 +253,9 @@ static void kick(pres_leases *L) {
   if (!P->shutting_down)
     for (i = 0; i < P->unb; i++)
       for (puser *u = P->ub[i]; u; u = u->next) {
-        if (u->lease != PRES_LEASE_NONE || !u->watchers || !u->lease_name) continue;
+        if (u->lease != PRES_LEASE_NONE || !u->lease_name ||
+            !(u->watchers || pres_act_wanted(P, u)))
+          continue;
         if (L->nacq == L->acq_cap) {
           size_t nc = L->acq_cap ? L->acq_cap * 2 : 64;
           puser **na = realloc(L->acq, nc * sizeof *na);

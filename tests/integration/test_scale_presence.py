@@ -40,7 +40,8 @@ from sipua import pidf, sub_state  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not ejabberd.available(), reason="ejabberd is not installed")
 
-USERS = {n: "pw" for n in ("alice", "carol", "dave", "erin", "fred")}
+USERS = {n: "pw" for n in ("alice", "carol", "dave", "erin", "fred", "gina", "hank", "ivan",
+                            "jill", "kate")}
 
 
 def ctl(gw, *args):
@@ -305,3 +306,208 @@ def test_hostile_notices_on_the_channel_are_refused(stack):
     assert [a - b for a, b in zip(after, before)] == [len(payloads)] * len(st.gws), after
     for gw in st.gws:
         assert gw.healthz() == 200
+
+
+# ---- a change both instances see is acted on once --------------------------------------
+
+# Long enough for both instances to have seen a change in the store (the snapshot lags
+# ≤ 0.5 s) and acted, and for a second copy of a stanza to arrive if one were sent.
+SETTLE = 3.0
+
+
+def stanzas(client, jid, ptype, status=None):
+    return client.all_presences(lambda p: p.bare_from == jid and p.type == ptype and
+                                (status is None or p.status == status))
+
+
+def wait_stanza(client, jid, ptype, timeout=10, status=None):
+    return client.wait_presence(lambda p: p.bare_from == jid and p.type == ptype and
+                                (status is None or p.status == status),
+                                timeout=timeout, consume=False)
+
+
+def ctl_ok(gw, *args):
+    r = ctl(gw, *args)
+    assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r
+
+
+def sub_in(st, user_jid, contact):
+    return st.pg.psql("SELECT sub_in FROM contacts WHERE \"user\" = '%s' AND contact = '%s'"
+                      % (user_jid, contact))
+
+
+def sent(st, user_jid, contact, ptype):
+    """How many `ptype` stanzas from user_jid to contact the instances sent, from their logs
+    (ejabberd drops a repeated `subscribed`/`unsubscribed` that does not change the roster
+    (RFC 6121 §3.1.6, §3.2.3): the client never sees those duplicates)."""
+    pat = re.compile(r" presence: %s -> %s: %s$" % (re.escape(user_jid), re.escape(contact),
+                                                   re.escape(ptype)), re.M)
+    return sum(len(pat.findall(gw.log_text())) for gw in st.gws if gw is not None)
+
+
+def counts(client, jid):
+    out = {}
+    for p in client.all_presences(lambda p: p.bare_from == jid):
+        out[p.type] = out.get(p.type, 0) + 1
+    return out
+
+
+@pytest.fixture
+def unverified(stack):
+    """fabrikam.example as a PublicUnverified partner: a subscribe waits until the user adds
+    the contact."""
+    st, cl = stack
+    ctl_ok(st.gws[0], "partner", "set", EXTERNAL, "--type", "public-unverified")
+    try:
+        yield stack
+    finally:
+        ctl_ok(st.gws[0], "partner", "set", EXTERNAL, "--type", "federated")
+        time.sleep(1)
+
+
+def test_admin_add_approves_a_waiting_request_once(unverified):
+    """Each instance takes the add from the store at its next snapshot (every 250 ms); the
+    one holding the user's lease approves. Several users, so that both instances see some
+    of the adds before either has written the approval, and the add follows the request at
+    once, so that the instance the request did not reach often learns both from one
+    snapshot."""
+    st, cl = unverified
+    gina = cl.xmpp("gina")
+    jids = []
+    for i in range(6):
+        ua = cl.ua("qa%d" % i)
+        publish(ua, note="qa here")
+        jid = "qa%d@%s" % (i, INTERNAL)
+        jids.append(jid)
+        gina.send_presence(to=jid, ptype="subscribe")
+        assert until(lambda: sub_in(st, jid, "gina@" + EXTERNAL), lambda v: v == "pending") \
+            == "pending"
+        assert not stanzas(gina, jid, "subscribed")
+        ctl_ok(st.gws[i % 2], "contact", "add", "sip:" + jid, "gina@" + EXTERNAL)
+    for jid in jids:
+        wait_stanza(gina, jid, "subscribed", timeout=5)
+        wait_stanza(gina, jid, "available")
+    time.sleep(SETTLE)
+    got = {jid: counts(gina, jid) for jid in jids}
+    sys.stderr.write("\ncontact add approving a waiting request: %s\n" % got)
+    for jid in jids:
+        assert got[jid].get("subscribed") == 1, (jid, got)
+        assert sent(st, jid, "gina@" + EXTERNAL, "subscribed") == 1, jid
+        assert len(stanzas(gina, jid, "available", "qa here")) <= 1, (jid, got)
+        assert sub_in(st, jid, "gina@" + EXTERNAL) == "approved"
+
+
+def test_admin_add_taken_over_when_the_lease_holder_dies(unverified):
+    st, cl = unverified
+    qb = cl.ua("qb")
+    publish(qb, note="qb here")
+    qb_jid = "qb@%s" % INTERNAL
+    hank, ivan = cl.xmpp("hank"), cl.xmpp("ivan")
+    # hank becomes a watcher of qb: the lease fanout:qb is held by one instance
+    hank.send_presence(to=qb_jid, ptype="subscribe")
+    until(lambda: sub_in(st, qb_jid, "hank@" + EXTERNAL), lambda v: v == "pending")
+    ctl_ok(st.gws[0], "contact", "add", "sip:" + qb_jid, "hank@" + EXTERNAL)
+    wait_stanza(hank, qb_jid, "subscribed", timeout=5)
+    name = "fanout:" + qb_jid
+    held = until(lambda: leases(st), lambda v: name in v)
+    victim = int(held[name][2:]) - 1
+    survivor = st.gws[1 - victim]
+    # ivan's request waits in the store; the holder dies; the admin adds ivan
+    ivan.send_presence(to=qb_jid, ptype="subscribe")
+    until(lambda: sub_in(st, qb_jid, "ivan@" + EXTERNAL), lambda v: v == "pending")
+    time.sleep(1)
+    st.gws[victim].kill()
+    try:
+        t0 = time.monotonic()
+        ctl_ok(survivor, "contact", "add", "sip:" + qb_jid, "ivan@" + EXTERNAL)
+        # the survivor approves once it has the lease (lapsed ≤ 6 s after the kill)
+        wait_stanza(ivan, qb_jid, "subscribed", timeout=12)
+        took = time.monotonic() - t0
+        wait_stanza(ivan, qb_jid, "available", timeout=10)
+        time.sleep(SETTLE)
+        got = counts(ivan, qb_jid)
+        sys.stderr.write("\ncontact add with the lease holder killed: %s, subscribed "
+                         "after %.1f s\n" % (got, took))
+        assert got.get("subscribed") == 1, got
+        assert sent(st, qb_jid, "ivan@" + EXTERNAL, "subscribed") == 1
+        assert sub_in(st, qb_jid, "ivan@" + EXTERNAL) == "approved"
+        assert leases(st).get(name) == "gw%d" % (2 - victim)
+    finally:
+        st.start_gateway(victim)
+    time.sleep(2)
+
+
+REVOKE = [
+    (["policy", "set", "global", "--xmpp=off"], ["policy", "set", "global", "--xmpp=on"]),
+    (["partner", "remove", EXTERNAL], ["partner", "new", EXTERNAL, "--type", "federated"]),
+]
+
+
+def test_policy_changes_and_contact_remove_acted_on_once(stack):
+    st, cl = stack
+    qc = cl.ua("qc")
+    publish(qc, note="qc here")
+    qc_jid = "qc@%s" % INTERNAL
+    jill = cl.xmpp("jill")
+    watch(jill, qc_jid, "qc here")
+    time.sleep(1)
+    jill_jid = "jill@" + EXTERNAL
+    for i, (revoke, restore) in enumerate(REVOKE):
+        jill.presences.clear()
+        before = sent(st, qc_jid, jill_jid, "unavailable")
+        ctl_ok(st.gws[i], *revoke)
+        wait_stanza(jill, qc_jid, "unavailable", timeout=5)
+        time.sleep(SETTLE)
+        got = counts(jill, qc_jid)
+        sys.stderr.write("\n%s: %s\n" % (" ".join(revoke), got))
+        assert got == {"unavailable": 1}, (revoke, got)
+        assert sent(st, qc_jid, jill_jid, "unavailable") - before == 1, revoke
+        jill.presences.clear()
+        ctl_ok(st.gws[1 - i], *restore)
+        wait_stanza(jill, qc_jid, "available", status="qc here")
+        time.sleep(SETTLE)
+        got = counts(jill, qc_jid)
+        sys.stderr.write("%s: %s\n" % (" ".join(restore), got))
+        assert len(stanzas(jill, qc_jid, "available")) == 1, (restore, got)
+        assert got.get("unavailable", 0) <= 1, (restore, got)
+    jill.presences.clear()
+    ctl_ok(st.gws[0], "contact", "remove", "sip:" + qc_jid, jill_jid)
+    wait_stanza(jill, qc_jid, "unsubscribed", timeout=5)
+    time.sleep(SETTLE)
+    got = counts(jill, qc_jid)
+    sys.stderr.write("contact remove: %s\n" % got)
+    assert got.get("unsubscribed") == 1, got
+    assert sent(st, qc_jid, jill_jid, "unsubscribed") == 1
+    assert got.get("unsubscribe", 0) <= 1 and got.get("unavailable", 0) <= 1, got
+
+
+def test_policy_revoked_while_the_lease_holder_dies(stack):
+    """The instance that would have sent the watcher `unavailable` is killed: the other one
+    owes it, takes the user's lease once it lapses and sends it, once."""
+    st, cl = stack
+    qd = cl.ua("qd")
+    publish(qd, note="qd here")
+    qd_jid = "qd@%s" % INTERNAL
+    kate = cl.xmpp("kate")
+    watch(kate, qd_jid, "qd here")
+    name = "fanout:" + qd_jid
+    held = until(lambda: leases(st), lambda v: name in v)
+    victim = int(held[name][2:]) - 1
+    survivor = st.gws[1 - victim]
+    st.gws[victim].kill()
+    try:
+        kate.presences.clear()
+        t0 = time.monotonic()
+        ctl_ok(survivor, "policy", "set", "global", "--xmpp=off")
+        wait_stanza(kate, qd_jid, "unavailable", timeout=12)
+        took = time.monotonic() - t0
+        time.sleep(SETTLE)
+        got = counts(kate, qd_jid)
+        sys.stderr.write("\npolicy revoked with the lease holder killed: %s after %.1f s\n"
+                         % (got, took))
+        assert got == {"unavailable": 1}, got
+    finally:
+        ctl_ok(survivor, "policy", "set", "global", "--xmpp=on")
+        st.start_gateway(victim)
+    wait_stanza(kate, qd_jid, "available", status="qd here")

@@ -47,6 +47,25 @@ def free_port(host="127.0.0.1"):
     raise RuntimeError("no free TCP+UDP port found")
 
 
+def free_port_pair(host="127.0.0.1"):
+    """A port p from free_port() whose p + 1 is free for TCP right now too (and is not
+    handed out later): for servers that also listen on the next port (baresip's SIP/TLS)."""
+    for _ in range(100):
+        port = free_port(host)
+        if port >= 65535 or port + 1 in _handed_out:
+            continue
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind((host, port + 1))
+        except OSError:
+            continue
+        finally:
+            t.close()
+        _handed_out.add(port + 1)
+        return port
+    raise RuntimeError("no free pair of ports found")
+
+
 def wait_tcp(host, port, timeout, proc=None, what="server"):
     """Waits until a TCP connect to host:port succeeds. Raises if `proc` exits first or the
     timeout passes."""
@@ -817,7 +836,8 @@ class Baresip(_Child):
     account registering through `registrar` (host, port), `contacts` (SIP URIs) watched with
     ;presence=p2p (the presence module SUBSCRIBEs to each), publication of its own presence
     every `pubint` seconds when > 0, and the ctrl_tcp module on a local port for commands.
-    Its log (stdout/stderr) is where status changes are read."""
+    Its log (stdout/stderr) is where status changes are read; it holds a SIP trace (-s) too,
+    for whoever reads a failure."""
 
     name = "baresip"
 
@@ -825,7 +845,9 @@ class Baresip(_Child):
         self.dir = os.path.join(tmpdir, "baresip-%s" % user)
         os.makedirs(self.dir, exist_ok=True)
         self.user, self.domain = user, domain
-        self.sip_port = free_port()
+        # baresip listens for SIP/TLS on sip_listen's port + 1 as well (not configurable
+        # in 1.0): a busy next port makes it exit at start.
+        self.sip_port = free_port_pair()
         self.ctrl_port = free_port()
         self.log_path = os.path.join(self.dir, "baresip.log")
         mpath = next((p for p in BARESIP_MODULE_DIRS if os.path.isdir(p)),
@@ -847,7 +869,7 @@ class Baresip(_Child):
         with open(os.path.join(self.dir, "contacts"), "w") as f:
             for i, c in enumerate(contacts):
                 f.write('"c%d" <%s>;presence=p2p\n' % (i, c))
-        self._spawn(["baresip", "-f", self.dir, "-v"], cwd=self.dir)
+        self._spawn(["baresip", "-f", self.dir, "-v", "-s"], cwd=self.dir)
         try:
             wait_tcp("127.0.0.1", self.ctrl_port, timeout, self.proc, "baresip")
         except Exception as e:
