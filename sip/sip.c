@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <errno.h>
 #include <malloc.h>
@@ -53,6 +54,8 @@
  * HEADER_MAX), which it counts a whole read against. Smaller is slow to drain: with 8 KiB a
  * full window reopened only ~16 KiB per 200 ms on loopback (4,000 answers took > 10 s). */
 #define PROXY_RCVBUF (48 * 1024)
+/* Connections to the outbound proxy that a batch of sends corks (more are left alone). */
+#define PROXY_FDS 8
 
 typedef struct out_req {
   struct out_req *next, **prev;
@@ -90,6 +93,12 @@ struct sx_sip {
   int proxy_family;                      /* 0: the proxy is a host name (port match only) */
   unsigned char proxy_addr[16];
   uint64_t out_scan_ms;                  /* last look for connections to the proxy */
+  /* The connections to the proxy found by the last look, corked (TCP_CORK) while a batch of
+   * sends is open (sx_sip_batch): one segment per batch instead of one per request. */
+  int proxy_fd[PROXY_FDS];
+  size_t n_proxy_fd;
+  int batch;  /* a batch is open: the first send corks */
+  int corked; /* the proxy_fd are corked */
 };
 
 static void sofia_logger(void *stream, char const *fmt, va_list ap) {
@@ -155,6 +164,7 @@ static void bound_proxy_connections(sx_sip *s) {
   socklen_t len;
   d = opendir("/proc/self/fd");
   if (!d) return;
+  s->n_proxy_fd = 0;
   while ((e = readdir(d))) {
     char *end;
     long fd = strtol(e->d_name, &end, 10);
@@ -179,6 +189,7 @@ static void bound_proxy_connections(sx_sip *s) {
     } else {
       continue;
     }
+    if (s->n_proxy_fd < PROXY_FDS) s->proxy_fd[s->n_proxy_fd++] = (int)fd;
     /* The kernel reports twice the value set: already bounded. */
     len = sizeof val;
     if (getsockopt((int)fd, SOL_SOCKET, SO_RCVBUF, &val, &len) == 0 && val <= 2 * want)
@@ -510,6 +521,21 @@ static int out_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t 
   return 0;
 }
 
+/* TCP_CORK on the known connections to the proxy. A number found by an older look that is no
+ * longer such a connection fails (not a socket, not TCP) or is uncorked again when the batch
+ * closes: nothing is held past it. */
+static void proxy_cork(sx_sip *s, int on) {
+  for (size_t i = 0; i < s->n_proxy_fd; i++)
+    (void)setsockopt(s->proxy_fd[i], IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  s->corked = on;
+}
+
+void sx_sip_batch(sx_sip *s, int open) {
+  if (!s) return;
+  s->batch = open;
+  if (!open && s->corked) proxy_cork(s, 0);
+}
+
 int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud) {
   char from[2048], callid[64], cseq[32];
   const char *to = m->to ? m->to : m->request_uri;
@@ -529,6 +555,7 @@ int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud) {
   if (!r) return -1;
   r->s = s;
   r->ud = req_ud;
+  if (s->batch && !s->corked && s->n_proxy_fd) proxy_cork(s, 1);
   {
     char *to_hdr = malloc(strlen(to) + 3);
     if (!to_hdr) {
@@ -677,6 +704,7 @@ fail:
 
 void sx_sip_free(sx_sip *s) {
   if (!s) return;
+  sx_sip_batch(s, 0);
   while (s->out) {
     out_req *r = s->out;
     out_unlink(r);
