@@ -99,6 +99,9 @@ struct sx_sip {
   size_t n_proxy_fd;
   int batch;  /* a batch is open: the first send corks */
   int corked; /* the proxy_fd are corked */
+  /* The last Content-Type of an outgoing request, as given and parsed (in home). */
+  char *ct_text;
+  sip_content_type_t *ct;
 };
 
 static void sofia_logger(void *stream, char const *fmt, va_list ap) {
@@ -536,45 +539,95 @@ void sx_sip_batch(sx_sip *s, int open) {
   if (!open && s->corked) proxy_cork(s, 0);
 }
 
-int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud) {
-  char from[2048], callid[64], cseq[32];
-  const char *to = m->to ? m->to : m->request_uri;
-  out_req *r;
-  int n;
+/* The Content-Type header of `value`, parsed once and kept while the same value comes back (one
+ * or two values in practice: text/plain;charset=UTF-8, isComposing); a copy in `home`. */
+static sip_content_type_t *content_type_for(sx_sip *s, su_home_t *home, const char *value) {
+  if (!s->ct_text || strcmp(s->ct_text, value)) {
+    sip_content_type_t *c = sip_content_type_make(s->home, value);
+    char *t = c ? su_strdup(s->home, value) : NULL;
+    if (!t) {
+      su_free(s->home, c);
+      return NULL;
+    }
+    su_free(s->home, s->ct);
+    su_free(s->home, s->ct_text);
+    s->ct = c;
+    s->ct_text = t;
+  }
+  return sip_content_type_dup(home, s->ct);
+}
 
-  n = snprintf(from, sizeof from, "<%s>;tag=sx%llx%08x", m->from,
-               (unsigned long long)++s->tag_counter, (unsigned)random());
-  if (n < 0 || (size_t)n >= sizeof from) return -1;
-  if (!m->call_id) {
+/* Adds h to msg; h NULL (out of memory, or a value that does not parse) fails. */
+static int add_header(msg_t *msg, sip_t *sip, void *h) {
+  return h && msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)h) >= 0 ? 0 : -1;
+}
+
+/* The request is built as header objects in the message's own home: the addresses are parsed
+ * as URIs, the rest made without parsing text (CSeq, payload) or copied from a header parsed
+ * once (Content-Type); Max-Forwards is nta's default (70). */
+static msg_t *build_message(sx_sip *s, const sx_sip_out *m) {
+  const char *to = m->to ? m->to : m->request_uri;
+  char tag[48], callid[64];
+  msg_t *msg = nta_msg_create(s->agent, 0);
+  sip_t *sip = sip_object(msg);
+  su_home_t *home;
+  sip_from_t *from;
+  sip_to_t *to_h;
+  int bad;
+
+  if (!msg || !sip) {
+    if (msg) msg_destroy(msg);
+    return NULL;
+  }
+  home = msg_home(msg);
+  snprintf(tag, sizeof tag, "sx%llx%08x", (unsigned long long)++s->tag_counter,
+           (unsigned)random());
+  if (!m->call_id)
     snprintf(callid, sizeof callid, "%08lx%08lx-%llx@sipxmpp", random(), random(),
              (unsigned long long)s->tag_counter);
-  }
   if (++s->cseq == 0) s->cseq = 1;
-  snprintf(cseq, sizeof cseq, "%u MESSAGE", s->cseq);
+  from = sip_from_create(home, URL_STRING_MAKE(m->from));
+  to_h = sip_to_create(home, URL_STRING_MAKE(to));
+  /* An empty display name: the address goes out in angle brackets, as name-addr. */
+  if (from) from->a_display = "";
+  if (to_h) to_h->a_display = "";
+  bad = add_header(msg, sip, sip_request_create(home, SIP_METHOD_MESSAGE,
+                                                URL_STRING_MAKE(m->request_uri), NULL)) ||
+        !from || sip_from_tag(home, from, tag) < 0 || add_header(msg, sip, from) ||
+        add_header(msg, sip, to_h) ||
+        add_header(msg, sip, sip_call_id_make(home, m->call_id ? m->call_id : callid)) ||
+        add_header(msg, sip, sip_cseq_create(home, s->cseq, SIP_METHOD_MESSAGE)) ||
+        (m->subject && add_header(msg, sip, sip_subject_make(home, m->subject))) ||
+        (m->in_reply_to && add_header(msg, sip, sip_in_reply_to_make(home, m->in_reply_to))) ||
+        (m->content_language &&
+         add_header(msg, sip, sip_content_language_make(home, m->content_language))) ||
+        (m->content_type && add_header(msg, sip, content_type_for(s, home, m->content_type))) ||
+        (m->body && add_header(msg, sip, sip_payload_create(home, m->body, strlen(m->body)))) ||
+        nta_msg_request_complete(msg, s->leg, SIP_METHOD_MESSAGE, NULL) < 0;
+  if (bad) {
+    msg_destroy(msg);
+    return NULL;
+  }
+  return msg;
+}
+
+int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud) {
+  out_req *r;
+  msg_t *msg;
+
   r = calloc(1, sizeof *r);
   if (!r) return -1;
   r->s = s;
   r->ud = req_ud;
-  if (s->batch && !s->corked && s->n_proxy_fd) proxy_cork(s, 1);
-  {
-    char *to_hdr = malloc(strlen(to) + 3);
-    if (!to_hdr) {
-      free(r);
-      return -1;
-    }
-    sprintf(to_hdr, "<%s>", to);
-    r->orq = nta_outgoing_tcreate(
-        s->leg, out_response, (nta_outgoing_magic_t *)r, (url_string_t *)s->proxy,
-        SIP_METHOD_MESSAGE, URL_STRING_MAKE(m->request_uri), SIPTAG_FROM_STR(from),
-        SIPTAG_TO_STR(to_hdr), SIPTAG_CALL_ID_STR(m->call_id ? m->call_id : callid),
-        SIPTAG_CSEQ_STR(cseq), SIPTAG_MAX_FORWARDS_STR("70"),
-        TAG_IF(m->subject, SIPTAG_SUBJECT_STR(m->subject)),
-        TAG_IF(m->in_reply_to, SIPTAG_IN_REPLY_TO_STR(m->in_reply_to)),
-        TAG_IF(m->content_language, SIPTAG_CONTENT_LANGUAGE_STR(m->content_language)),
-        TAG_IF(m->content_type, SIPTAG_CONTENT_TYPE_STR(m->content_type)),
-        TAG_IF(m->body, SIPTAG_PAYLOAD_STR(m->body)), TAG_END());
-    free(to_hdr);
+  msg = build_message(s, m);
+  if (!msg) {
+    free(r);
+    return -1;
   }
+  if (s->batch && !s->corked && s->n_proxy_fd) proxy_cork(s, 1);
+  r->orq = nta_outgoing_mcreate(s->agent, out_response, (nta_outgoing_magic_t *)r,
+                                (url_string_t *)s->proxy, msg, TAG_END());
+  if (!r->orq) msg_destroy(msg);
   if (!r->orq) {
     free(r);
     return -1;
