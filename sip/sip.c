@@ -557,6 +557,20 @@ static sip_content_type_t *content_type_for(sx_sip *s, su_home_t *home, const ch
   return sip_content_type_dup(home, s->ct);
 }
 
+/* Writes v in lowercase hex at p, at least `width` digits (zero-padded); returns the end. At
+ * most 16 digits: the caller's buffer has room for them. */
+static char *hex_put(char *p, uint64_t v, int width) {
+  char d[16];
+  int n = 0;
+  do {
+    d[n++] = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  } while (v && n < 16);
+  while (n < width && n < 16) d[n++] = '0';
+  while (n) *p++ = d[--n];
+  return p;
+}
+
 /* Adds h to msg; h NULL (out of memory, or a value that does not parse) fails. */
 static int add_header(msg_t *msg, sip_t *sip, void *h) {
   return h && msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)h) >= 0 ? 0 : -1;
@@ -580,11 +594,22 @@ static msg_t *build_message(sx_sip *s, const sx_sip_out *m) {
     return NULL;
   }
   home = msg_home(msg);
-  snprintf(tag, sizeof tag, "sx%llx%08x", (unsigned long long)++s->tag_counter,
-           (unsigned)random());
-  if (!m->call_id)
-    snprintf(callid, sizeof callid, "%08lx%08lx-%llx@sipxmpp", random(), random(),
-             (unsigned long long)s->tag_counter);
+  /* tag "sx<counter><random>", Call-ID "<random><random>-<counter>@sipxmpp" (hex) */
+  {
+    char *p = tag;
+    *p++ = 's';
+    *p++ = 'x';
+    p = hex_put(p, ++s->tag_counter, 0);
+    p = hex_put(p, (uint32_t)random(), 8);
+    *p = '\0';
+    if (!m->call_id) {
+      p = hex_put(callid, (uint32_t)random(), 8);
+      p = hex_put(p, (uint32_t)random(), 8);
+      *p++ = '-';
+      p = hex_put(p, s->tag_counter, 0);
+      memcpy(p, "@sipxmpp", sizeof "@sipxmpp");
+    }
+  }
   if (++s->cseq == 0) s->cseq = 1;
   from = sip_from_create(home, URL_STRING_MAKE(m->from));
   to_h = sip_to_create(home, URL_STRING_MAKE(to));
