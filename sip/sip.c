@@ -56,6 +56,8 @@
 #define PROXY_RCVBUF (48 * 1024)
 /* Connections to the outbound proxy that a batch of sends corks (more are left alone). */
 #define PROXY_FDS 8
+/* Requests held corked at most: the first of a batch waits for no more than this many. */
+#define CORK_MAX 16
 
 typedef struct out_req {
   struct out_req *next, **prev;
@@ -99,6 +101,7 @@ struct sx_sip {
   size_t n_proxy_fd;
   int batch;  /* a batch is open: the first send corks */
   int corked; /* the proxy_fd are corked */
+  unsigned n_corked; /* requests sent since they were corked */
   /* The last Content-Type of an outgoing request, as given and parsed (in home). */
   char *ct_text;
   sip_content_type_t *ct;
@@ -649,7 +652,14 @@ int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud) {
     free(r);
     return -1;
   }
-  if (s->batch && !s->corked && s->n_proxy_fd) proxy_cork(s, 1);
+  if (s->batch && s->n_proxy_fd) {
+    if (s->corked && s->n_corked >= CORK_MAX) proxy_cork(s, 0); /* pushes those held */
+    if (!s->corked) {
+      proxy_cork(s, 1);
+      s->n_corked = 0;
+    }
+    s->n_corked++;
+  }
   r->orq = nta_outgoing_mcreate(s->agent, out_response, (nta_outgoing_magic_t *)r,
                                 (url_string_t *)s->proxy, msg, TAG_END());
   if (!r->orq) msg_destroy(msg);
