@@ -47,7 +47,9 @@ void sx_loop_turn(sx_loop *l, long max_wait_ms) {
   uv_update_time(&l->uv);
   if (l->uv_pending || uv_backend_timeout(&l->uv) == 0) {
     l->uv_pending = 0;
+    if (l->batch) l->batch(l->batch_ud, 1);
     uv_run(&l->uv, UV_RUN_NOWAIT);
+    if (l->batch) l->batch(l->batch_ud, 0);
   }
   t = uv_backend_timeout(&l->uv);
   if (t < 0 || t > max_wait_ms) t = max_wait_ms;
@@ -72,6 +74,11 @@ void sx_loop_turn(sx_loop *l, long max_wait_ms) {
 void sx_loop_set_progress(sx_loop *l, unsigned long (*progress)(void *ud), void *ud) {
   l->progress = progress;
   l->progress_ud = ud;
+}
+
+void sx_loop_set_batch(sx_loop *l, void (*batch)(void *ud, int open), void *ud) {
+  l->batch = batch;
+  l->batch_ud = ud;
 }
 
 void sx_loop_run(sx_loop *l) {

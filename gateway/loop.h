@@ -33,6 +33,8 @@ typedef struct sx_loop {
   unsigned long (*progress)(void *ud); /* optional; see sx_loop_set_progress */
   void *progress_ud;
   unsigned long naps; /* sub-millisecond waits taken instead of spinning */
+  void (*batch)(void *ud, int open); /* optional; see sx_loop_set_batch */
+  void *batch_ud;
 } sx_loop;
 
 #define SX_LOOP_NAP_US 200
@@ -47,5 +49,9 @@ void sx_loop_close(sx_loop *l);
 /* `progress(ud)` returns a counter that grows whenever Sofia hands the gateway work (a request
  * or a response); ud is borrowed and must outlive the loop's turns. */
 void sx_loop_set_progress(sx_loop *l, unsigned long (*progress)(void *ud), void *ud);
+/* `batch(ud, 1)` before libuv's callbacks of a turn run and `batch(ud, 0)` after them, before
+ * the turn waits (the SIP adapter corks its connection to the proxy meanwhile: the stanzas of
+ * one edge read leave as one write); ud is borrowed and must outlive the loop's turns. */
+void sx_loop_set_batch(sx_loop *l, void (*batch)(void *ud, int open), void *ud);
 
 #endif

@@ -109,6 +109,12 @@ static unsigned long sip_progress(void *ud) {
   return gw->sip ? sx_sip_events(gw->sip) : 0;
 }
 
+/* The loop's batches: requests sent to the proxy from libuv's callbacks leave together. */
+static void sip_batch(void *ud, int open) {
+  sx_gw *gw = ud;
+  if (gw->sip) sx_sip_batch(gw->sip, open);
+}
+
 static int start(sx_gw *gw) {
   char err[512];
   size_t i;
@@ -151,6 +157,7 @@ static int start(sx_gw *gw) {
     return -1;
   }
   sx_loop_set_progress(&gw->loop, sip_progress, gw);
+  sx_loop_set_batch(&gw->loop, sip_batch, gw);
   for (i = 0; i < gw->cfg.n_listen; i++) sx_info("sip", "listening on %s", gw->cfg.listen[i]);
   sx_metrics_set_collector(collect_metrics, gw);
 

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <errno.h>
 #include <malloc.h>
@@ -53,6 +54,10 @@
  * HEADER_MAX), which it counts a whole read against. Smaller is slow to drain: with 8 KiB a
  * full window reopened only ~16 KiB per 200 ms on loopback (4,000 answers took > 10 s). */
 #define PROXY_RCVBUF (48 * 1024)
+/* Connections to the outbound proxy that a batch of sends corks (more are left alone). */
+#define PROXY_FDS 8
+/* Requests held corked at most: the first of a batch waits for no more than this many. */
+#define CORK_MAX 16
 
 typedef struct out_req {
   struct out_req *next, **prev;
@@ -90,6 +95,16 @@ struct sx_sip {
   int proxy_family;                      /* 0: the proxy is a host name (port match only) */
   unsigned char proxy_addr[16];
   uint64_t out_scan_ms;                  /* last look for connections to the proxy */
+  /* The connections to the proxy found by the last look, corked (TCP_CORK) while a batch of
+   * sends is open (sx_sip_batch): one segment per batch instead of one per request. */
+  int proxy_fd[PROXY_FDS];
+  size_t n_proxy_fd;
+  int batch;  /* a batch is open: the first send corks */
+  int corked; /* the proxy_fd are corked */
+  unsigned n_corked; /* requests sent since they were corked */
+  /* The last Content-Type of an outgoing request, as given and parsed (in home). */
+  char *ct_text;
+  sip_content_type_t *ct;
 };
 
 static void sofia_logger(void *stream, char const *fmt, va_list ap) {
@@ -155,6 +170,7 @@ static void bound_proxy_connections(sx_sip *s) {
   socklen_t len;
   d = opendir("/proc/self/fd");
   if (!d) return;
+  s->n_proxy_fd = 0;
   while ((e = readdir(d))) {
     char *end;
     long fd = strtol(e->d_name, &end, 10);
@@ -179,6 +195,7 @@ static void bound_proxy_connections(sx_sip *s) {
     } else {
       continue;
     }
+    if (s->n_proxy_fd < PROXY_FDS) s->proxy_fd[s->n_proxy_fd++] = (int)fd;
     /* The kernel reports twice the value set: already bounded. */
     len = sizeof val;
     if (getsockopt((int)fd, SOL_SOCKET, SO_RCVBUF, &val, &len) == 0 && val <= 2 * want)
@@ -510,44 +527,142 @@ static int out_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t 
   return 0;
 }
 
-int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud) {
-  char from[2048], callid[64], cseq[32];
-  const char *to = m->to ? m->to : m->request_uri;
-  out_req *r;
-  int n;
+/* TCP_CORK on the known connections to the proxy. A number found by an older look that is no
+ * longer such a connection fails (not a socket, not TCP) or is uncorked again when the batch
+ * closes: nothing is held past it. */
+static void proxy_cork(sx_sip *s, int on) {
+  for (size_t i = 0; i < s->n_proxy_fd; i++)
+    (void)setsockopt(s->proxy_fd[i], IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  s->corked = on;
+}
 
-  n = snprintf(from, sizeof from, "<%s>;tag=sx%llx%08x", m->from,
-               (unsigned long long)++s->tag_counter, (unsigned)random());
-  if (n < 0 || (size_t)n >= sizeof from) return -1;
-  if (!m->call_id) {
-    snprintf(callid, sizeof callid, "%08lx%08lx-%llx@sipxmpp", random(), random(),
-             (unsigned long long)s->tag_counter);
+void sx_sip_batch(sx_sip *s, int open) {
+  if (!s) return;
+  s->batch = open;
+  if (!open && s->corked) proxy_cork(s, 0);
+}
+
+/* The Content-Type header of `value`, parsed once and kept while the same value comes back (one
+ * or two values in practice: text/plain;charset=UTF-8, isComposing); a copy in `home`. */
+static sip_content_type_t *content_type_for(sx_sip *s, su_home_t *home, const char *value) {
+  if (!s->ct_text || strcmp(s->ct_text, value)) {
+    sip_content_type_t *c = sip_content_type_make(s->home, value);
+    char *t = c ? su_strdup(s->home, value) : NULL;
+    if (!t) {
+      su_free(s->home, c);
+      return NULL;
+    }
+    su_free(s->home, s->ct);
+    su_free(s->home, s->ct_text);
+    s->ct = c;
+    s->ct_text = t;
+  }
+  return sip_content_type_dup(home, s->ct);
+}
+
+/* Writes v in lowercase hex at p, at least `width` digits (zero-padded); returns the end. At
+ * most 16 digits: the caller's buffer has room for them. */
+static char *hex_put(char *p, uint64_t v, int width) {
+  char d[16];
+  int n = 0;
+  do {
+    d[n++] = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  } while (v && n < 16);
+  while (n < width && n < 16) d[n++] = '0';
+  while (n) *p++ = d[--n];
+  return p;
+}
+
+/* Adds h to msg; h NULL (out of memory, or a value that does not parse) fails. */
+static int add_header(msg_t *msg, sip_t *sip, void *h) {
+  return h && msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)h) >= 0 ? 0 : -1;
+}
+
+/* The request is built as header objects in the message's own home: the addresses are parsed
+ * as URIs, the rest made without parsing text (CSeq, payload) or copied from a header parsed
+ * once (Content-Type); Max-Forwards is nta's default (70). */
+static msg_t *build_message(sx_sip *s, const sx_sip_out *m) {
+  const char *to = m->to ? m->to : m->request_uri;
+  char tag[48], callid[64];
+  msg_t *msg = nta_msg_create(s->agent, 0);
+  sip_t *sip = sip_object(msg);
+  su_home_t *home;
+  sip_from_t *from;
+  sip_to_t *to_h;
+  int bad;
+
+  if (!msg || !sip) {
+    if (msg) msg_destroy(msg);
+    return NULL;
+  }
+  home = msg_home(msg);
+  /* tag "sx<counter><random>", Call-ID "<random><random>-<counter>@sipxmpp" (hex) */
+  {
+    char *p = tag;
+    *p++ = 's';
+    *p++ = 'x';
+    p = hex_put(p, ++s->tag_counter, 0);
+    p = hex_put(p, (uint32_t)random(), 8);
+    *p = '\0';
+    if (!m->call_id) {
+      p = hex_put(callid, (uint32_t)random(), 8);
+      p = hex_put(p, (uint32_t)random(), 8);
+      *p++ = '-';
+      p = hex_put(p, s->tag_counter, 0);
+      memcpy(p, "@sipxmpp", sizeof "@sipxmpp");
+    }
   }
   if (++s->cseq == 0) s->cseq = 1;
-  snprintf(cseq, sizeof cseq, "%u MESSAGE", s->cseq);
+  from = sip_from_create(home, URL_STRING_MAKE(m->from));
+  to_h = sip_to_create(home, URL_STRING_MAKE(to));
+  /* An empty display name: the address goes out in angle brackets, as name-addr. */
+  if (from) from->a_display = "";
+  if (to_h) to_h->a_display = "";
+  bad = add_header(msg, sip, sip_request_create(home, SIP_METHOD_MESSAGE,
+                                                URL_STRING_MAKE(m->request_uri), NULL)) ||
+        !from || sip_from_tag(home, from, tag) < 0 || add_header(msg, sip, from) ||
+        add_header(msg, sip, to_h) ||
+        add_header(msg, sip, sip_call_id_make(home, m->call_id ? m->call_id : callid)) ||
+        add_header(msg, sip, sip_cseq_create(home, s->cseq, SIP_METHOD_MESSAGE)) ||
+        (m->subject && add_header(msg, sip, sip_subject_make(home, m->subject))) ||
+        (m->in_reply_to && add_header(msg, sip, sip_in_reply_to_make(home, m->in_reply_to))) ||
+        (m->content_language &&
+         add_header(msg, sip, sip_content_language_make(home, m->content_language))) ||
+        (m->content_type && add_header(msg, sip, content_type_for(s, home, m->content_type))) ||
+        (m->body && add_header(msg, sip, sip_payload_create(home, m->body, strlen(m->body)))) ||
+        nta_msg_request_complete(msg, s->leg, SIP_METHOD_MESSAGE, NULL) < 0;
+  if (bad) {
+    msg_destroy(msg);
+    return NULL;
+  }
+  return msg;
+}
+
+int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud) {
+  out_req *r;
+  msg_t *msg;
+
   r = calloc(1, sizeof *r);
   if (!r) return -1;
   r->s = s;
   r->ud = req_ud;
-  {
-    char *to_hdr = malloc(strlen(to) + 3);
-    if (!to_hdr) {
-      free(r);
-      return -1;
-    }
-    sprintf(to_hdr, "<%s>", to);
-    r->orq = nta_outgoing_tcreate(
-        s->leg, out_response, (nta_outgoing_magic_t *)r, (url_string_t *)s->proxy,
-        SIP_METHOD_MESSAGE, URL_STRING_MAKE(m->request_uri), SIPTAG_FROM_STR(from),
-        SIPTAG_TO_STR(to_hdr), SIPTAG_CALL_ID_STR(m->call_id ? m->call_id : callid),
-        SIPTAG_CSEQ_STR(cseq), SIPTAG_MAX_FORWARDS_STR("70"),
-        TAG_IF(m->subject, SIPTAG_SUBJECT_STR(m->subject)),
-        TAG_IF(m->in_reply_to, SIPTAG_IN_REPLY_TO_STR(m->in_reply_to)),
-        TAG_IF(m->content_language, SIPTAG_CONTENT_LANGUAGE_STR(m->content_language)),
-        TAG_IF(m->content_type, SIPTAG_CONTENT_TYPE_STR(m->content_type)),
-        TAG_IF(m->body, SIPTAG_PAYLOAD_STR(m->body)), TAG_END());
-    free(to_hdr);
+  msg = build_message(s, m);
+  if (!msg) {
+    free(r);
+    return -1;
   }
+  if (s->batch && s->n_proxy_fd) {
+    if (s->corked && s->n_corked >= CORK_MAX) proxy_cork(s, 0); /* pushes those held */
+    if (!s->corked) {
+      proxy_cork(s, 1);
+      s->n_corked = 0;
+    }
+    s->n_corked++;
+  }
+  r->orq = nta_outgoing_mcreate(s->agent, out_response, (nta_outgoing_magic_t *)r,
+                                (url_string_t *)s->proxy, msg, TAG_END());
+  if (!r->orq) msg_destroy(msg);
   if (!r->orq) {
     free(r);
     return -1;
@@ -677,6 +792,7 @@ fail:
 
 void sx_sip_free(sx_sip *s) {
   if (!s) return;
+  sx_sip_batch(s, 0);
   while (s->out) {
     out_req *r = s->out;
     out_unlink(r);

@@ -103,6 +103,12 @@ int sx_sip_reply(sx_sip *s, sx_sip_txn *txn, int status, const char *phrase,
 sx_sip_txn *sx_sip_defer(sx_sip *s, sx_sip_txn *txn);
 /* Returns 0 when the request was created, -1 otherwise (then no callback follows). */
 int sx_sip_send_message(sx_sip *s, const sx_sip_out *m, void *req_ud);
+/* Opens (open = 1) or closes (0) a batch of sends. While one is open, requests over a stream
+ * transport to the outbound proxy are held in the kernel (TCP_CORK) and leave together, in as
+ * few segments as fit, when it closes. The event loop opens one around the work of a turn
+ * that never waits (libuv's callbacks: the edge's stanzas) and must close it before it
+ * waits. */
+void sx_sip_batch(sx_sip *s, int open);
 /* Outgoing transactions still waiting for their final response. */
 size_t sx_sip_in_flight(const sx_sip *s);
 /* A counter that grows with every request and response handed to the callbacks (the event
