@@ -25,6 +25,10 @@ typedef struct relx {
   sx_pres_agg agg;
   int joined; /* counted in the user's fan-out watchers */
   uint64_t pending_since; /* loop ms when the relation became pending; 0 not pending */
+  /* A SIP dialog of the relation lived on this instance while it was pending: with several
+   * instances, only such an instance forgets the gateway's own unanswered request (the
+   * others cannot tell whether its watchers still want it; presence_expiry.c). */
+  int watched;
 } relx;
 
 /* Per internal user: the outbound (SIP watchers) side lives in its relations; the inbound

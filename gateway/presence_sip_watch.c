@@ -255,6 +255,7 @@ void sx_pres_sip_subscribe(sx_gw *gw, const sx_sip_request *rq, sx_sip_txn *txn)
     notify_one(w, "terminated;reason=noresource", NULL);
     goto out;
   }
+  x->watched = 1;
   sx_metric_inc("presence_sip_dialogs_total");
   sx_info("presence", "SIP watcher %s of %s: dialog %s, Expires %u", ukey, ckey, rq->call_id,
           expires);
