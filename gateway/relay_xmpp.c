@@ -200,7 +200,7 @@ void sx_relay_xmpp_message(void *ud, sx_edge *edge, const sx_xmsg *m) {
     cond = "resource-constraint";
     goto refuse;
   }
-  rc = sx_im_to_sip(m, gw->cfg.max_message_bytes, &it->out, &cond, &text);
+  rc = sx_im_to_sip_jids(m, &from, &to, gw->cfg.max_message_bytes, &it->out, &cond, &text);
   if (rc == 1) {
     sx_debug("im", "xmpp->sip: nothing to deliver in stanza from %s (id %s)", m->from,
              m->id ? m->id : "-");

@@ -293,7 +293,7 @@ void sx_im_sip_free(sx_im_sip_out *o) {
 int sx_im_to_sip(const sx_xmsg *m, size_t max_body, sx_im_sip_out *out,
                  const char **condition, const char **text) {
   sx_jid from, to;
-  int ret = -1;
+  int ret;
 
   memset(out, 0, sizeof *out);
   *condition = NULL;
@@ -312,7 +312,26 @@ int sx_im_to_sip(const sx_xmsg *m, size_t max_body, sx_im_sip_out *out,
     *condition = "jid-malformed";
     return -1;
   }
-  if (!to.local) {
+  ret = sx_im_to_sip_jids(m, &from, &to, max_body, out, condition, text);
+  sx_jid_free(&from);
+  sx_jid_free(&to);
+  return ret;
+}
+
+int sx_im_to_sip_jids(const sx_xmsg *m, const sx_jid *from, const sx_jid *to,
+                      size_t max_body, sx_im_sip_out *out, const char **condition,
+                      const char **text) {
+  int ret = -1;
+
+  memset(out, 0, sizeof *out);
+  *condition = NULL;
+  *text = NULL;
+  if (m->type && (!strcmp(m->type, "groupchat") || !strcmp(m->type, "headline"))) {
+    *condition = "feature-not-implemented";
+    *text = "the gateway carries one-to-one chat only";
+    return -1;
+  }
+  if (!to->local) {
     *condition = "service-unavailable";
     *text = "the gateway itself takes no messages";
     goto done;
@@ -326,9 +345,9 @@ int sx_im_to_sip(const sx_xmsg *m, size_t max_body, sx_im_sip_out *out,
     *text = "message larger than the gateway accepts";
     goto done;
   }
-  out->request_uri = sx_jid_to_sip(&to, 1);
-  out->to = sx_jid_to_sip(&to, 0);
-  out->from = sx_jid_to_sip(&from, 1);
+  out->request_uri = sx_jid_to_sip(to, 1);
+  out->to = sx_jid_to_sip(to, 0);
+  out->from = sx_jid_to_sip(from, 1);
   out->call_id = call_id_from_thread(m->thread);
   if (m->body) {
     out->body = strdup(m->body);
@@ -358,8 +377,6 @@ nomem:
   *text = "out of memory";
   ret = -1;
 done:
-  sx_jid_free(&from);
-  sx_jid_free(&to);
   return ret;
 }
 

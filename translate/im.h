@@ -63,6 +63,12 @@ typedef struct sx_im_sip_out {
  * (and *text) set to the XMPP error to send back. */
 int sx_im_to_sip(const sx_xmsg *m, size_t max_body, sx_im_sip_out *out,
                  const char **condition, const char **text);
+/* The same with the stanza's sender and recipient already parsed (m->from, m->to as
+ * sx_jid_parse gave them; borrowed, not freed): the relay parses them once for its policy
+ * decision and the request. */
+int sx_im_to_sip_jids(const sx_xmsg *m, const sx_jid *from, const sx_jid *to,
+                      size_t max_body, sx_im_sip_out *out, const char **condition,
+                      const char **text);
 void sx_im_sip_free(sx_im_sip_out *o);
 
 /* The text of a delivery-failure notice for a message to `to` that failed with the XMPP

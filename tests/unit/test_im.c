@@ -468,6 +468,12 @@ static void run_round_trip(void) {
   CHECK_STR(out.from, "sip:j%C3%BCrgen@xmpp.example.org", "round trip from");
   CHECK_STR(out.call_id, "a84b4c76e66710@pc33.atlanta.com", "round trip call-id");
   sx_im_sip_free(&out);
+  /* the relay's form, with the JIDs it parsed already (borrowed: still valid after) */
+  CHECK_RC(sx_im_to_sip_jids(&r, &t, &s, 100, &out, &cond, &text), 0, "round trip out, jids");
+  CHECK_STR(out.request_uri, "sip:o'hara@example.com;gr=desk", "round trip ruri, jids");
+  CHECK_STR(out.from, "sip:j%C3%BCrgen@xmpp.example.org", "round trip from, jids");
+  CHECK_STR(s.domain, "example.com", "recipient JID kept");
+  sx_im_sip_free(&out);
   sx_xmsg_free(&x);
   sx_jid_free(&s);
   sx_jid_free(&t);
