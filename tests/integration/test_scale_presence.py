@@ -444,13 +444,19 @@ REVOKE = [
 ]
 
 
+def watched_user(cl, user, watcher):
+    """The SIP user `user` publishes "<user> here" and the XMPP user `watcher` watches it;
+    returns (the user's JID, the watcher's client)."""
+    publish(cl.ua(user), note="%s here" % user)
+    jid = "%s@%s" % (user, INTERNAL)
+    client = cl.xmpp(watcher)
+    watch(client, jid, "%s here" % user)
+    return jid, client
+
+
 def test_policy_changes_and_contact_remove_acted_on_once(stack):
     st, cl = stack
-    qc = cl.ua("qc")
-    publish(qc, note="qc here")
-    qc_jid = "qc@%s" % INTERNAL
-    jill = cl.xmpp("jill")
-    watch(jill, qc_jid, "qc here")
+    qc_jid, jill = watched_user(cl, "qc", "jill")
     time.sleep(1)
     jill_jid = "jill@" + EXTERNAL
     for i, (revoke, restore) in enumerate(REVOKE):
@@ -486,11 +492,7 @@ def test_policy_revoked_while_the_lease_holder_dies(stack):
     """The instance that would have sent the watcher `unavailable` is killed: the other one
     owes it, takes the user's lease once it lapses and sends it, once."""
     st, cl = stack
-    qd = cl.ua("qd")
-    publish(qd, note="qd here")
-    qd_jid = "qd@%s" % INTERNAL
-    kate = cl.xmpp("kate")
-    watch(kate, qd_jid, "qd here")
+    qd_jid, kate = watched_user(cl, "qd", "kate")
     name = "fanout:" + qd_jid
     held = until(lambda: leases(st), lambda v: name in v)
     victim = int(held[name][2:]) - 1

@@ -7,22 +7,13 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "store_target.h"
 #include "conf/db.h"
 #include "conf/store.h"
 
 static char dir[256];
 static char path[512]; /* the SQLite file, or the PostgreSQL URI (SX_TEST_PG) */
 static int pg;
-
-/* Raw SQL on the store's database, through the statement layer (either engine). */
-static int sql(const char *target, const char *stmt) {
-  sx_db *db;
-  char err[256];
-  if (sxdb_open(target, &db, err, sizeof err)) return -1;
-  int rc = sxdb_exec(db, stmt);
-  sxdb_close(db);
-  return rc;
-}
 
 static char *sql_text(const char *target, const char *q) {
   sx_db *db;
@@ -74,7 +65,7 @@ static void test_open_migrate(void) {
   sx_store_close(s);
 
   /* a store at version 1 is migrated to the current version, data kept */
-  CHECK_INT(sql(path, "DROP TABLE contacts; DROP TABLE admins; DROP TABLE instances;"
+  CHECK_INT(store_sql(path, "DROP TABLE contacts; DROP TABLE admins; DROP TABLE instances;"
                       " DROP TABLE leases; UPDATE schema_version SET version = 1"),
             0, "downgrade");
   CHECK_INT(sx_store_open(path, &s, err, sizeof err), SX_ST_OK, err);
@@ -88,7 +79,7 @@ static void test_open_migrate(void) {
   sx_store_close(s);
 
   /* a store at version 3 (the console's admins, no instances yet) is migrated, admins kept */
-  CHECK_INT(sql(path, "DROP TABLE instances; DROP TABLE leases;"
+  CHECK_INT(store_sql(path, "DROP TABLE instances; DROP TABLE leases;"
                       " UPDATE schema_version SET version = 3"),
             0, "downgrade to 3");
   CHECK_INT(sx_store_open(path, &s, err, sizeof err), SX_ST_OK, err);
@@ -101,7 +92,7 @@ static void test_open_migrate(void) {
   sx_store_close(s);
 
   /* newer schema → refused with both versions named */
-  CHECK_INT(sql(path, "UPDATE schema_version SET version = 99"), 0, "upgrade");
+  CHECK_INT(store_sql(path, "UPDATE schema_version SET version = 99"), 0, "upgrade");
   s = NULL;
   CHECK_INT(sx_store_open(path, &s, err, sizeof err), SX_ST_ERROR, "newer schema refused");
   CHECK(s == NULL, "no handle");
@@ -113,15 +104,15 @@ static void test_open_migrate(void) {
   char restore[64];
   snprintf(restore, sizeof restore, "UPDATE schema_version SET version = %d",
            SX_STORE_SCHEMA_VERSION);
-  CHECK_INT(sql(path, restore), 0, "restore");
+  CHECK_INT(store_sql(path, restore), 0, "restore");
   if (pg) {
     /* not a sipxmpp store: a database with other tables */
-    CHECK_INT(sql(path, "CREATE SCHEMA other; CREATE TABLE other.foo(x int)"), 0, "other schema");
+    CHECK_INT(store_sql(path, "CREATE SCHEMA other; CREATE TABLE other.foo(x int)"), 0, "other schema");
     char other[600];
     snprintf(other, sizeof other, "%s?options=-csearch_path%%3Dother", path);
     CHECK_INT(sx_store_open(other, &s, err, sizeof err), SX_ST_ERROR, "foreign db refused");
     CHECK(strstr(err, "not a sipxmpp store") != NULL, "foreign message [%s]", err);
-    CHECK_INT(sql(path, "DROP SCHEMA other CASCADE"), 0, "drop other");
+    CHECK_INT(store_sql(path, "DROP SCHEMA other CASCADE"), 0, "drop other");
     /* unreachable server, wrong database: refused with the target named, password hidden */
     CHECK_INT(sx_store_open("postgresql://sx:secret@127.0.0.1:1/sipxmpp", &s, err, sizeof err),
               SX_ST_ERROR, "unreachable server");
@@ -134,7 +125,7 @@ static void test_open_migrate(void) {
   /* not a sipxmpp store */
   char other[320];
   snprintf(other, sizeof other, "%s/other.db", dir);
-  CHECK_INT(sql(other, "CREATE TABLE foo(x)"), 0, "other db");
+  CHECK_INT(store_sql(other, "CREATE TABLE foo(x)"), 0, "other db");
   CHECK_INT(sx_store_open(other, &s, err, sizeof err), SX_ST_ERROR, "foreign db refused");
   CHECK(strstr(err, "not a sipxmpp store") != NULL, "foreign message [%s]", err);
   /* not a database */
@@ -660,21 +651,8 @@ static void test_snapshot(sx_store *s) {
 /* With SX_TEST_PG set (tests/lib/pgcluster.py), every test runs on that PostgreSQL database
  * (emptied first); otherwise on an SQLite file in a temporary directory. */
 int main(void) {
-  snprintf(dir, sizeof dir, "/tmp/sx-test-store-XXXXXX");
-  if (!mkdtemp(dir)) {
-    perror("mkdtemp");
+  if (store_target_setup("sx-test-store", "sipxmpp.db", dir, sizeof dir, path, sizeof path, &pg))
     return 1;
-  }
-  const char *pgu = getenv("SX_TEST_PG");
-  if (pgu && *pgu) {
-    pg = 1;
-    snprintf(path, sizeof path, "%s", pgu);
-    CHECK_INT(sql(path, "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
-                        " DROP COLLATION IF EXISTS sx_nocase"),
-              0, "empty the test database");
-  } else {
-    snprintf(path, sizeof path, "%s/sipxmpp.db", dir);
-  }
   test_open_migrate();
   test_generation();
   char err[1024];
@@ -688,8 +666,6 @@ int main(void) {
     test_snapshot(s);
     sx_store_close(s);
   }
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  store_target_cleanup(dir);
   return check_done();
 }

@@ -11,8 +11,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "store_target.h"
 
-static char dir[64];
+static char dir[256];
 
 /* The stored hash of `name`, read past the store API (caller frees), or NULL. */
 static char *stored_hash(const char *path, const char *name) {
@@ -29,29 +30,11 @@ static char *stored_hash(const char *path, const char *name) {
   return out;
 }
 
-/* Runs sql on target; 0 when it succeeded. */
-static int sql(const char *target, const char *text) {
-  sx_db *db;
-  char err[256];
-  if (sxdb_open(target, &db, err, sizeof err)) return -1;
-  int r = sxdb_exec(db, text);
-  sxdb_close(db);
-  return r ? -1 : 0;
-}
-
 int main(void) {
-  snprintf(dir, sizeof dir, "/tmp/sx-test-admin-XXXXXX");
-  if (!mkdtemp(dir)) return 1;
   char path[600], err[512];
-  const char *pgu = getenv("SX_TEST_PG");
-  if (pgu && *pgu) {
-    snprintf(path, sizeof path, "%s", pgu);
-    CHECK_INT(sql(path, "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
-                        " DROP COLLATION IF EXISTS sx_nocase"),
-              0, "empty the test database");
-  } else {
-    snprintf(path, sizeof path, "%s/s.db", dir);
-  }
+  int pg;
+  if (store_target_setup("sx-test-admin", "s.db", dir, sizeof dir, path, sizeof path, &pg))
+    return 1;
   sx_store *s = NULL;
   CHECK_INT(sx_store_open(path, &s, err, sizeof err), SX_ST_OK, err);
   if (!s) return check_done();
@@ -128,8 +111,6 @@ int main(void) {
   CHECK_INT(sx_store_generation(s), gen, "admins do not bump the change counter");
 
   sx_store_close(s);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  store_target_cleanup(dir);
   return check_done();
 }

@@ -8,22 +8,13 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "store_target.h"
 #include "conf/db.h"
 #include "conf/store.h"
 
 static char dir[256];
 static char path[512]; /* the SQLite file, or the PostgreSQL URI (SX_TEST_PG) */
 static int pg;
-
-/* Raw SQL on the store's database, through the statement layer (either engine). */
-static int sql(const char *target, const char *stmt) {
-  sx_db *db;
-  char err[256];
-  if (sxdb_open(target, &db, err, sizeof err)) return -1;
-  int rc = sxdb_exec(db, stmt);
-  sxdb_close(db);
-  return rc;
-}
 
 static void test_instances_leases(sx_store *s) {
   char err[1024];
@@ -236,7 +227,7 @@ static void test_pg_reconnect(void) {
   if (!s) return;
   int64_t g = sx_store_generation(s);
   CHECK(g >= 0, "generation before");
-  CHECK_INT(sql(path, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+  CHECK_INT(store_sql(path, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                       " WHERE datname = current_database() AND pid <> pg_backend_pid()"),
             0, "terminate the other sessions");
   int64_t first = sx_store_generation(s); /* may fail: it finds the connection gone */
@@ -251,21 +242,9 @@ static void test_pg_reconnect(void) {
 /* With SX_TEST_PG set (tests/lib/pgcluster.py), every test runs on that PostgreSQL database
  * (emptied first); otherwise on an SQLite file in a temporary directory. */
 int main(void) {
-  snprintf(dir, sizeof dir, "/tmp/sx-test-store-instance-XXXXXX");
-  if (!mkdtemp(dir)) {
-    perror("mkdtemp");
+  if (store_target_setup("sx-test-store-instance", "sipxmpp.db", dir, sizeof dir, path,
+                         sizeof path, &pg))
     return 1;
-  }
-  const char *pgu = getenv("SX_TEST_PG");
-  if (pgu && *pgu) {
-    pg = 1;
-    snprintf(path, sizeof path, "%s", pgu);
-    CHECK_INT(sql(path, "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
-                        " DROP COLLATION IF EXISTS sx_nocase"),
-              0, "empty the test database");
-  } else {
-    snprintf(path, sizeof path, "%s/sipxmpp.db", dir);
-  }
   char err[1024];
   sx_store *s = NULL;
   CHECK_INT(sx_store_open(path, &s, err, sizeof err), SX_ST_OK, err);
@@ -275,8 +254,6 @@ int main(void) {
   }
   test_notifications();
   if (pg) test_pg_reconnect();
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  store_target_cleanup(dir);
   return check_done();
 }
